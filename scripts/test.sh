@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds adclick with its tests, and runs the whole
+# suite: the release build with warnings as errors, then the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded suites under
+# ThreadSanitizer. Exits non-zero on the first failure.
+#
+#   scripts/test.sh            everything (what .ci/run runs)
+#   scripts/test.sh quick      the release build and suite only
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+mode="${1:-full}"
+"$root/scripts/install-deps.sh"
+
+run_suite() {  # build_dir label [ctest args...]
+  local dir="$1" label="$2"
+  shift 2
+  echo "=== test: $label ==="
+  local start=$SECONDS
+  ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 "$@"
+  echo "=== test: $label passed in $((SECONDS - start)) s ==="
+}
+
+start=$SECONDS
+BUILD_TYPE=Release "$root/scripts/build.sh" "$root/build-test" -DADCLICK_WERROR=ON
+run_suite "$root/build-test" "release"
+"$root/build-test/bench/log_bench" --seconds 1 --threads 2 --dir "$root/build-test/log_bench_data" >/dev/null
+
+if [ "$mode" = "full" ]; then
+  BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" "$root/build-asan" -DADCLICK_WERROR=ON \
+    -DADCLICK_ASAN=ON -DADCLICK_BUILD_BENCH=OFF
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite "$root/build-asan" "asan+ubsan"
+
+  BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" "$root/build-tsan" -DADCLICK_WERROR=ON \
+    -DADCLICK_TSAN=ON -DADCLICK_BUILD_BENCH=OFF
+  # The crash test forks a process that then starts threads; TSan does not
+  # support that reliably, so it runs in the release and ASan suites only.
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    run_suite "$root/build-tsan" "tsan" -E "crash"
+fi
+echo "test: all suites passed in $((SECONDS - start)) s"
