@@ -1,0 +1,54 @@
+#pragma once
+// Runs a function every `interval` on its own thread until stopped; stop()
+// wakes it at once and runs the function one last time.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace adclick::base {
+
+class periodic_task {
+ public:
+  periodic_task(std::chrono::milliseconds interval, std::function<void()> fn)
+      : interval_(interval), fn_(std::move(fn)) {}
+  ~periodic_task() { stop(); }
+  periodic_task(const periodic_task&) = delete;
+  periodic_task& operator=(const periodic_task&) = delete;
+
+  void start() {
+    std::lock_guard lk(mu_);
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    thread_ = std::thread([this] {
+      std::unique_lock lk(mu_);
+      while (!stopping_) {
+        cv_.wait_for(lk, interval_, [&] { return stopping_; });
+        lk.unlock();
+        fn_();
+        lk.lock();
+      }
+    });
+  }
+
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  const std::chrono::milliseconds interval_;
+  const std::function<void()> fn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace adclick::base
