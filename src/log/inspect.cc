@@ -1,0 +1,208 @@
+#include "log/inspect.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+#include "log/file_system.h"
+#include "log/record_format.h"
+#include "log/segment.h"
+
+namespace adclick::log {
+namespace {
+
+std::string format_time(std::int64_t ms) {
+  const std::time_t s = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms % 1000));
+}
+
+bool parse_base(const std::string& name, const char* ext, offset_t& base) {
+  if (name.size() != 24 || name.compare(20, 4, ext) != 0) return false;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, base);
+  return ec == std::errc() && p == name.data() + 20;
+}
+
+void inspect_segment(file_system& fs, const std::string& dir, partition_id p, offset_t base,
+                     bool newest, segment_report& out) {
+  out.partition = p;
+  out.base_offset = base;
+  out.end_offset = base;
+  auto seg = segment::open(fs, dir, p, base, /*read_only=*/true);
+  if (!seg) {
+    out.problems.push_back(fmt::format("segment header: {}", seg.error().message()));
+    return;
+  }
+  auto size = fs.size((*seg)->fd());
+  if (!size) {
+    out.problems.push_back(fmt::format("cannot stat: {}", size.error().message()));
+    return;
+  }
+  out.bytes = *size;
+  frame_scanner scanner(fs);
+  scanner.reset((*seg)->fd(), format::kSegmentHeaderSize, *size);
+  offset_t min_offset = base;
+  click_view view;
+  segment_stats st;
+  st.end_offset = base;
+  st.data_size = format::kSegmentHeaderSize;
+  for (;;) {
+    auto item = scanner.next(min_offset);
+    if (!item) {
+      out.problems.push_back(fmt::format("read error: {}", item.error().message()));
+      return;
+    }
+    if (item->kind == frame_scanner::item::record) {
+      if (!format::decode_click(item->payload, view)) {
+        out.corruptions.push_back({p, base, item->position, item->frame_size});
+      } else {
+        st.add(item->offset, view.event_time_ms, item->position, item->frame_size);
+      }
+      min_offset = item->offset + 1;
+    } else if (item->kind == frame_scanner::item::corrupt) {
+      out.corruptions.push_back({p, base, item->position, item->skipped});
+    } else {
+      if (item->skipped > 0 && item->zero_tail) {
+        out.preallocated_bytes = item->skipped;  // zeros written ahead of the data
+      } else if (item->skipped > 0) {
+        if (newest) {
+          out.torn_tail_bytes = item->skipped;
+        } else {
+          out.corruptions.push_back({p, base, item->position, item->skipped});
+        }
+      }
+      break;
+    }
+  }
+  out.records = st.records;
+  out.bytes = st.data_size;  // without preallocated zeros
+  out.end_offset = st.end_offset;
+  out.min_event_time_ms = st.min_event_time_ms;
+  out.max_event_time_ms = st.max_event_time_ms;
+
+  auto idx = read_file(fs, (*seg)->index_path());
+  if (idx) {
+    out.has_index = true;
+    segment_stats is;
+    std::vector<sparse_entry> entries;
+    if (!decode_index(*idx, p, base, is, entries)) {
+      out.problems.push_back("index file damaged (checksum or header)");
+    } else if (out.corruptions.empty() &&
+               (is.records != st.records || is.end_offset != st.end_offset ||
+                is.data_size != st.data_size)) {
+      out.problems.push_back(fmt::format(
+          "index says {} records up to offset {} in {} bytes, the segment holds {} up to {} in {}",
+          is.records, is.end_offset, is.data_size, st.records, st.end_offset, st.data_size));
+    }
+  }
+}
+
+}  // namespace
+
+bool inspect_report::clean() const {
+  if (!problems.empty() || corrupt_stretches > 0) return false;
+  return std::all_of(segments.begin(), segments.end(),
+                     [](const segment_report& s) { return s.problems.empty(); });
+}
+
+inspect_report inspect_log(const std::string& dir) {
+  inspect_report r;
+  file_system& fs = posix_file_system();
+  auto meta = read_file(fs, dir + "/LOG_META");
+  if (!meta) {
+    r.problems.push_back(fmt::format("{}/LOG_META: {} (is this a log directory? it is "
+                                     "<data_dir>/log)",
+                                     dir, meta.error().message()));
+    return r;
+  }
+  const std::string prefix = "adclick-log format=1 partitions=";
+  std::uint32_t partitions = 0;
+  if (meta->compare(0, prefix.size(), prefix) != 0 ||
+      std::from_chars(meta->data() + prefix.size(), meta->data() + meta->size(), partitions).ec !=
+          std::errc() ||
+      partitions == 0) {
+    r.problems.push_back(fmt::format("{}/LOG_META is damaged", dir));
+    return r;
+  }
+  r.partitions = partitions;
+  for (partition_id p = 0; p < partitions; ++p) {
+    const std::string pdir = dir + "/" + format::partition_dir_name(p);
+    auto names = fs.list(pdir);
+    if (!names) {
+      if (names.error() != std::errc::no_such_file_or_directory) {
+        r.problems.push_back(fmt::format("{}: {}", pdir, names.error().message()));
+      }
+      continue;
+    }
+    std::vector<offset_t> bases;
+    for (const auto& n : *names) {
+      offset_t base = 0;
+      if (parse_base(n, ".seg", base)) {
+        bases.push_back(base);
+      } else if (!parse_base(n, ".idx", base)) {
+        r.problems.push_back(fmt::format("{}/{}: unexpected file", pdir, n));
+      }
+    }
+    std::sort(bases.begin(), bases.end());
+    offset_t prev_end = 0;
+    for (std::size_t i = 0; i < bases.size(); ++i) {
+      segment_report s;
+      inspect_segment(fs, pdir, p, bases[i], i + 1 == bases.size(), s);
+      if (i > 0 && bases[i] < prev_end) {
+        s.problems.push_back(fmt::format("overlaps the previous segment (which ends at {})",
+                                         prev_end));
+      }
+      prev_end = s.end_offset;
+      r.records += s.records;
+      r.corrupt_stretches += s.corruptions.size();
+      for (const auto& c : s.corruptions) r.corrupt_bytes += c.bytes_skipped;
+      r.segments.push_back(std::move(s));
+    }
+  }
+  return r;
+}
+
+std::string format_report(const inspect_report& r) {
+  std::string out;
+  if (r.partitions > 0) {
+    out += fmt::format("{:>9} {:>20} {:>20} {:>10} {:>12} {:>24} {:>24} {:>5}\n", "partition",
+                       "base_offset", "end_offset", "records", "bytes", "min_event_time",
+                       "max_event_time", "index");
+  }
+  for (const auto& s : r.segments) {
+    out += fmt::format("{:>9} {:>20} {:>20} {:>10} {:>12} {:>24} {:>24} {:>5}\n", s.partition,
+                       s.base_offset, s.end_offset, s.records, s.bytes,
+                       s.records ? format_time(s.min_event_time_ms) : "-",
+                       s.records ? format_time(s.max_event_time_ms) : "-",
+                       s.has_index ? "yes" : "no");
+  }
+  for (const auto& s : r.segments) {
+    for (const auto& c : s.corruptions) {
+      out += fmt::format(
+          "CORRUPT partition {} segment {}: {} bad bytes at byte {} (checksum or framing)\n",
+          c.partition, c.segment_base, c.bytes_skipped, c.position);
+    }
+    if (s.torn_tail_bytes > 0) {
+      out += fmt::format(
+          "note: partition {} segment {}: torn tail of {} bytes (an unfinished write; the next "
+          "open cuts it)\n",
+          s.partition, s.base_offset, s.torn_tail_bytes);
+    }
+    for (const auto& p : s.problems) {
+      out += fmt::format("PROBLEM partition {} segment {}: {}\n", s.partition, s.base_offset, p);
+    }
+  }
+  for (const auto& p : r.problems) out += fmt::format("PROBLEM {}\n", p);
+  out += fmt::format("{} partitions, {} segments, {} records, {} corrupt stretches ({} bytes): {}\n",
+                     r.partitions, r.segments.size(), r.records, r.corrupt_stretches,
+                     r.corrupt_bytes, r.clean() ? "clean" : "DAMAGED");
+  return out;
+}
+
+}  // namespace adclick::log

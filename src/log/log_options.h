@@ -1,0 +1,63 @@
+#pragma once
+// Settings and counters of the segmented log.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace adclick::log {
+
+class file_system;
+
+enum class durability {
+  sync,  // an append completes after fdatasync of its segment file
+  os,    // an append completes after write(2): survives a process crash, not a power loss
+};
+
+struct log_options {
+  std::string dir;  // the log's own directory, e.g. <data_dir>/log
+  std::uint32_t partitions = 8;
+  durability mode = durability::sync;
+  std::uint64_t segment_size = 64ull << 20;             // roll at this size
+  std::chrono::milliseconds segment_age{3'600'000};     // or at this age (wall clock)
+  std::chrono::milliseconds retention{7 * 86'400'000};  // delete sealed segments older than this
+  std::uint64_t batch_max_bytes = 1 << 20;  // at most this much per partition per group commit
+  std::chrono::microseconds batch_max_delay{0};  // linger to gather a bigger batch
+  std::uint64_t max_pending_bytes = 64ull << 20;  // appends beyond this fail `overloaded`
+  // Zeros kept written and synced ahead of the active segment's data, so that
+  // a group commit's fdatasync flushes data only (0: off).
+  std::uint64_t preallocate = 2ull << 20;
+  file_system* fs = nullptr;                      // nullptr: POSIX
+  // Wall clock in Unix ms (segment age, retention); injectable for tests.
+  std::function<std::int64_t()> now_ms;
+};
+
+// Counters, updated by the flusher and readers; read by anyone (metrics).
+struct log_stats {
+  std::atomic<std::uint64_t> appends{0};          // records made durable
+  std::atomic<std::uint64_t> append_failures{0};  // appends completed with an error
+  std::atomic<std::uint64_t> bytes_written{0};
+  std::atomic<std::uint64_t> batches{0};  // group commits
+  std::atomic<std::uint64_t> syncs{0};    // fdatasync calls on segment files
+  std::atomic<std::uint64_t> sync_ns{0};  // total time in them
+  std::atomic<std::uint64_t> corruptions{0};  // bad stretches skipped (recovery and readers)
+  std::atomic<std::uint64_t> corrupt_bytes{0};
+  std::atomic<std::uint64_t> segments_sealed{0};
+  std::atomic<std::uint64_t> segments_deleted{0};
+};
+
+// What opening the log found and did.
+struct recovery_report {
+  std::uint32_t partitions = 0;
+  std::uint64_t segments = 0;
+  std::uint64_t records_scanned = 0;  // in segments without a usable index
+  std::uint64_t torn_bytes_cut = 0;   // incomplete tails removed
+  std::uint64_t corruptions = 0;      // bad stretches found (and kept out of reads)
+  std::uint64_t corrupt_bytes = 0;
+  std::uint64_t indexes_rebuilt = 0;
+  std::chrono::milliseconds took{0};
+};
+
+}  // namespace adclick::log

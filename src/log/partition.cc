@@ -1,0 +1,485 @@
+#include "log/partition.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "log/log_errc.h"
+#include "log/record_format.h"
+
+namespace adclick::log {
+namespace {
+
+// Parses "<20 digits>.seg" / ".idx".
+bool parse_segment_name(const std::string& name, const char* ext, offset_t& base) {
+  if (name.size() != 24 || name.compare(20, 4, ext) != 0) return false;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, base);
+  return ec == std::errc() && p == name.data() + 20;
+}
+
+}  // namespace
+
+partition::partition(partition_id id, std::string dir, const log_options& options,
+                     file_system& fs, log_stats& stats)
+    : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats) {}
+
+partition::~partition() = default;
+
+std::error_code partition::recover(recovery_report& report) {
+  if (auto ec = fs_.make_dirs(dir_)) return ec;
+  auto names = fs_.list(dir_);
+  if (!names) return names.error();
+  std::vector<offset_t> bases;
+  std::vector<offset_t> indexes;
+  for (const auto& name : *names) {
+    offset_t base = 0;
+    if (parse_segment_name(name, ".seg", base)) {
+      bases.push_back(base);
+    } else if (parse_segment_name(name, ".idx", base)) {
+      indexes.push_back(base);
+    } else if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      (void)fs_.remove(dir_ + "/" + name);  // an index write that did not finish
+    } else {
+      spdlog::error("log: partition {}: unexpected file '{}' in {}", id_, name, dir_);
+      return log_errc::bad_layout;
+    }
+  }
+  std::sort(bases.begin(), bases.end());
+  for (offset_t idx : indexes) {
+    if (!std::binary_search(bases.begin(), bases.end(), idx)) {
+      (void)fs_.remove(dir_ + "/" + format::index_file_name(idx));  // retention mid-delete
+    }
+  }
+
+  frame_scanner scanner(fs_);
+  for (std::size_t i = 0; i < bases.size(); ++i) {
+    const bool last = i + 1 == bases.size();
+    auto seg = segment::open(fs_, dir_, id_, bases[i], false);
+    if (!seg) {
+      auto sz = fs_.open(dir_ + "/" + format::segment_file_name(bases[i]), O_RDONLY);
+      std::uint64_t bytes = 0;
+      if (sz) {
+        if (auto n = fs_.size(*sz)) bytes = *n;
+        fs_.close(*sz);
+      }
+      if (last && sz && bytes <= format::kSegmentHeaderSize) {
+        // Created but its header never became durable: it holds no record.
+        spdlog::warn("log: partition {}: removing segment {} with a torn header ({} bytes)", id_,
+                     bases[i], bytes);
+        (void)fs_.remove(dir_ + "/" + format::segment_file_name(bases[i]));
+        (void)fs_.sync_dir(dir_);
+        break;
+      }
+      spdlog::error("log: partition {}: segment {}: {}", id_, bases[i], seg.error().message());
+      return seg.error();
+    }
+    ++report.segments;
+    auto& s = *seg;
+    if (!last && !s->load_index()) {
+      segments_.push_back(s);
+      continue;
+    }
+    if (last && !s->load_index()) {  // sealed just before a stop
+      segments_.push_back(s);
+      continue;
+    }
+    // Scan: the active segment always, a sealed one whose index is unusable.
+    auto size = fs_.size(s->fd());
+    if (!size) return size.error();
+    segment_stats st;
+    st.end_offset = s->base_offset();
+    st.data_size = format::kSegmentHeaderSize;
+    std::vector<sparse_entry> index;
+    std::uint64_t last_index_pos = 0;
+    scanner.reset(s->fd(), format::kSegmentHeaderSize, *size);
+    offset_t min_offset = s->base_offset();
+    for (;;) {
+      auto item = scanner.next(min_offset);
+      if (!item) return item.error();
+      if (item->kind == frame_scanner::item::record) {
+        const auto t = static_cast<std::int64_t>(
+            format::get_u64(item->payload.data() + format::kPayloadEventTimePos));
+        if (index.empty() || item->position - last_index_pos >= format::kIndexInterval) {
+          index.push_back({item->offset, item->position});
+          last_index_pos = item->position;
+        }
+        st.add(item->offset, t, item->position, item->frame_size);
+        min_offset = item->offset + 1;
+        ++report.records_scanned;
+      } else if (item->kind == frame_scanner::item::corrupt) {
+        spdlog::error(
+            "log: partition {}: segment {}: bad record at byte {}, skipped {} bytes to the next "
+            "valid record",
+            id_, s->base_offset(), item->position, item->skipped);
+        ++report.corruptions;
+        report.corrupt_bytes += item->skipped;
+        stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
+        stats_.corrupt_bytes.fetch_add(item->skipped, std::memory_order_relaxed);
+      } else {
+        if (item->skipped > 0 && item->zero_tail) {
+          // Preallocated space past the data: drop it, it is re-made as needed.
+          if (auto ec = fs_.truncate(s->fd(), item->position)) return ec;
+          if (auto ec = fs_.datasync(s->fd())) return ec;
+        } else if (item->skipped > 0) {
+          if (last) {
+            spdlog::warn("log: partition {}: segment {}: cutting a torn tail of {} bytes at byte {}",
+                         id_, s->base_offset(), item->skipped, item->position);
+            if (auto ec = fs_.truncate(s->fd(), item->position)) return ec;
+            if (auto ec = fs_.datasync(s->fd())) return ec;
+            report.torn_bytes_cut += item->skipped;
+          } else {
+            spdlog::error("log: partition {}: segment {}: {} bad bytes at the end, from byte {}",
+                          id_, s->base_offset(), item->skipped, item->position);
+            ++report.corruptions;
+            report.corrupt_bytes += item->skipped;
+            stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
+            stats_.corrupt_bytes.fetch_add(item->skipped, std::memory_order_relaxed);
+          }
+        }
+        break;
+      }
+    }
+    s->set_contents(st, std::move(index));
+    s->publish_durable(st.data_size);
+    if (!last) {
+      if (auto ec = s->seal()) return ec;
+      ++report.indexes_rebuilt;
+    } else {
+      active_ = s;
+      last_index_pos_ = last_index_pos;
+      std::lock_guard lk(extend_mu_);
+      prealloc_seg_ = s;
+      zeroed_end_.store(st.data_size);
+      data_end_.store(st.data_size);
+    }
+    segments_.push_back(s);
+  }
+  next_offset_ = segments_.empty() ? 0 : segments_.back()->stats().end_offset;
+  for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
+    const offset_t end = segments_[i]->stats().end_offset;
+    const offset_t next = segments_[i + 1]->base_offset();
+    if (end > next) {
+      spdlog::error("log: partition {}: segments {} and {} overlap", id_,
+                    segments_[i]->base_offset(), next);
+      return log_errc::bad_layout;
+    }
+  }
+  durable_end_.store(next_offset_, std::memory_order_release);
+  return {};
+}
+
+partition::enqueue_result partition::enqueue(const click_record& r, append_handler& done,
+                                             std::size_t& bytes) {
+  bytes = 0;
+  std::lock_guard lk(pending_mu_);
+  if (closed_) return enqueue_result::closed;
+  if (pending_.empty() || pending_.back().frames.size() >= options_.batch_max_bytes) {
+    if (!spare_.empty()) {
+      pending_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    } else {
+      pending_.emplace_back();
+    }
+  }
+  auto& chunk = pending_.back();
+  const std::size_t before = chunk.frames.size();
+  if (!format::append_click_frame(chunk.frames, r)) {
+    if (chunk.frames.empty()) {
+      spare_.push_back(std::move(chunk));
+      pending_.pop_back();
+    }
+    return enqueue_result::invalid;
+  }
+  chunk.handlers.push_back(std::move(done));
+  bytes = chunk.frames.size() - before;
+  return enqueue_result::queued;
+}
+
+void partition::close() {
+  std::lock_guard lk(pending_mu_);
+  closed_ = true;
+}
+
+offset_t partition::start_offset() const {
+  std::shared_lock lk(segments_mu_);
+  return segments_.empty() ? durable_end() : segments_.front()->base_offset();
+}
+
+std::vector<segment_info> partition::segments() const {
+  std::shared_lock lk(segments_mu_);
+  std::vector<segment_info> out;
+  out.reserve(segments_.size());
+  for (const auto& s : segments_) out.push_back(s->info());
+  return out;
+}
+
+std::shared_ptr<segment> partition::find_segment(offset_t offset) const {
+  std::shared_lock lk(segments_mu_);
+  // The last segment whose base is <= offset, else the first one.
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                             [](offset_t o, const auto& s) { return o < s->base_offset(); });
+  if (it == segments_.begin()) return segments_.empty() ? nullptr : segments_.front();
+  return *std::prev(it);
+}
+
+std::shared_ptr<segment> partition::next_segment(offset_t base_offset) const {
+  std::shared_lock lk(segments_mu_);
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), base_offset,
+                             [](offset_t o, const auto& s) { return o < s->base_offset(); });
+  return it == segments_.end() ? nullptr : *it;
+}
+
+void partition::set_delete_floor(offset_t offset) {
+  offset_t cur = delete_floor_.load();
+  while (offset > cur && !delete_floor_.compare_exchange_weak(cur, offset)) {
+  }
+}
+
+std::uint64_t partition::take(std::uint64_t max_bytes, std::vector<pending_chunk>& batch) {
+  std::lock_guard lk(pending_mu_);
+  std::uint64_t bytes = 0;
+  std::size_t n = 0;
+  while (n < pending_.size() && (n == 0 || bytes + pending_[n].frames.size() <= max_bytes)) {
+    bytes += pending_[n].frames.size();
+    ++n;
+  }
+  for (std::size_t i = 0; i < n; ++i) batch.push_back(std::move(pending_[i]));
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  return bytes;
+}
+
+std::error_code partition::seal_active() {
+  if (!active_) return {};
+  {
+    // Drop the preallocated zeros: a sealed file holds exactly its records.
+    std::lock_guard lk(extend_mu_);
+    const std::uint64_t data = active_->stats().data_size;
+    if (zeroed_end_.load() > data) {
+      if (auto ec = fs_.truncate(active_->fd(), data)) return ec;
+    }
+    prealloc_seg_.reset();
+    zeroed_end_.store(0);
+    data_end_.store(0);
+  }
+  if (auto ec = active_->seal()) {
+    spdlog::error("log: partition {}: sealing segment {} failed: {}", id_, active_->base_offset(),
+                  ec.message());
+    return ec;
+  }
+  stats_.segments_sealed.fetch_add(1, std::memory_order_relaxed);
+  active_.reset();
+  return {};
+}
+
+std::error_code partition::open_new_segment() {
+  auto seg = segment::create(fs_, dir_, id_, next_offset_);
+  if (!seg) return seg.error();
+  active_ = *seg;
+  last_index_pos_ = 0;
+  {
+    std::lock_guard lk(extend_mu_);
+    prealloc_seg_ = active_;
+    zeroed_end_.store(format::kSegmentHeaderSize);
+    data_end_.store(format::kSegmentHeaderSize);
+  }
+  std::unique_lock lk(segments_mu_);
+  segments_.push_back(active_);
+  return {};
+}
+
+std::error_code partition::write(std::vector<pending_chunk>& batch, std::int64_t now_ms) {
+  writing_ = {};
+  if (active_) {
+    const auto st = active_->stats();
+    const bool full = st.data_size >= options_.segment_size;
+    const bool old = st.records > 0 && now_ms - active_->created_ms() >= options_.segment_age.count();
+    if (full || old) {
+      if (auto ec = seal_active()) return ec;
+    }
+  }
+  if (!active_) {
+    if (auto ec = open_new_segment()) return ec;
+  }
+  auto& w = writing_;
+  w.stats = active_->stats();
+  w.pre_size = w.stats.data_size;
+  w.pre_next = next_offset_;
+  w.first_offset = next_offset_;
+  w.last_index_pos = last_index_pos_;
+  std::uint64_t pos = w.pre_size;
+  for (auto& chunk : batch) {
+    char* f = chunk.frames.data();
+    char* const end = f + chunk.frames.size();
+    while (f < end) {
+      const std::size_t size = format::frame_size(f);
+      format::seal_frame(f, next_offset_);
+      const auto t = static_cast<std::int64_t>(
+          format::get_u64(f + format::kFrameHeaderSize + format::kPayloadEventTimePos));
+      if (w.stats.records == 0 || pos - w.last_index_pos >= format::kIndexInterval) {
+        w.index.push_back({next_offset_, pos});
+        w.last_index_pos = pos;
+      }
+      w.stats.add(next_offset_, t, pos, size);
+      ++next_offset_;
+      pos += size;
+      f += size;
+    }
+  }
+  w.active = true;
+  // Below zeroed_end_ the preallocator never writes: no lock needed there.
+  std::unique_lock<std::mutex> extending;
+  if (pos > zeroed_end_.load(std::memory_order_acquire)) {
+    extending = std::unique_lock(extend_mu_);
+  }
+  std::uint64_t at = w.pre_size;
+  for (auto& chunk : batch) {
+    if (auto ec = fs_.pwrite_all(active_->fd(), chunk.frames.data(), chunk.frames.size(), at)) {
+      if (extending.owns_lock()) extending.unlock();
+      rollback_write();
+      return ec;
+    }
+    at += chunk.frames.size();
+  }
+  data_end_.store(pos, std::memory_order_release);
+  stats_.bytes_written.fetch_add(pos - w.pre_size, std::memory_order_relaxed);
+  return {};
+}
+
+void partition::rollback_write() {
+  auto& w = writing_;
+  if (!w.active) return;
+  // Cut the file back so no part of the failed batch can be read or recovered
+  // (the preallocated zeros go too; the preallocator makes them again).
+  std::lock_guard lk(extend_mu_);
+  if (auto ec = fs_.truncate(active_->fd(), w.pre_size)) {
+    spdlog::error("log: partition {}: cutting back a failed write failed: {}", id_, ec.message());
+  }
+  zeroed_end_.store(w.pre_size);
+  data_end_.store(w.pre_size);
+  next_offset_ = w.pre_next;
+  w.active = false;
+}
+
+std::error_code partition::commit(bool sync) {
+  auto& w = writing_;
+  if (!w.active) return {};
+  if (sync) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::error_code ec = fs_.datasync(active_->fd());
+    stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+    stats_.sync_ns.fetch_add(
+        static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
+        std::memory_order_relaxed);
+    if (ec) {
+      rollback_write();
+      return ec;
+    }
+  }
+  active_->append_contents(w.stats, w.index);
+  last_index_pos_ = w.last_index_pos;
+  active_->publish_durable(w.stats.data_size);
+  durable_end_.store(next_offset_, std::memory_order_release);
+  w.active = false;
+  return {};
+}
+
+void partition::complete(std::vector<pending_chunk>& batch, std::error_code ec) {
+  offset_t offset = writing_.first_offset;
+  std::uint64_t n = 0;
+  for (const auto& chunk : batch) n += chunk.handlers.size();
+  // Counted before the handlers run, so a caller that saw its handler sees the count.
+  (ec ? stats_.append_failures : stats_.appends).fetch_add(n, std::memory_order_relaxed);
+  for (auto& chunk : batch) {
+    for (auto& h : chunk.handlers) {
+      try {
+        h(ec, ec ? 0 : offset);
+      } catch (const std::exception& e) {
+        spdlog::error("log: append handler threw: {}", e.what());
+      }
+      ++offset;
+    }
+  }
+  std::lock_guard lk(pending_mu_);
+  for (auto& chunk : batch) {
+    chunk.frames.clear();
+    chunk.handlers.clear();
+    if (spare_.size() < 4) spare_.push_back(std::move(chunk));
+  }
+  batch.clear();
+}
+
+void partition::seal_if_old(std::int64_t now_ms) {
+  if (!active_) return;
+  const auto st = active_->stats();
+  if (st.records > 0 && now_ms - active_->created_ms() >= options_.segment_age.count()) {
+    (void)seal_active();
+  }
+}
+
+bool partition::wants_preallocation(std::uint64_t ahead) const {
+  const std::uint64_t zeroed = zeroed_end_.load(std::memory_order_acquire);
+  const std::uint64_t data = data_end_.load(std::memory_order_acquire);
+  return zeroed != 0 && zeroed < data + ahead / 2;
+}
+
+bool partition::extend_preallocation(std::uint64_t ahead) {
+  static const std::string zeros(1 << 20, '\0');
+  std::lock_guard lk(extend_mu_);
+  if (!prealloc_seg_) return false;
+  const std::uint64_t data = data_end_.load();
+  const std::uint64_t start = std::max(zeroed_end_.load(), data);
+  const std::uint64_t target = data + ahead;
+  if (start >= data + ahead / 2) return false;
+  for (std::uint64_t at = start; at < target;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), target - at));
+    if (auto ec = fs_.pwrite_all(prealloc_seg_->fd(), zeros.data(), n, at)) {
+      // No harm done: the flusher keeps writing past the zeros, just slower.
+      (void)fs_.truncate(prealloc_seg_->fd(), start);
+      return false;
+    }
+    at += n;
+  }
+  if (fs_.datasync(prealloc_seg_->fd())) {
+    (void)fs_.truncate(prealloc_seg_->fd(), start);
+    return false;
+  }
+  zeroed_end_.store(target, std::memory_order_release);
+  return true;
+}
+
+void partition::sync_active() {
+  if (active_) (void)fs_.datasync(active_->fd());
+}
+
+void partition::enforce_retention(std::int64_t now_ms) {
+  const offset_t floor = delete_floor_.load(std::memory_order_acquire);
+  for (;;) {
+    std::shared_ptr<segment> oldest;
+    {
+      std::shared_lock lk(segments_mu_);
+      if (segments_.size() < 2) return;  // never the newest segment
+      oldest = segments_.front();
+    }
+    const auto info = oldest->info();
+    if (!info.sealed || info.end_offset > floor ||
+        (info.records > 0 && now_ms - info.max_event_time_ms < options_.retention.count())) {
+      return;
+    }
+    {
+      std::unique_lock lk(segments_mu_);
+      segments_.erase(segments_.begin());
+    }
+    if (auto ec = oldest->remove_files()) {
+      spdlog::error("log: partition {}: deleting segment {} failed: {}", id_, info.base_offset,
+                    ec.message());
+      return;
+    }
+    stats_.segments_deleted.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("log: partition {}: deleted segment {} (offsets {}..{}, {} records)", id_,
+                 info.base_offset, info.base_offset, info.end_offset, info.records);
+  }
+}
+
+}  // namespace adclick::log

@@ -1,0 +1,134 @@
+#pragma once
+// One partition of the segmented log: its segment files, the appends waiting
+// for the next group commit, and its durable end.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "adclick/click_log.h"
+#include "log/log_options.h"
+#include "log/segment.h"
+
+namespace adclick::log {
+
+// Encoded frames waiting for the flusher, with one handler per frame, in order.
+struct pending_chunk {
+  std::string frames;
+  std::vector<append_handler> handlers;
+};
+
+class partition {
+ public:
+  partition(partition_id id, std::string dir, const log_options& options, file_system& fs,
+            log_stats& stats);
+  ~partition();
+
+  partition_id id() const { return id_; }
+  const std::string& dir() const { return dir_; }
+
+  // Opens the segment files, cuts a torn tail, reports damage. Before start.
+  [[nodiscard]] std::error_code recover(recovery_report& report);
+
+  // --- any thread -------------------------------------------------------------
+  enum class enqueue_result { queued, invalid, closed };
+  // Queues an encoded record with its handler (moved from only when queued).
+  // `bytes` is what it added to the queue.
+  enqueue_result enqueue(const click_record& r, append_handler& done, std::size_t& bytes);
+  // Refuses further enqueues (stop); what is queued stays queued.
+  void close();
+
+  offset_t durable_end() const { return durable_end_.load(std::memory_order_acquire); }
+  offset_t start_offset() const;
+  std::vector<segment_info> segments() const;
+  // The segment holding `offset`, else the first one after it; null if none.
+  std::shared_ptr<segment> find_segment(offset_t offset) const;
+  std::shared_ptr<segment> next_segment(offset_t base_offset) const;
+  void set_delete_floor(offset_t offset);
+
+  // --- flusher thread ---------------------------------------------------------
+  // Moves up to max_bytes of queued chunks into `batch` (at least one chunk if
+  // any is queued). Returns the bytes taken.
+  std::uint64_t take(std::uint64_t max_bytes, std::vector<pending_chunk>& batch);
+  // Assigns offsets and writes the batch to the active segment (rolling it
+  // first if it is full or old). On error the file is cut back and nothing of
+  // the batch counts.
+  [[nodiscard]] std::error_code write(std::vector<pending_chunk>& batch, std::int64_t now_ms);
+  // fdatasync of the segment written to (sync mode), then publishes the new
+  // durable end. On error the written batch is cut back.
+  [[nodiscard]] std::error_code commit(bool sync);
+  // Completes every handler of the batch (with its offset, or the error) and
+  // recycles the chunks.
+  void complete(std::vector<pending_chunk>& batch, std::error_code ec);
+  // Seals the active segment if it is older than segment_age.
+  void seal_if_old(std::int64_t now_ms);
+  // Deletes sealed segments older than the retention and below the floor.
+  void enforce_retention(std::int64_t now_ms);
+  // Syncs the active segment (stop in os mode).
+  void sync_active();
+
+  // --- preallocator thread --------------------------------------------------
+  // Keeps at least `ahead` bytes of zeros, written and synced, past the end of
+  // the active segment's data, so that the flusher's fdatasync writes data
+  // blocks only (no allocation, no size change: no journal commit). Returns
+  // true if it wrote anything.
+  bool extend_preallocation(std::uint64_t ahead);
+  // True when less than half of `ahead` is left.
+  bool wants_preallocation(std::uint64_t ahead) const;
+
+ private:
+  [[nodiscard]] std::error_code seal_active();
+  [[nodiscard]] std::error_code open_new_segment();
+  void rollback_write();
+
+  // Constant after construction.
+  const partition_id id_;
+  const std::string dir_;
+  const log_options& options_;
+  file_system& fs_;
+  log_stats& stats_;
+
+  // Guarded by segments_mu_: the segment list, oldest first (the last one may
+  // be active). The flusher and retention change it; readers look things up.
+  mutable std::shared_mutex segments_mu_;
+  std::vector<std::shared_ptr<segment>> segments_;
+
+  // Guarded by pending_mu_.
+  std::mutex pending_mu_;
+  std::vector<pending_chunk> pending_;
+  std::vector<pending_chunk> spare_;  // recycled chunks with capacity
+  bool closed_ = false;
+
+  // Owned by the flusher thread (and by recover() before it starts).
+  std::shared_ptr<segment> active_;  // null until the next write opens one
+  offset_t next_offset_ = 0;
+  // The write in progress between write() and commit().
+  struct write_state {
+    bool active = false;
+    std::uint64_t pre_size = 0;
+    offset_t pre_next = 0;
+    segment_stats stats;
+    std::vector<sparse_entry> index;
+    std::uint64_t last_index_pos = 0;
+    offset_t first_offset = 0;
+  } writing_;
+  std::uint64_t last_index_pos_ = 0;
+
+  // Preallocation of the active segment's file. Bytes below zeroed_end_ are
+  // zeros (or data) that are allocated and synced; the flusher writes below it
+  // without the lock, and takes extend_mu_ to write at or beyond it, which is
+  // also where the preallocator writes zeros (under extend_mu_).
+  std::mutex extend_mu_;
+  std::shared_ptr<segment> prealloc_seg_;     // guarded by extend_mu_
+  std::atomic<std::uint64_t> zeroed_end_{0};  // written under extend_mu_
+  std::atomic<std::uint64_t> data_end_{0};    // end of data; written under extend_mu_
+
+  std::atomic<offset_t> durable_end_{0};
+  std::atomic<offset_t> delete_floor_{0};
+};
+
+}  // namespace adclick::log

@@ -1,0 +1,132 @@
+#include "log/record_format.h"
+
+#include <xxhash.h>
+
+#include <fmt/format.h>
+
+namespace adclick::log::format {
+
+std::uint32_t checksum32(const void* data, std::size_t n) {
+  return static_cast<std::uint32_t>(XXH3_64bits(data, n));
+}
+
+bool append_click_frame(std::string& out, const click_record& r) {
+  if (r.key_id.size() > kMaxKeyIdLength || r.impression_id.empty() ||
+      r.impression_id.size() > kMaxImpressionIdLength ||
+      r.user_agent.size() > kMaxUserAgentLength ||
+      (r.client.family != 0 && r.client.family != 4 && r.client.family != 6)) {
+    return false;
+  }
+  const std::size_t addr_len = r.client.family == 4 ? 4 : r.client.family == 6 ? 16 : 0;
+  const std::size_t payload = kMinClickPayload + r.key_id.size() + r.impression_id.size() +
+                              addr_len + r.user_agent.size();
+  const std::size_t start = out.size();
+  out.resize(start + kFrameHeaderSize + payload);
+  char* f = out.data() + start;
+  put_u32(f, 0);
+  put_u32(f + kFrameLengthPos, static_cast<std::uint32_t>(payload));
+  f[kFrameTypePos] = static_cast<char>(kTypeClick);
+  put_u64(f + kFrameOffsetPos, 0);
+  char* p = f + kFrameHeaderSize;
+  *p++ = static_cast<char>(kClickPayloadVersion);
+  put_u64(p, static_cast<std::uint64_t>(r.event_time_ms)), p += 8;
+  put_u64(p, r.ad_id), p += 8;
+  put_u64(p, static_cast<std::uint64_t>(r.expires_at_s)), p += 8;
+  *p++ = static_cast<char>(r.key_id.size());
+  std::memcpy(p, r.key_id.data(), r.key_id.size()), p += r.key_id.size();
+  *p++ = static_cast<char>(r.impression_id.size());
+  std::memcpy(p, r.impression_id.data(), r.impression_id.size()), p += r.impression_id.size();
+  *p++ = static_cast<char>(r.client.family);
+  std::memcpy(p, r.client.bytes.data(), addr_len), p += addr_len;
+  put_u16(p, static_cast<std::uint16_t>(r.user_agent.size())), p += 2;
+  std::memcpy(p, r.user_agent.data(), r.user_agent.size()), p += r.user_agent.size();
+  return true;
+}
+
+void seal_frame(char* frame, std::uint64_t offset) {
+  put_u64(frame + kFrameOffsetPos, offset);
+  const std::size_t n = frame_size(frame);
+  put_u32(frame, checksum32(frame + kFrameLengthPos, n - kFrameLengthPos));
+}
+
+frame_check check_frame(const char* p, std::size_t avail, std::size_t& size) {
+  if (avail < kFrameHeaderSize) return frame_check::truncated;
+  const std::uint32_t len = get_u32(p + kFrameLengthPos);
+  if (static_cast<std::uint8_t>(p[kFrameTypePos]) != kTypeClick || len < kMinClickPayload ||
+      len > kMaxPayload) {
+    return frame_check::bad_header;
+  }
+  size = kFrameHeaderSize + len;
+  if (avail < size) return frame_check::truncated;
+  if (checksum32(p + kFrameLengthPos, size - kFrameLengthPos) != get_u32(p)) {
+    return frame_check::bad_checksum;
+  }
+  return frame_check::ok;
+}
+
+bool decode_click(std::string_view payload, click_view& out) {
+  const char* p = payload.data();
+  const char* const end = p + payload.size();
+  auto have = [&](std::size_t n) { return static_cast<std::size_t>(end - p) >= n; };
+  if (!have(1 + 8 + 8 + 8 + 1) || static_cast<std::uint8_t>(*p) != kClickPayloadVersion) {
+    return false;
+  }
+  ++p;
+  out.event_time_ms = static_cast<std::int64_t>(get_u64(p)), p += 8;
+  out.ad_id = get_u64(p), p += 8;
+  out.expires_at_s = static_cast<std::int64_t>(get_u64(p)), p += 8;
+  const std::size_t kid_len = static_cast<std::uint8_t>(*p++);
+  if (kid_len > kMaxKeyIdLength || !have(kid_len + 1)) return false;
+  out.key_id = std::string_view(p, kid_len), p += kid_len;
+  const std::size_t imp_len = static_cast<std::uint8_t>(*p++);
+  if (imp_len == 0 || imp_len > kMaxImpressionIdLength || !have(imp_len + 1)) return false;
+  out.impression_id = std::string_view(p, imp_len), p += imp_len;
+  out.client.family = static_cast<std::uint8_t>(*p++);
+  std::size_t addr_len = 0;
+  if (out.client.family == 4) {
+    addr_len = 4;
+  } else if (out.client.family == 6) {
+    addr_len = 16;
+  } else if (out.client.family != 0) {
+    return false;
+  }
+  if (!have(addr_len + 2)) return false;
+  out.client.bytes = {};
+  std::memcpy(out.client.bytes.data(), p, addr_len), p += addr_len;
+  const std::size_t ua_len = get_u16(p);
+  p += 2;
+  if (ua_len > kMaxUserAgentLength || static_cast<std::size_t>(end - p) != ua_len) return false;
+  out.user_agent = std::string_view(p, ua_len);
+  return true;
+}
+
+void encode_segment_header(char* out, std::uint32_t partition, std::uint64_t base_offset) {
+  std::memcpy(out, kSegmentMagic, 8);
+  put_u32(out + 8, kFormatVersion);
+  put_u32(out + 12, partition);
+  put_u64(out + 16, base_offset);
+  put_u32(out + 24, 0);
+  put_u32(out + 28, checksum32(out, 28));
+}
+
+bool decode_segment_header(const char* p, std::uint32_t& partition, std::uint64_t& base_offset) {
+  if (std::memcmp(p, kSegmentMagic, 8) != 0 || get_u32(p + 8) != kFormatVersion ||
+      get_u32(p + 28) != checksum32(p, 28)) {
+    return false;
+  }
+  partition = get_u32(p + 12);
+  base_offset = get_u64(p + 16);
+  return true;
+}
+
+std::string segment_file_name(std::uint64_t base_offset) {
+  return fmt::format("{:020d}.seg", base_offset);
+}
+std::string index_file_name(std::uint64_t base_offset) {
+  return fmt::format("{:020d}.idx", base_offset);
+}
+std::string partition_dir_name(std::uint32_t partition) {
+  return fmt::format("p{:04d}", partition);
+}
+
+}  // namespace adclick::log::format

@@ -1,0 +1,408 @@
+#include "log/segmented_log.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <future>
+
+#include "log/file_system.h"
+#include "log/log_errc.h"
+#include "log/partition.h"
+#include "log/record_format.h"
+#include "log/segment.h"
+
+namespace adclick::log {
+namespace {
+
+constexpr const char* kMetaFile = "LOG_META";
+constexpr auto kMaintenanceEvery = std::chrono::seconds(1);
+
+std::string meta_text(std::uint32_t partitions) {
+  return "adclick-log format=1 partitions=" + std::to_string(partitions) + "\n";
+}
+
+// Parses meta_text(); false if it is not exactly that form.
+bool parse_meta(const std::string& text, std::uint32_t& partitions) {
+  const std::string prefix = "adclick-log format=1 partitions=";
+  if (text.size() < prefix.size() + 2 || text.compare(0, prefix.size(), prefix) != 0 ||
+      text.back() != '\n') {
+    return false;
+  }
+  const char* b = text.data() + prefix.size();
+  const char* e = text.data() + text.size() - 1;
+  auto [p, ec] = std::from_chars(b, e, partitions);
+  return ec == std::errc() && p == e && partitions > 0;
+}
+
+// Reads one partition, up to its durable end, resynchronising after bad bytes.
+class segmented_reader final : public partition_reader {
+ public:
+  segmented_reader(partition& part, file_system& fs, log_stats& stats, offset_t from)
+      : part_(part), stats_(stats), scanner_(fs), pos_(from) {}
+
+  result<std::size_t> read(std::size_t max_records,
+                           const std::function<void(offset_t, const click_view&)>& fn,
+                           std::vector<corruption>* skipped) override {
+    std::size_t count = 0;
+    click_view view;
+    while (count < max_records) {
+      if (!seg_) {
+        if (pos_ >= part_.durable_end()) break;
+        seg_ = part_.find_segment(pos_);
+        if (!seg_) break;
+        if (pos_ < seg_->base_offset()) pos_ = seg_->base_offset();
+        scanner_.reset(seg_->fd(), seg_->position_for(pos_), seg_->durable_bytes());
+      }
+      auto item = scanner_.next(seg_->base_offset());
+      if (!item) return item.error();
+      switch (item->kind) {
+        case frame_scanner::item::record:
+          if (item->offset < pos_) break;  // before the position we seeked to
+          if (!format::decode_click(item->payload, view)) {
+            report(item->position, item->frame_size, skipped);
+            pos_ = item->offset + 1;
+            break;
+          }
+          fn(item->offset, view);
+          pos_ = item->offset + 1;
+          ++count;
+          break;
+        case frame_scanner::item::corrupt:
+          report(item->position, item->skipped, skipped);
+          break;
+        case frame_scanner::item::end: {
+          if (item->skipped > 0) report(item->position, item->skipped, skipped);
+          // Sealed first: once sealed, durable_bytes() is final.
+          const bool sealed = seg_->sealed();
+          const std::uint64_t limit = seg_->durable_bytes();
+          if (limit > scanner_.limit()) {
+            scanner_.extend_limit(limit);
+            break;
+          }
+          if (!sealed) return count;  // caught up with the active segment
+          auto next = part_.next_segment(seg_->base_offset());
+          if (!next) return count;
+          if (pos_ < next->base_offset()) pos_ = next->base_offset();
+          seg_ = std::move(next);
+          scanner_.reset(seg_->fd(), seg_->position_for(pos_), seg_->durable_bytes());
+          break;
+        }
+      }
+    }
+    return count;
+  }
+
+  offset_t position() const override { return pos_; }
+
+  void seek(offset_t offset) override {
+    pos_ = offset;
+    seg_.reset();
+  }
+
+ private:
+  void report(std::uint64_t position, std::uint64_t bytes, std::vector<corruption>* skipped) {
+    stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
+    stats_.corrupt_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    spdlog::error("log: partition {}: segment {}: skipped {} bad bytes at byte {}", part_.id(),
+                  seg_->base_offset(), bytes, position);
+    if (skipped != nullptr) skipped->push_back({part_.id(), seg_->base_offset(), position, bytes});
+  }
+
+  partition& part_;
+  log_stats& stats_;
+  frame_scanner scanner_;
+  std::shared_ptr<segment> seg_;  // the segment being read; null: look it up
+  offset_t pos_;
+};
+
+}  // namespace
+
+result<offset_t> click_log::append_and_wait(partition_id p, const click_record& r) {
+  std::promise<result<offset_t>> done;
+  auto f = done.get_future();
+  append(p, r, [&done](std::error_code ec, offset_t off) {
+    if (ec) {
+      done.set_value(ec);
+    } else {
+      done.set_value(off);
+    }
+  });
+  return f.get();
+}
+
+segmented_log::segmented_log(log_options options)
+    : options_(std::move(options)),
+      fs_(options_.fs != nullptr ? *options_.fs : posix_file_system()) {}
+
+segmented_log::~segmented_log() { stop(); }
+
+result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
+                                                           recovery_report& report,
+                                                           std::string& error_line) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<segmented_log> log(new segmented_log(std::move(options)));
+  const auto& opt = log->options_;
+  file_system& fs = log->fs_;
+  if (opt.partitions == 0) {
+    error_line = "log: partitions must be at least 1";
+    return log_errc::invalid_partition;
+  }
+  if (auto ec = fs.make_dirs(opt.dir)) {
+    error_line = "log: cannot create " + opt.dir + ": " + ec.message();
+    return ec;
+  }
+  const std::string meta_path = opt.dir + "/" + kMetaFile;
+  auto meta = read_file(fs, meta_path);
+  if (meta) {
+    std::uint32_t n = 0;
+    if (!parse_meta(*meta, n)) {
+      error_line = "log: " + meta_path + " is damaged";
+      return log_errc::bad_layout;
+    }
+    if (n != opt.partitions) {
+      error_line = "log: " + opt.dir + " was created with " + std::to_string(n) +
+                   " partitions but log.partitions is " + std::to_string(opt.partitions) +
+                   "; changing the partition count of an existing log is not supported";
+      return log_errc::partition_mismatch;
+    }
+  } else if (meta.error() == std::errc::no_such_file_or_directory) {
+    if (auto ec = write_file_durably(fs, opt.dir, kMetaFile, meta_text(opt.partitions))) {
+      error_line = "log: cannot write " + meta_path + ": " + ec.message();
+      return ec;
+    }
+  } else {
+    error_line = "log: cannot read " + meta_path + ": " + meta.error().message();
+    return meta.error();
+  }
+
+  report = {};
+  report.partitions = opt.partitions;
+  for (partition_id p = 0; p < opt.partitions; ++p) {
+    auto part = std::make_unique<partition>(p, opt.dir + "/" + format::partition_dir_name(p), opt,
+                                            fs, log->stats_);
+    if (auto ec = part->recover(report)) {
+      error_line = "log: cannot recover partition " + std::to_string(p) + " in " + part->dir() +
+                   ": " + ec.message();
+      return ec;
+    }
+    log->partitions_.push_back(std::move(part));
+  }
+  report.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  return log;
+}
+
+void segmented_log::start() {
+  std::lock_guard lk(mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  flusher_ = std::thread([this] { flusher_loop(); });
+  if (options_.preallocate > 0) preallocator_ = std::thread([this] { preallocator_loop(); });
+}
+
+void segmented_log::preallocator_loop() {
+  const std::uint64_t ahead = std::min(options_.preallocate, options_.segment_size);
+  std::unique_lock lk(mu_);
+  while (!stopping_.load()) {
+    lk.unlock();
+    for (auto& p : partitions_) {
+      if (p->wants_preallocation(ahead)) p->extend_preallocation(ahead);
+    }
+    lk.lock();
+    prealloc_cv_.wait_for(lk, std::chrono::milliseconds(2), [&] { return stopping_.load(); });
+  }
+}
+
+void segmented_log::stop() {
+  std::thread flusher;
+  std::thread preallocator;
+  bool never_started = false;
+  {
+    std::lock_guard lk(mu_);
+    if (stop_called_) return;
+    stop_called_ = true;
+    stopping_.store(true);
+    flusher = std::move(flusher_);
+    preallocator = std::move(preallocator_);
+    never_started = !started_;
+    started_ = true;
+  }
+  work_cv_.notify_one();
+  durable_cv_.notify_all();
+  prealloc_cv_.notify_all();
+  if (preallocator.joinable()) preallocator.join();
+  if (flusher.joinable()) {
+    flusher.join();
+  } else if (never_started) {
+    // Still write and complete what was queued before start().
+    for (auto& p : partitions_) p->close();
+    while (run_batch_once()) {
+    }
+    for (auto& p : partitions_) p->sync_active();
+  }
+}
+
+std::int64_t segmented_log::now_ms() const {
+  if (options_.now_ms) return options_.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void segmented_log::append(partition_id p, const click_record& r, append_handler done) {
+  if (p >= partitions_.size()) {
+    done(log_errc::invalid_partition, 0);
+    return;
+  }
+  if (stopping_.load(std::memory_order_relaxed)) {
+    done(log_errc::stopped, 0);
+    return;
+  }
+  if (pending_bytes_.load(std::memory_order_relaxed) >= options_.max_pending_bytes) {
+    stats_.append_failures.fetch_add(1, std::memory_order_relaxed);
+    done(log_errc::overloaded, 0);
+    return;
+  }
+  std::size_t bytes = 0;
+  switch (partitions_[p]->enqueue(r, done, bytes)) {
+    case partition::enqueue_result::invalid:
+      done(log_errc::invalid_record, 0);
+      return;
+    case partition::enqueue_result::closed:
+      done(log_errc::stopped, 0);
+      return;
+    case partition::enqueue_result::queued:
+      break;
+  }
+  pending_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  if (!work_.exchange(true)) {
+    std::lock_guard lk(mu_);
+    work_cv_.notify_one();
+  }
+}
+
+offset_t segmented_log::durable_end(partition_id p) const {
+  return p < partitions_.size() ? partitions_[p]->durable_end() : 0;
+}
+
+offset_t segmented_log::start_offset(partition_id p) const {
+  return p < partitions_.size() ? partitions_[p]->start_offset() : 0;
+}
+
+std::uint64_t segmented_log::durable_generation() const {
+  return generation_.load(std::memory_order_acquire);
+}
+
+std::uint64_t segmented_log::wait_durable(std::uint64_t seen,
+                                          std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lk(mu_);
+  durable_cv_.wait_until(lk, deadline, [&] {
+    return generation_.load(std::memory_order_relaxed) != seen || stopping_.load();
+  });
+  return generation_.load(std::memory_order_relaxed);
+}
+
+std::unique_ptr<partition_reader> segmented_log::open_reader(partition_id p, offset_t from) {
+  if (p >= partitions_.size()) return nullptr;
+  return std::make_unique<segmented_reader>(*partitions_[p], fs_, stats_, from);
+}
+
+std::vector<segment_info> segmented_log::segments(partition_id p) const {
+  if (p >= partitions_.size()) return {};
+  return partitions_[p]->segments();
+}
+
+void segmented_log::set_delete_floor(partition_id p, offset_t offset) {
+  if (p < partitions_.size()) partitions_[p]->set_delete_floor(offset);
+}
+
+void segmented_log::enforce_retention() {
+  const auto now = now_ms();
+  for (auto& p : partitions_) p->enforce_retention(now);
+}
+
+bool segmented_log::run_batch_once() {
+  const std::size_t n = partitions_.size();
+  std::vector<std::vector<pending_chunk>>& batches = batches_;
+  batches.resize(n);
+  std::uint64_t taken = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    taken += partitions_[i]->take(options_.batch_max_bytes, batches[i]);
+  }
+  if (taken == 0) {
+    bool any = false;
+    for (auto& b : batches) any = any || !b.empty();
+    if (!any) return false;
+  }
+  const auto now = now_ms();
+  std::vector<std::error_code>& errors = errors_;
+  errors.assign(n, {});
+  // Write every partition first, then sync each, so the kernel can write back
+  // the files in parallel while the first fdatasync runs.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!batches[i].empty()) errors[i] = partitions_[i]->write(batches[i], now);
+  }
+  const bool sync = options_.mode == durability::sync;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!batches[i].empty() && !errors[i]) errors[i] = partitions_[i]->commit(sync);
+  }
+  pending_bytes_.fetch_sub(taken, std::memory_order_relaxed);
+  stats_.batches.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lk(mu_);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  durable_cv_.notify_all();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (batches[i].empty()) continue;
+    if (errors[i]) log_append_error(static_cast<partition_id>(i), errors[i]);
+    partitions_[i]->complete(batches[i], errors[i]);
+  }
+  return true;
+}
+
+void segmented_log::log_append_error(partition_id p, std::error_code ec) {
+  // Logged once per burst: the failure count is in stats().append_failures.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_error_log_ >= std::chrono::seconds(10)) {
+    last_error_log_ = now;
+    spdlog::error("log: partition {}: appends failed: {} (appends fail until the disk recovers)",
+                  p, ec.message());
+  }
+}
+
+void segmented_log::flusher_loop() {
+  auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      work_cv_.wait_until(lk, next_maintenance,
+                          [&] { return work_.load() || stopping_.load(); });
+    }
+    if (stopping_.load()) break;
+    if (work_.exchange(false)) {
+      if (options_.batch_max_delay.count() > 0 &&
+          pending_bytes_.load(std::memory_order_relaxed) < options_.batch_max_bytes) {
+        std::this_thread::sleep_for(options_.batch_max_delay);  // linger for a bigger batch
+      }
+      while (run_batch_once()) {
+        if (!work_.exchange(false)) break;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_maintenance) {
+      next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
+      const auto now = now_ms();
+      for (auto& p : partitions_) {
+        p->seal_if_old(now);
+        p->enforce_retention(now);
+      }
+    }
+  }
+  // Stop: refuse new appends, then write and sync everything queued.
+  for (auto& p : partitions_) p->close();
+  while (run_batch_once()) {
+  }
+  for (auto& p : partitions_) p->sync_active();
+}
+
+}  // namespace adclick::log

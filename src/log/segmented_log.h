@@ -1,0 +1,96 @@
+#pragma once
+// The segmented log: the click_log implementation on local segment files,
+// with one flusher thread doing group commit for all partitions.
+//
+// Durability: an append's handler reports success only after the flusher has
+// written the record and (durability = sync) fdatasync'd its segment file;
+// new segment files and index files are fsync'd with their directory before
+// anything depends on them. Readers never see a record before that point.
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adclick/click_log.h"
+#include "log/log_options.h"
+
+namespace adclick::log {
+
+class partition;
+class file_system;
+struct pending_chunk;
+
+class segmented_log final : public click_log {
+ public:
+  // Opens (creating if needed) the log in options.dir and recovers every
+  // partition. On failure, `error_line` says what and where.
+  [[nodiscard]] static result<std::unique_ptr<segmented_log>> open(log_options options,
+                                                                  recovery_report& report,
+                                                                  std::string& error_line);
+  ~segmented_log() override;
+
+  // Starts the flusher thread. Appends queue before start() but complete only
+  // after it.
+  void start();
+  // Writes and syncs everything queued, completes every handler, stops the
+  // flusher. Appends after stop() fail with log_errc::stopped. Idempotent.
+  void stop();
+
+  std::uint32_t partitions() const override { return options_.partitions; }
+  void append(partition_id p, const click_record& r, append_handler done) override;
+  offset_t durable_end(partition_id p) const override;
+  offset_t start_offset(partition_id p) const override;
+  std::uint64_t durable_generation() const override;
+  std::uint64_t wait_durable(std::uint64_t seen,
+                             std::chrono::steady_clock::time_point deadline) const override;
+  std::unique_ptr<partition_reader> open_reader(partition_id p, offset_t from) override;
+  std::vector<segment_info> segments(partition_id p) const override;
+  void set_delete_floor(partition_id p, offset_t offset) override;
+
+  // Deletes what retention allows now (the flusher also does this periodically).
+  void enforce_retention();
+
+  const log_stats& stats() const { return stats_; }
+  const log_options& options() const { return options_; }
+
+ private:
+  explicit segmented_log(log_options options);
+  void flusher_loop();
+  void preallocator_loop();
+  // One group commit over all partitions; false if nothing was queued.
+  bool run_batch_once();
+  void log_append_error(partition_id p, std::error_code ec);
+  std::int64_t now_ms() const;
+
+  // Constant after open().
+  const log_options options_;
+  file_system& fs_;
+  std::vector<std::unique_ptr<partition>> partitions_;
+
+  log_stats stats_;
+
+  // Wakes the flusher: set by appenders, cleared by the flusher (under mu_
+  // when it sleeps).
+  std::atomic<bool> work_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> pending_bytes_{0};
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;                 // flusher waits on it
+  mutable std::condition_variable durable_cv_;      // consumers wait on it
+  std::atomic<std::uint64_t> generation_{0};        // changes under mu_
+  std::thread flusher_;       // owned by start()/stop()
+  std::thread preallocator_;  // owned by start()/stop()
+  std::condition_variable prealloc_cv_;  // the preallocator sleeps on it (with mu_)
+  bool started_ = false;      // guarded by mu_
+  bool stop_called_ = false;  // guarded by mu_
+
+  // Owned by the flusher thread (by stop() when it never started).
+  std::vector<std::vector<pending_chunk>> batches_;
+  std::vector<std::error_code> errors_;
+  std::chrono::steady_clock::time_point last_error_log_{};
+};
+
+}  // namespace adclick::log

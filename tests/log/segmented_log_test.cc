@@ -1,0 +1,496 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "log/faulty_file_system.h"
+#include "log/log_errc.h"
+#include "log/log_test_util.h"
+#include "log/record_format.h"
+#include "log/segmented_log.h"
+#include "testutil/temp_dir.h"
+
+using namespace adclick;
+using namespace adclick::log;
+using adclick::log::test::make_click;
+using adclick::log::test::read_all;
+
+namespace {
+
+log_options small_options(const std::string& dir, std::uint32_t partitions = 2) {
+  log_options o;
+  o.dir = dir;
+  o.partitions = partitions;
+  o.segment_size = 64 * 1024;
+  return o;
+}
+
+std::unique_ptr<segmented_log> open_log(const log_options& o, recovery_report* report = nullptr) {
+  recovery_report r;
+  std::string err;
+  auto log = segmented_log::open(o, r, err);
+  INFO(err);
+  REQUIRE(log);
+  if (report != nullptr) *report = r;
+  (*log)->start();
+  return std::move(*log);
+}
+
+std::uint64_t file_size(const std::string& path) { return std::filesystem::file_size(path); }
+
+std::string last_segment_path(const std::string& dir, partition_id p) {
+  std::string best;
+  for (const auto& e :
+       std::filesystem::directory_iterator(dir + "/" + format::partition_dir_name(p))) {
+    const auto name = e.path().filename().string();
+    if (name.ends_with(".seg") && e.path().string() > best) best = e.path().string();
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("appends read back in order with dense offsets", "[log]") {
+  testutil::temp_dir dir;
+  auto log = open_log(small_options(dir.path()));
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    auto off = log->append_and_wait(static_cast<partition_id>(i % 2), make_click(i));
+    REQUIRE(off);
+    CHECK(*off == i / 2);
+  }
+  CHECK(log->durable_end(0) == 50);
+  CHECK(log->durable_end(1) == 50);
+  const auto recs = read_all(*log, 1);
+  REQUIRE(recs.size() == 50);
+  for (std::size_t k = 0; k < recs.size(); ++k) {
+    CHECK(recs[k].first == k);
+    CHECK(recs[k].second == make_click(2 * k + 1));
+  }
+  SECTION("and survive a clean restart") {
+    log->stop();
+    log.reset();
+    auto again = open_log(small_options(dir.path()));
+    CHECK(again->durable_end(0) == 50);
+    CHECK(read_all(*again, 0).size() == 50);
+    auto off = again->append_and_wait(0, make_click(1000));
+    REQUIRE(off);
+    CHECK(*off == 50);
+  }
+}
+
+TEST_CASE("bad appends are refused with a named error", "[log]") {
+  testutil::temp_dir dir;
+  auto log = open_log(small_options(dir.path()));
+  auto bad_partition = log->append_and_wait(2, make_click(1));
+  CHECK(bad_partition.error() == log_errc::invalid_partition);
+  click_record r = make_click(1);
+  r.impression_id = std::string(200, 'x');
+  CHECK(log->append_and_wait(0, r).error() == log_errc::invalid_record);
+  log->stop();
+  CHECK(log->append_and_wait(0, make_click(1)).error() == log_errc::stopped);
+}
+
+TEST_CASE("many threads append concurrently: every offset exactly once", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 4);
+  auto log = open_log(opts);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 2000;
+  std::mutex mu;
+  std::map<std::pair<partition_id, offset_t>, std::string> acked;
+  std::atomic<int> failures{0};
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::uint64_t id = static_cast<std::uint64_t>(t) * kPerThread + i;
+        const partition_id p = static_cast<partition_id>(id % 4);
+        log->append(p, make_click(id), [&, p, id](std::error_code ec, offset_t off) {
+          if (ec) {
+            ++failures;
+          } else {
+            std::lock_guard lk(mu);
+            const bool inserted = acked.emplace(std::make_pair(p, off), make_click(id).impression_id).second;
+            if (!inserted) ++failures;
+          }
+          ++done;
+        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  while (done.load() < kThreads * kPerThread) std::this_thread::yield();
+  CHECK(failures == 0);
+  std::size_t total = 0;
+  for (partition_id p = 0; p < 4; ++p) {
+    const auto recs = read_all(*log, p);
+    CHECK(recs.size() == log->durable_end(p));
+    for (std::size_t k = 0; k < recs.size(); ++k) {
+      REQUIRE(recs[k].first == k);
+      CHECK(acked.at({p, k}) == recs[k].second.impression_id);
+    }
+    total += recs.size();
+  }
+  CHECK(total == kThreads * kPerThread);
+}
+
+TEST_CASE("segments roll at the size limit and readers seek across them", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 1);
+  opts.segment_size = 8 * 1024;
+  auto log = open_log(opts);
+  for (std::uint64_t i = 0; i < 2000; ++i) REQUIRE(log->append_and_wait(0, make_click(i)));
+  const auto segs = log->segments(0);
+  REQUIRE(segs.size() > 10);
+  offset_t expect = 0;
+  for (std::size_t k = 0; k < segs.size(); ++k) {
+    CHECK(segs[k].base_offset == expect);
+    CHECK(segs[k].sealed == (k + 1 < segs.size()));
+    expect = segs[k].end_offset;
+  }
+  CHECK(expect == 2000);
+  for (offset_t from : {0ull, 1ull, 777ull, 1999ull, 2000ull}) {
+    const auto recs = read_all(*log, 0, from);
+    REQUIRE(recs.size() == 2000 - from);
+    if (!recs.empty()) {
+      CHECK(recs.front().first == from);
+      CHECK(recs.front().second == make_click(from));
+    }
+  }
+  SECTION("reopen uses the index files of sealed segments") {
+    log->stop();
+    log.reset();
+    recovery_report rep;
+    auto again = open_log(opts, &rep);
+    CHECK(rep.indexes_rebuilt == 0);
+    CHECK(rep.records_scanned < 2000 / 4);  // only the active segment is scanned
+    CHECK(read_all(*again, 0).size() == 2000);
+  }
+  SECTION("a lost index is rebuilt from its segment") {
+    log->stop();
+    log.reset();
+    std::filesystem::remove(dir.path() + "/p0000/" + format::index_file_name(segs[1].base_offset));
+    recovery_report rep;
+    auto again = open_log(opts, &rep);
+    CHECK(rep.indexes_rebuilt == 1);
+    CHECK(read_all(*again, 0).size() == 2000);
+    CHECK(again->segments(0)[1].records == segs[1].records);
+  }
+}
+
+TEST_CASE("segments know their event-time range", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 1);
+  opts.segment_size = 4096;
+  auto log = open_log(opts);
+  // Minutes-old and out-of-order event times.
+  const std::int64_t t0 = 1'800'000'000'000;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    click_record r = make_click(i);
+    r.event_time_ms = t0 + static_cast<std::int64_t>(i) * 1000 - (i % 5 == 0 ? 120'000 : 0);
+    REQUIRE(log->append_and_wait(0, r));
+  }
+  const auto segs = log->segments(0);
+  REQUIRE(segs.size() > 3);
+  for (const auto& s : segs) {
+    auto recs = read_all(*log, 0, s.base_offset);
+    recs.resize(s.end_offset - s.base_offset);
+    std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (const auto& [o, r] : recs) {
+      lo = std::min(lo, r.event_time_ms);
+      hi = std::max(hi, r.event_time_ms);
+    }
+    CHECK(s.min_event_time_ms == lo);
+    CHECK(s.max_event_time_ms == hi);
+  }
+}
+
+TEST_CASE("a torn tail is cut at every byte position of the last record", "[log]") {
+  testutil::temp_dir base;
+  // Build one reference log of 5 records, then copy and tear it at each byte.
+  auto opts = small_options(base / "ref", 1);
+  std::uint64_t full = 0;  // bytes of data (preallocated zeros may follow)
+  {
+    auto log = open_log(opts);
+    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(log->append_and_wait(0, make_click(i)));
+    full = log->segments(0).back().bytes;
+  }
+  std::string frame4;
+  REQUIRE(format::append_click_frame(frame4, make_click(4)));
+  const auto last_start = full - frame4.size();
+  for (auto cut = last_start; cut < full; ++cut) {
+    const std::string copy = base / ("cut" + std::to_string(cut));
+    std::filesystem::copy(opts.dir, copy, std::filesystem::copy_options::recursive);
+    const std::string copy_seg = last_segment_path(copy, 0);
+    REQUIRE(::truncate(copy_seg.c_str(), static_cast<off_t>(cut)) == 0);
+    auto o2 = opts;
+    o2.dir = copy;
+    recovery_report rep;
+    auto log = open_log(o2, &rep);
+    INFO("cut at " << cut);
+    CHECK(rep.torn_bytes_cut == cut - last_start);
+    CHECK(rep.corruptions == 0);
+    CHECK(log->durable_end(0) == 4);
+    const auto recs = read_all(*log, 0);
+    REQUIRE(recs.size() == 4);
+    CHECK(recs[3].second == make_click(3));
+    auto off = log->append_and_wait(0, make_click(100));
+    REQUIRE(off);
+    CHECK(*off == 4);
+    CHECK(read_all(*log, 0).back().second == make_click(100));
+  }
+}
+
+TEST_CASE("preallocated zeros after the data are neither damage nor a torn tail", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 1);
+  opts.segment_size = 1 << 20;
+  opts.preallocate = 256 * 1024;
+  std::uint64_t data = 0;
+  {
+    auto log = open_log(opts);
+    for (std::uint64_t i = 0; i < 50; ++i) REQUIRE(log->append_and_wait(0, make_click(i)));
+    data = log->segments(0).back().bytes;
+    // The preallocator runs in the background: wait until it has made zeros.
+    const std::string seg = last_segment_path(opts.dir, 0);
+    for (int k = 0; k < 500 && file_size(seg) <= data; ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    REQUIRE(file_size(seg) > data);
+    // Appends go on into the zeroed space.
+    for (std::uint64_t i = 50; i < 100; ++i) REQUIRE(log->append_and_wait(0, make_click(i)));
+    data = log->segments(0).back().bytes;
+  }
+  recovery_report rep;
+  auto log = open_log(opts, &rep);
+  CHECK(rep.torn_bytes_cut == 0);
+  CHECK(rep.corruptions == 0);
+  const auto recs = read_all(*log, 0);
+  REQUIRE(recs.size() == 100);
+  CHECK(recs.back().second == make_click(99));
+  CHECK(log->segments(0).back().bytes == data);
+  auto off = log->append_and_wait(0, make_click(100));
+  REQUIRE(off);
+  CHECK(*off == 100);
+}
+
+TEST_CASE("a flipped bit in the middle is reported and skipped", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 1);
+  std::uint64_t frame_pos = 0;
+  {
+    auto log = open_log(opts);
+    for (std::uint64_t i = 0; i < 20; ++i) REQUIRE(log->append_and_wait(0, make_click(i)));
+  }
+  // Flip a bit inside record 10's payload.
+  {
+    std::string f;
+    for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(format::append_click_frame(f, make_click(i)));
+    frame_pos = format::kSegmentHeaderSize + f.size();
+    const std::string seg = last_segment_path(opts.dir, 0);
+    std::fstream fs(seg, std::ios::in | std::ios::out | std::ios::binary);
+    fs.seekg(static_cast<std::streamoff>(frame_pos + 30));
+    char c = 0;
+    fs.read(&c, 1);
+    c = static_cast<char>(c ^ 0x10);
+    fs.seekp(static_cast<std::streamoff>(frame_pos + 30));
+    fs.write(&c, 1);
+  }
+  recovery_report rep;
+  auto log = open_log(opts, &rep);
+  CHECK(rep.corruptions == 1);
+  CHECK(rep.torn_bytes_cut == 0);
+  std::vector<corruption> bad;
+  const auto recs = read_all(*log, 0, 0, &bad);
+  REQUIRE(recs.size() == 19);
+  CHECK(recs[9].first == 9);
+  CHECK(recs[10].first == 11);  // offset 10 is gone, later records are intact
+  CHECK(recs[10].second == make_click(11));
+  CHECK(recs.back().second == make_click(19));
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0].position == frame_pos);
+  std::string one;
+  REQUIRE(format::append_click_frame(one, make_click(10)));
+  CHECK(bad[0].bytes_skipped == one.size());
+  CHECK(log->stats().corruptions.load() >= 2);
+  // The writer goes on after the damage.
+  auto off = log->append_and_wait(0, make_click(20));
+  REQUIRE(off);
+  CHECK(*off == 20);
+}
+
+TEST_CASE("retention deletes only what the consumers' floor allows", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 1);
+  opts.segment_size = 4096;
+  opts.retention = std::chrono::hours(1);
+  std::int64_t now = 1'800'000'000'000;
+  opts.now_ms = [&now] { return now; };
+  auto log = open_log(opts);
+  for (std::uint64_t i = 0; i < 300; ++i) REQUIRE(log->append_and_wait(0, make_click(i, now)));
+  const auto segs = log->segments(0);
+  REQUIRE(segs.size() > 4);
+  now += 2 * 3'600'000;  // everything is past retention now
+  log->enforce_retention();
+  CHECK(log->segments(0).size() == segs.size());  // floor is 0: nothing may go
+  log->set_delete_floor(0, segs[2].end_offset);
+  log->enforce_retention();
+  const auto left = log->segments(0);
+  REQUIRE(left.size() == segs.size() - 3);
+  CHECK(left.front().base_offset == segs[3].base_offset);
+  CHECK(log->start_offset(0) == segs[3].base_offset);
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/p0000/" +
+                                      format::segment_file_name(segs[0].base_offset)));
+  // A reader positioned before the start begins at the oldest retained record.
+  const auto recs = read_all(*log, 0, 0);
+  REQUIRE_FALSE(recs.empty());
+  CHECK(recs.front().first == segs[3].base_offset);
+  SECTION("young segments stay even below the floor") {
+    now -= 2 * 3'600'000;
+    log->set_delete_floor(0, 300);
+    log->enforce_retention();
+    CHECK(log->segments(0).size() == left.size());
+  }
+}
+
+TEST_CASE("disk full and failed fsync fail the appends, then the log recovers", "[log]") {
+  testutil::temp_dir dir;
+  test::faulty_file_system fs;
+  auto opts = small_options(dir.path(), 1);
+  opts.fs = &fs;
+  auto log = open_log(opts);
+  REQUIRE(log->append_and_wait(0, make_click(0)));
+  const int err = GENERATE(ENOSPC, EIO);
+  SECTION("write fails") {
+    fs.write_errno = err;
+    auto r = log->append_and_wait(0, make_click(1));
+    CHECK(r.error() == std::error_code(err, std::system_category()));
+  }
+  SECTION("fsync fails") {
+    fs.sync_errno = err;
+    auto r = log->append_and_wait(0, make_click(1));
+    CHECK(r.error() == std::error_code(err, std::system_category()));
+  }
+  CHECK(log->durable_end(0) == 1);
+  CHECK(log->stats().append_failures.load() == 1);
+  fs.write_errno = 0;
+  fs.sync_errno = 0;
+  auto ok = log->append_and_wait(0, make_click(2));
+  REQUIRE(ok);
+  CHECK(*ok == 1);  // dense: the failed record took no offset
+  auto recs = read_all(*log, 0);
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[1].second == make_click(2));
+  // Nothing of the failed write survives a restart either.
+  log->stop();
+  log.reset();
+  recovery_report rep;
+  opts.fs = nullptr;
+  auto again = open_log(opts, &rep);
+  CHECK(rep.corruptions == 0);
+  CHECK(rep.torn_bytes_cut == 0);
+  CHECK(read_all(*again, 0).size() == 2);
+}
+
+TEST_CASE("a new segment that cannot be created fails the append", "[log]") {
+  testutil::temp_dir dir;
+  test::faulty_file_system fs;
+  auto opts = small_options(dir.path(), 1);
+  opts.fs = &fs;
+  opts.segment_size = 4096;
+  auto log = open_log(opts);
+  std::uint64_t i = 0;
+  while (log->segments(0).size() < 2) REQUIRE(log->append_and_wait(0, make_click(i++)));
+  // Fill the active segment, then make the roll fail.
+  const auto before = log->segments(0).size();
+  fs.create_errno = ENOSPC;
+  std::size_t failures = 0;
+  for (int k = 0; k < 200; ++k) {
+    if (!log->append_and_wait(0, make_click(i))) {
+      ++failures;
+    } else {
+      ++i;
+    }
+  }
+  CHECK(failures > 0);
+  fs.create_errno = 0;
+  REQUIRE(log->append_and_wait(0, make_click(i++)));
+  CHECK(log->segments(0).size() > before);
+  CHECK(read_all(*log, 0).size() == i);
+}
+
+TEST_CASE("os durability completes appends and survives a restart", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 2);
+  opts.mode = durability::os;
+  {
+    auto log = open_log(opts);
+    for (std::uint64_t i = 0; i < 100; ++i) REQUIRE(log->append_and_wait(i % 2, make_click(i)));
+  }
+  auto log = open_log(opts);
+  CHECK(read_all(*log, 0).size() == 50);
+  CHECK(read_all(*log, 1).size() == 50);
+}
+
+TEST_CASE("a changed partition count is refused", "[log]") {
+  testutil::temp_dir dir;
+  { auto log = open_log(small_options(dir.path(), 2)); }
+  recovery_report r;
+  std::string err;
+  auto log = segmented_log::open(small_options(dir.path(), 3), r, err);
+  REQUIRE_FALSE(log);
+  CHECK(log.error() == log_errc::partition_mismatch);
+  CHECK_THAT(err, Catch::Contains("2 partitions") && Catch::Contains("log.partitions is 3"));
+}
+
+TEST_CASE("an unexpected file in a partition directory is refused", "[log]") {
+  testutil::temp_dir dir;
+  { auto log = open_log(small_options(dir.path(), 1)); }
+  std::ofstream(dir.path() + "/p0000/stray.txt") << "x";
+  recovery_report r;
+  std::string err;
+  auto log = segmented_log::open(small_options(dir.path(), 1), r, err);
+  REQUIRE_FALSE(log);
+  CHECK(log.error() == log_errc::bad_layout);
+}
+
+TEST_CASE("a consumer waits for new durable records without polling", "[log]") {
+  testutil::temp_dir dir;
+  auto log = open_log(small_options(dir.path(), 1));
+  const auto gen = log->durable_generation();
+  std::thread producer([&] { REQUIRE(log->append_and_wait(0, make_click(1))); });
+  const auto next = log->wait_durable(gen, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  producer.join();
+  CHECK(next != gen);
+  CHECK(log->durable_end(0) == 1);
+  // With nothing new, it returns at the deadline.
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto same = log->wait_durable(log->durable_generation(), t0 + std::chrono::milliseconds(50));
+  CHECK(same == log->durable_generation());
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(50));
+}
+
+TEST_CASE("stop completes every queued append", "[log]") {
+  testutil::temp_dir dir;
+  recovery_report r;
+  std::string err;
+  auto opened = segmented_log::open(small_options(dir.path(), 1), r, err);
+  REQUIRE(opened);
+  auto& log = **opened;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 100; ++i) {
+    log.append(0, make_click(static_cast<std::uint64_t>(i)), [&](std::error_code ec, offset_t) {
+      if (!ec) ++ok;
+    });
+  }
+  log.stop();  // never started: stop still writes them
+  CHECK(ok == 100);
+  auto again = open_log(small_options(dir.path(), 1));
+  CHECK(again->durable_end(0) == 100);
+}
