@@ -1,0 +1,607 @@
+// One HTTP/1.1 connection: reads a request, hands it to a handler, writes
+// the response the handler sends back (possibly from another thread), and
+// repeats while keep-alive allows. One request at a time: the next one is
+// not read before the response is written, so pipelined requests are
+// answered in order.
+//
+// Every member function except post_response() runs on the I/O thread of
+// the connection's worker (or, after that thread is joined, on the thread in
+// server::stop()); the io_context has one thread, so that thread is the
+// connection's strand.
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/request.h"
+#include "http/response.h"
+#include "http/server_state.h"
+
+namespace adclick::http::detail {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+// After a response that ends the connection, the server shuts down its
+// sending side and reads (and discards) what the client still sends for up
+// to this long / this many bytes before closing. Closing with unread bytes
+// in the receive buffer makes the kernel send a RST, which can destroy the
+// response (a 413 or 431) before the client has read it.
+constexpr std::chrono::milliseconds kLingerTimeout{2000};
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+constexpr std::size_t kReadChunk = 4096;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". Formatted by
+// hand: strftime's %a and %b follow the process locale.
+std::string http_date() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char buf[64];
+  const int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                              kDays[utc.tm_wday % 7], utc.tm_mday, kMonths[utc.tm_mon % 12],
+                              utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+}
+
+// RFC 7230 tchar.
+bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// Why a response header is unacceptable, or null if it is fine.
+const char* header_problem(std::string_view name, std::string_view value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) return "invalid name";
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    return "CR, LF or NUL in the value";
+  }
+  // The server frames the message; a handler's framing header would corrupt it.
+  if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding") ||
+      beast::iequals(name, "connection")) {
+    return "the server sets this header";
+  }
+  return nullptr;
+}
+
+// Fills r.path and r.query from r.target (see request.h).
+void split_target(request& r) {
+  std::string_view t = r.target;
+  if (!t.starts_with('/')) {
+    // absolute-form (RFC 7230 5.3.2): scheme "://" authority [path] [? query]
+    if (const auto scheme_end = t.find("://"); scheme_end != std::string_view::npos) {
+      const auto rest = t.find_first_of("/?", scheme_end + 3);
+      t = rest == std::string_view::npos ? std::string_view{} : t.substr(rest);
+    }
+  }
+  const auto q = t.find('?');
+  r.path = t.substr(0, q);
+  r.query = q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+  if (r.path.empty()) r.path = "/";  // "http://host" and "http://host?x" ask for "/"
+}
+
+bool is_parse_error(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
+}
+
+}  // namespace
+
+class response_slot;
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(std::shared_ptr<io_worker> worker, tcp::socket socket);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  void start();
+  // Closes the socket now; pending operations complete as aborted.
+  void close_now() { finish(); }
+  // A request has been read (at least its header) and its response not yet
+  // written: stop() lets it finish within the grace period.
+  bool in_flight() const { return in_flight_; }
+
+  // Any thread: queues `r` as the answer to the current request. False if
+  // the server has finished stopping (the answer is dropped).
+  bool post_response(response r);
+  // Any thread.
+  void count_handler_error() {
+    core_.counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  enum class phase { idle, header, body, handling, writing, closing };
+
+  void read_request();
+  void wait_idle();
+  void on_idle_read(beast::error_code ec, std::size_t n);
+  void read_header();
+  void on_header(beast::error_code ec, std::size_t n);
+  void on_continue_written(beast::error_code ec, std::size_t n);
+  void read_body();
+  void on_body(beast::error_code ec, std::size_t n);
+  void read_failed(beast::error_code ec, const char* what);
+  void dispatch();
+  void route(const responder& respond);
+  void send_error(int status, std::string_view code, std::string_view message);
+  void send(response r);
+  void on_write(beast::error_code ec, std::size_t n);
+  void linger_close();
+  void drain();
+  void on_drain(beast::error_code ec, std::size_t n);
+  void fail(beast::error_code ec, const char* what);
+  void finish();
+  void begin_exchange();
+  void end_exchange();
+
+  // Declared first so that it is destroyed last: the worker owns the
+  // io_context that stream_ is registered with.
+  const std::shared_ptr<io_worker> worker_;
+  server_core& core_;  // owned by worker_
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  request request_;  // views into *parser_; what the handler gets
+  bhttp::response<bhttp::string_body> res_;  // alive until its write completes
+
+  std::array<std::uint8_t, 16> client_addr_{};
+  std::uint8_t client_family_ = 0;
+  std::list<std::weak_ptr<connection>>::iterator registry_pos_;
+  phase phase_ = phase::header;
+  unsigned version_ = 11;       // of the current request (11 until its header is read)
+  bool keep_alive_ = false;     // the current request allows another one after it
+  bool close_after_write_ = false;
+  bool first_request_ = true;
+  bool in_flight_ = false;
+  bool finished_ = false;       // the socket is closed; handlers return at once
+  std::size_t lingered_ = 0;    // bytes discarded while lingering
+};
+
+// Shared by the copies of one request's responder; enforces "exactly once".
+class response_slot {
+ public:
+  explicit response_slot(std::shared_ptr<connection> c) : conn_(std::move(c)) {}
+  response_slot(const response_slot&) = delete;
+  response_slot& operator=(const response_slot&) = delete;
+
+  // Runs on whichever thread drops the last copy of the responder.
+  ~response_slot() {
+    if (used_.load(std::memory_order_acquire)) return;
+    try {
+      conn_->count_handler_error();
+      if (conn_->post_response(json_error(500, "internal", "the request was not answered"))) {
+        spdlog::error("http: a handler dropped its responder without answering; sending 500");
+      } else {
+        spdlog::error("http: a handler dropped its responder without answering (server stopped)");
+      }
+    } catch (...) {  // a destructor must not throw; the connection then just closes
+    }
+  }
+
+  void respond(response r) {
+    if (used_.exchange(true, std::memory_order_acq_rel)) {
+      conn_->count_handler_error();
+      spdlog::error("http: a responder was called more than once; the extra call is ignored");
+      return;
+    }
+    conn_->post_response(std::move(r));
+  }
+  bool used() const { return used_.load(std::memory_order_acquire); }
+
+ private:
+  const std::shared_ptr<connection> conn_;
+  std::atomic<bool> used_{false};
+};
+
+connection::connection(std::shared_ptr<io_worker> worker, tcp::socket socket)
+    : worker_(std::move(worker)), core_(*worker_->core), stream_(std::move(socket)) {
+  beast::error_code ec;
+  const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+  if (!ec) {
+    asio::ip::address a = peer.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+      a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    }
+    if (a.is_v4()) {
+      const auto bytes = a.to_v4().to_bytes();
+      std::copy(bytes.begin(), bytes.end(), client_addr_.begin());
+      client_family_ = 4;
+    } else {
+      const auto bytes = a.to_v6().to_bytes();
+      std::copy(bytes.begin(), bytes.end(), client_addr_.begin());
+      client_family_ = 6;
+    }
+  }
+  // Responses are written in one go; do not let Nagle hold back their tail.
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+}
+
+connection::~connection() {
+  // Normally finish() has run. If not (an exception unwound the chain of
+  // handlers), settle the counts; the registry entry is left expired for
+  // close_connections() to drop, since this may run on a foreign thread.
+  if (!finished_) {
+    core_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
+    if (in_flight_) core_.end_exchange();
+  }
+}
+
+void connection::start() {
+  registry_pos_ = worker_->connections.insert(worker_->connections.end(), weak_from_this());
+  read_request();
+}
+
+bool connection::post_response(response r) {
+  // If the gate is closed the server has finished stopping and closed this
+  // connection: the answer has nowhere to go.
+  return worker_->post(
+      [self = shared_from_this(), r = std::move(r)]() mutable { self->send(std::move(r)); });
+}
+
+void connection::begin_exchange() {
+  if (in_flight_) return;
+  in_flight_ = true;
+  core_.begin_exchange();
+}
+
+void connection::end_exchange() {
+  if (!in_flight_) return;
+  in_flight_ = false;
+  core_.end_exchange();
+}
+
+void connection::read_request() {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      core_.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  parser_->body_limit(core_.options.max_body_bytes);
+  version_ = 11;
+  keep_alive_ = false;
+  close_after_write_ = false;
+  // A new connection's first request, and a request already (partly) in the
+  // buffer, are on the header clock at once; otherwise the connection idles.
+  if (first_request_ || buffer_.size() > 0) {
+    first_request_ = false;
+    read_header();
+  } else {
+    wait_idle();
+  }
+}
+
+void connection::wait_idle() {
+  phase_ = phase::idle;
+  stream_.expires_after(core_.options.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          beast::bind_front_handler(&connection::on_idle_read, shared_from_this()));
+}
+
+void connection::on_idle_read(beast::error_code ec, std::size_t n) {
+  if (finished_) return;
+  // The client closed its keep-alive connection between requests: normal.
+  if (ec == asio::error::eof) return finish();
+  if (ec == beast::error::timeout) {
+    core_.counters.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+    return finish();
+  }
+  if (ec) return fail(ec, "read");
+  buffer_.commit(n);
+  read_header();
+}
+
+void connection::read_header() {
+  phase_ = phase::header;
+  stream_.expires_after(core_.options.header_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&connection::on_header, shared_from_this()));
+}
+
+void connection::on_header(beast::error_code ec, std::size_t) {
+  if (finished_) return;
+  // No byte of a request arrived before the client closed: normal.
+  if (ec == bhttp::error::end_of_stream) return finish();
+  if (ec) return read_failed(ec, "read header");
+  begin_exchange();
+  const auto& msg = parser_->get();
+  version_ = msg.version();
+  keep_alive_ = msg.keep_alive();
+  if (parser_->is_done()) return dispatch();
+  if (version_ == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
+    // The client waits for this before it sends the body (curl does for
+    // bodies over 1 KiB); limits were already checked against the header.
+    phase_ = phase::body;
+    stream_.expires_after(core_.options.body_timeout);
+    asio::async_write(
+        stream_, asio::buffer(kContinue.data(), kContinue.size()),
+        beast::bind_front_handler(&connection::on_continue_written, shared_from_this()));
+    return;
+  }
+  read_body();
+}
+
+void connection::on_continue_written(beast::error_code ec, std::size_t) {
+  if (finished_) return;
+  if (ec == beast::error::timeout) {
+    core_.counters.write_timeouts.fetch_add(1, std::memory_order_relaxed);
+    return finish();
+  }
+  if (ec) return fail(ec, "write 100-continue");
+  read_body();
+}
+
+void connection::read_body() {
+  phase_ = phase::body;
+  stream_.expires_after(core_.options.body_timeout);
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    beast::bind_front_handler(&connection::on_body, shared_from_this()));
+}
+
+void connection::on_body(beast::error_code ec, std::size_t) {
+  if (finished_) return;
+  if (ec) return read_failed(ec, "read body");
+  dispatch();
+}
+
+void connection::read_failed(beast::error_code ec, const char* what) {
+  if (ec == beast::error::timeout) {
+    core_.counters.request_timeouts.fetch_add(1, std::memory_order_relaxed);
+    return finish();
+  }
+  if (ec == bhttp::error::header_limit) {
+    return send_error(431, "header_too_large",
+                      "the request header exceeds " +
+                          std::to_string(core_.options.max_header_bytes) + " bytes");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return send_error(413, "body_too_large",
+                      "the request body exceeds " + std::to_string(core_.options.max_body_bytes) +
+                          " bytes");
+  }
+  // The client closed in the middle of a request: nobody to answer.
+  if (ec == bhttp::error::partial_message) return finish();
+  if (is_parse_error(ec)) {
+    return send_error(400, "bad_request", std::string("malformed HTTP request: ") + ec.message());
+  }
+  fail(ec, what);
+}
+
+void connection::dispatch() {
+  phase_ = phase::handling;
+  stream_.expires_never();
+  core_.counters.requests.fetch_add(1, std::memory_order_relaxed);
+
+  const auto& msg = parser_->get();
+  request_ = request{};
+  request_.method = msg.method_string();
+  request_.target = msg.target();
+  split_target(request_);
+  request_.body = msg.body();
+  request_.authorization = msg[bhttp::field::authorization];
+  request_.accept = msg[bhttp::field::accept];
+  request_.user_agent = msg[bhttp::field::user_agent];
+  request_.content_type = msg[bhttp::field::content_type];
+  request_.client_addr = client_addr_;
+  request_.client_family = client_family_;
+
+  auto slot = std::make_shared<response_slot>(shared_from_this());
+  const responder respond = [slot](response r) { slot->respond(std::move(r)); };
+  try {
+    route(respond);
+  } catch (const std::exception& e) {
+    count_handler_error();
+    spdlog::error("http: handler for {} {} threw: {}", request_.method, request_.path, e.what());
+    if (!slot->used()) respond(json_error(500, "internal", "internal error"));
+  } catch (...) {
+    count_handler_error();
+    spdlog::error("http: handler for {} {} threw a non-standard exception", request_.method,
+                  request_.path);
+    if (!slot->used()) respond(json_error(500, "internal", "internal error"));
+  }
+}
+
+// Built-ins first, then the router. Every branch answers through `respond`,
+// so that all responses take the same (posted) path to send().
+void connection::route(const responder& respond) {
+  const std::string_view path = request_.path;
+  if (path == "/healthz" || path == "/readyz") {
+    if (request_.method != "GET") {
+      response r = json_error(405, "method_not_allowed",
+                              std::string(request_.method) + " is not allowed on " +
+                                  std::string(path));
+      r.headers.emplace_back("Allow", "GET");
+      return respond(std::move(r));
+    }
+    response r;
+    if (path == "/healthz") {
+      r.body = R"({"status":"ok"})";
+    } else if (core_.ready.load(std::memory_order_acquire)) {
+      r.body = R"({"ready":true})";
+    } else {
+      r.status = 503;
+      r.body = R"({"ready":false})";
+    }
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return respond(std::move(r));
+  }
+
+  const route_match m = core_.routes.match(request_.method, path);
+  if (m.target != nullptr) return (*m.target)(request_, respond);
+  if (m.allow.empty()) {
+    return respond(json_error(404, "not_found", "no route for " + std::string(path)));
+  }
+  response r = json_error(405, "method_not_allowed",
+                          std::string(request_.method) + " is not allowed on " + std::string(path));
+  r.headers.emplace_back("Allow", m.allow);
+  respond(std::move(r));
+}
+
+void connection::send_error(int status, std::string_view code, std::string_view message) {
+  // Whatever follows in the stream cannot be trusted to start a request.
+  close_after_write_ = true;
+  begin_exchange();
+  phase_ = phase::handling;
+  send(json_error(status, code, message));
+}
+
+void connection::send(response r) {
+  if (finished_) return;  // closed by stop() while the handler ran
+  assert(phase_ == phase::handling && "one response per request");
+  if (phase_ != phase::handling) return;
+
+  const char* problem = nullptr;
+  if (r.status < 200 || r.status > 599) problem = "status out of range 200..599";
+  for (const auto& [name, value] : r.headers) {
+    if (problem != nullptr) break;
+    problem = header_problem(name, value);
+  }
+  if (problem != nullptr) {
+    count_handler_error();
+    spdlog::error("http: handler for {} {} produced a bad response ({}); sending 500",
+                  request_.method, request_.path, problem);
+    r = json_error(500, "internal", "internal error");
+  }
+
+  res_ = {};
+  res_.version(version_);
+  res_.result(static_cast<unsigned>(r.status));
+  bool has_date = false;
+  for (const auto& [name, value] : r.headers) {
+    res_.insert(name, value);
+    has_date = has_date || beast::iequals(name, "date");
+  }
+  res_.set(bhttp::field::server, "adclick");
+  if (!has_date) res_.set(bhttp::field::date, http_date());
+  if (!r.content_type.empty()) res_.set(bhttp::field::content_type, r.content_type);
+  if (r.status == 204 || r.status == 304) r.body.clear();
+  res_.body() = std::move(r.body);
+  res_.keep_alive(keep_alive_ && !close_after_write_ &&
+                  !core_.stopping.load(std::memory_order_acquire));
+  res_.prepare_payload();
+  if (r.status == 204) res_.erase(bhttp::field::content_length);  // RFC 7230 3.3.2
+
+  auto& c = core_.counters;
+  switch (r.status / 100) {
+    case 2: c.responses_2xx.fetch_add(1, std::memory_order_relaxed); break;
+    case 3: c.responses_3xx.fetch_add(1, std::memory_order_relaxed); break;
+    case 4: c.responses_4xx.fetch_add(1, std::memory_order_relaxed); break;
+    default: c.responses_5xx.fetch_add(1, std::memory_order_relaxed); break;
+  }
+
+  phase_ = phase::writing;
+  stream_.expires_after(core_.options.write_timeout);
+  bhttp::async_write(stream_, res_,
+                     beast::bind_front_handler(&connection::on_write, shared_from_this()));
+}
+
+void connection::on_write(beast::error_code ec, std::size_t) {
+  if (finished_) return;
+  end_exchange();
+  if (ec == beast::error::timeout) {
+    core_.counters.write_timeouts.fetch_add(1, std::memory_order_relaxed);
+    return finish();
+  }
+  if (ec) return fail(ec, "write");
+  const bool keep = res_.keep_alive();
+  res_ = {};  // free the body now rather than at the next response
+  if (!keep) return linger_close();
+  read_request();
+}
+
+void connection::linger_close() {
+  phase_ = phase::closing;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return finish();
+  lingered_ = 0;
+  buffer_.clear();
+  stream_.expires_after(kLingerTimeout);
+  drain();
+}
+
+void connection::drain() {
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          beast::bind_front_handler(&connection::on_drain, shared_from_this()));
+}
+
+void connection::on_drain(beast::error_code ec, std::size_t n) {
+  if (finished_) return;
+  // eof (the client closed too) is the expected end; a timeout or an error
+  // ends the linger just as well.
+  if (ec) return finish();
+  lingered_ += n;  // never committed: the bytes are discarded
+  if (lingered_ >= kLingerMaxBytes) return finish();
+  drain();
+}
+
+void connection::fail(beast::error_code ec, const char* what) {
+  // operation_aborted: we closed the socket ourselves. Resets and the like
+  // are the client's business; debug level keeps a flaky client from
+  // flooding the log.
+  if (ec != asio::error::operation_aborted) {
+    spdlog::debug("http: {}: {}", what, ec.message());
+  }
+  finish();
+}
+
+void connection::finish() {
+  if (finished_) return;
+  finished_ = true;
+  stream_.close();  // cancels the pending operation and the timer
+  worker_->connections.erase(registry_pos_);
+  core_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  end_exchange();
+}
+
+void start_connection(const std::shared_ptr<io_worker>& worker, tcp::socket socket) {
+  std::make_shared<connection>(worker, std::move(socket))->start();
+}
+
+void close_connections(io_worker& worker, close_scope scope) {
+  // Collect first: close_now() erases from the list we would be iterating.
+  std::vector<std::shared_ptr<connection>> live;
+  for (auto it = worker.connections.begin(); it != worker.connections.end();) {
+    if (auto c = it->lock()) {
+      live.push_back(std::move(c));
+      ++it;
+    } else {
+      it = worker.connections.erase(it);  // died without finish(); see ~connection
+    }
+  }
+  for (const auto& c : live) {
+    if (scope == close_scope::all || !c->in_flight()) c->close_now();
+  }
+}
+
+}  // namespace adclick::http::detail
