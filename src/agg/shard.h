@@ -1,0 +1,136 @@
+#pragma once
+// One aggregation shard: a thread that tails its log partitions from its
+// committed offsets, counts clicks in 1-minute event-time windows per
+// (adId, minute), and every flush_interval commits ONE RocksDB WriteBatch
+// holding the counter deltas, the late tallies, the dedup keys of the clicks
+// it applied, its new log offsets and its watermark. Because offsets and
+// effects commit atomically, a restart replays exactly what was not
+// committed: every logged click is counted once.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "adclick/click_log.h"
+#include "adclick/result.h"
+
+namespace adclick::state {
+class store;
+}
+
+namespace adclick::agg {
+
+struct shard_options {
+  std::chrono::milliseconds flush_interval{1000};
+  std::chrono::milliseconds allowed_lateness{60000};
+  std::chrono::milliseconds max_out_of_orderness{5000};
+  // Wall clock, Unix ms (injectable for tests).
+  std::function<std::int64_t()> now_ms;
+};
+
+// Called on the shard thread after each commit, for every partition of the
+// shard, with the offset below which everything is now in RocksDB.
+using commit_listener = std::function<void(log::partition_id, log::offset_t end)>;
+
+struct partition_status {
+  log::partition_id partition = 0;
+  log::offset_t committed = 0;    // next offset to apply after a restart
+  log::offset_t position = 0;     // next offset to read
+  log::offset_t durable_end = 0;  // the log's durable end
+};
+
+struct shard_status {
+  std::uint32_t shard = 0;
+  std::int64_t watermark_ms = 0;
+  std::uint64_t records_applied = 0;
+  std::uint64_t late_records = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t commit_failures = 0;
+  std::vector<partition_status> partitions;
+};
+
+class shard {
+ public:
+  shard(std::uint32_t id, std::vector<log::partition_id> partitions, log::click_log& log,
+        state::store& store, shard_options options, commit_listener on_commit);
+  ~shard();
+  shard(const shard&) = delete;
+  shard& operator=(const shard&) = delete;
+
+  // Loads committed offsets and watermark, then replays every partition to
+  // its durable end and commits. Call before start(), on the calling thread.
+  // Returns the number of records replayed.
+  [[nodiscard]] result<std::uint64_t> recover();
+
+  void start();
+  // Stops the thread after a last flush. Idempotent.
+  void stop();
+
+  shard_status status() const;
+  // The lowest event time this shard may still change: watermark minus
+  // allowed lateness. Any thread.
+  std::int64_t final_through_ms() const;
+
+ private:
+  struct window_key {
+    std::uint64_t ad_id;
+    std::int64_t minute;
+    bool operator==(const window_key&) const = default;
+  };
+  struct window_hash {
+    std::size_t operator()(const window_key& k) const noexcept {
+      return std::hash<std::uint64_t>()(k.ad_id * 0x9E3779B97F4A7C15ull ^
+                                        static_cast<std::uint64_t>(k.minute));
+    }
+  };
+  struct dedup_entry {
+    std::uint64_t ad_id;
+    std::string impression_id;
+    std::int64_t expires_at_s;
+  };
+
+  void run();
+  // Reads what is durable; returns the records read.
+  [[nodiscard]] result<std::size_t> poll(std::size_t max_per_partition);
+  void apply(const click_view& v);
+  [[nodiscard]] std::error_code flush();
+  void advance_idle_watermark();
+
+  // Constant after construction.
+  const std::uint32_t id_;
+  const std::vector<log::partition_id> partitions_;
+  log::click_log& log_;
+  state::store& store_;
+  const shard_options options_;
+  const commit_listener on_commit_;
+
+  // Owned by the shard thread (by recover() before start()).
+  std::vector<std::unique_ptr<log::partition_reader>> readers_;
+  std::vector<log::offset_t> committed_;
+  std::unordered_map<window_key, std::uint64_t, window_hash> deltas_;
+  std::unordered_map<window_key, std::uint64_t, window_hash> late_;
+  std::vector<dedup_entry> dedup_;
+  std::int64_t max_event_ms_ = INT64_MIN;
+  bool caught_up_ = false;  // recovery done: the clock may advance the watermark
+
+  // Published for other threads.
+  std::atomic<std::int64_t> watermark_ms_{INT64_MIN};
+  std::atomic<std::uint64_t> records_applied_{0};
+  std::atomic<std::uint64_t> late_records_{0};
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> commit_failures_{0};
+  mutable std::mutex status_mu_;
+  std::vector<partition_status> published_;  // guarded by status_mu_
+
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace adclick::agg

@@ -1,0 +1,367 @@
+#include "api/api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <charconv>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "base/duration.h"
+#include "base/metrics.h"
+#include "http/response.h"
+#include "ingest/ad_registry.h"
+#include "ingest/click_processor.h"
+#include "ingest/partitioner.h"
+#include "ingest/signature.h"
+#include "state/store.h"
+
+namespace adclick::api {
+namespace {
+
+using json = nlohmann::json;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool equal_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+http::response json_response(int status, const json& body) {
+  http::response r;
+  r.status = status;
+  r.body = body.dump();
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+http::response unauthorized() {
+  auto r = http::json_error(401, "unauthorized", "a valid bearer token is required");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+json ad_json(const state::ad_record& ad) {
+  return json{{"adId", ad.ad_id},
+              {"advertiserId", ad.advertiser_id},
+              {"url", ad.url},
+              {"status", ad.paused ? "paused" : "active"},
+              {"updatedMs", ad.updated_ms}};
+}
+
+// Value of a query parameter (no percent-decoding: our parameters are plain).
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+}
+
+// "/api/v1/ads/{id}[/rest]" -> id and rest.
+bool split_ad_path(std::string_view path, std::uint64_t& id, std::string_view& rest) {
+  constexpr std::string_view prefix = "/api/v1/ads/";
+  if (path.substr(0, prefix.size()) != prefix) return false;
+  path.remove_prefix(prefix.size());
+  const auto slash = path.find('/');
+  const std::string_view id_text = path.substr(0, slash);
+  rest = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  return parse_u64(id_text, id) && ingest::valid_ad_id(id) &&
+         (id_text.size() == 1 || id_text[0] != '0');
+}
+
+// A UUIDv4 from OpenSSL's CSPRNG.
+std::string new_impression_id() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    s.push_back(hex[b[i] >> 4]);
+    s.push_back(hex[b[i] & 15]);
+  }
+  return s;
+}
+
+class routes_impl {
+ public:
+  explicit routes_impl(const api_context& ctx) : ctx_(ctx) {}
+
+  // False (and answered 503) until the engine has recovered.
+  bool ready(const http::responder& respond) const {
+    if (ctx_.ready != nullptr && ctx_.ready->load(std::memory_order_acquire)) return true;
+    auto r = http::json_error(503, "not_ready", "recovery is still running; retry shortly");
+    r.headers.emplace_back("Retry-After", "1");
+    respond(std::move(r));
+    return false;
+  }
+
+  void click(const http::request& req, http::responder respond) {
+    ingest::click_context c;
+    c.now_ms = now_ms();
+    c.user_agent = req.user_agent;
+    c.client.family = req.client_family;
+    std::copy(req.client_addr.begin(), req.client_addr.end(), c.client.bytes.begin());
+    ctx_.clicks->process(req.query, c, [respond = std::move(respond)](ingest::click_result r) {
+      http::response resp;
+      resp.headers.emplace_back("Cache-Control", "no-store");
+      switch (r.outcome) {
+        case ingest::click_outcome::malformed:
+          resp = http::json_error(400, "malformed", r.reason);
+          resp.headers.emplace_back("Cache-Control", "no-store");
+          break;
+        case ingest::click_outcome::unknown_ad:
+          resp.status = 404;
+          resp.content_type = "text/html; charset=utf-8";
+          resp.body = "<!doctype html><title>Not found</title><p>This ad does not exist.</p>\n";
+          break;
+        default: {
+          // Every other outcome redirects; only the ad registry chooses where.
+          const std::string& url = r.ad->url;
+          resp.status = 302;
+          resp.headers.emplace_back("Location", url);
+          resp.content_type = "text/html; charset=utf-8";
+          const std::string esc = html_escape(url);
+          resp.body = "<!doctype html><title>Redirecting</title><a href=\"" + esc + "\">" + esc +
+                      "</a>\n";
+          break;
+        }
+      }
+      respond(std::move(resp));
+    });
+  }
+
+  void metrics(const http::request&, http::responder respond) {
+    http::response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = base::metrics().render();
+    respond(std::move(r));
+  }
+
+  void hot_ads(const http::request& req, http::responder respond) {
+    if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
+    json list = json::array();
+    for (const auto& h : ctx_.partitioner->hot_ads(now_ms())) {
+      list.push_back({{"adId", h.ad_id}, {"clicksPerSecond", h.clicks_per_second},
+                      {"configured", h.configured}});
+    }
+    respond(json_response(200, json{{"hotAds", list}}));
+  }
+
+  void list_ads(const http::request& req, http::responder respond) {
+    if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
+    std::uint64_t after = 0, limit = 100;
+    const auto adv = query_param(req.query, "advertiserId").value_or("");
+    if (auto a = query_param(req.query, "after"); a && !parse_u64(*a, after)) {
+      return respond(http::json_error(400, "bad_request", "after must be an ad id"));
+    }
+    if (auto l = query_param(req.query, "limit"); l && (!parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
+      return respond(http::json_error(400, "bad_request", "limit must be an integer from 1 to 1000"));
+    }
+    if (!adv.empty() && !ingest::valid_advertiser_id(adv)) {
+      return respond(http::json_error(400, "bad_request", "advertiserId is not valid"));
+    }
+    auto ads = ctx_.store->list_ads(adv, after, limit);
+    if (!ads) return respond(http::json_error(500, "internal", ads.error().message()));
+    json list = json::array();
+    for (const auto& a : *ads) list.push_back(ad_json(a));
+    json body{{"ads", list}};
+    if (ads->size() == limit) body["next"] = ads->back().ad_id;
+    respond(json_response(200, body));
+  }
+
+  void ad_route(const http::request& req, http::responder respond) {
+    std::uint64_t id = 0;
+    std::string_view rest;
+    if (!split_ad_path(req.path, id, rest)) {
+      return respond(http::json_error(404, "not_found", "no such route or ad"));
+    }
+    const caller who = authenticate(ctx_, req.authorization);
+    if (rest.empty()) {
+      if (who.kind != caller::admin) return respond(unauthorized());
+      if (req.method == "GET") return get_ad(id, std::move(respond));
+      if (req.method == "PUT") return put_ad(id, req, std::move(respond));
+      if (req.method == "DELETE") return pause_ad(id, std::move(respond));
+    } else if (rest == "/click-urls" && req.method == "POST") {
+      if (who.kind != caller::admin) return respond(unauthorized());
+      return click_urls(id, req, std::move(respond));
+    }
+    if (rest == "/click-urls") {
+      auto r = http::json_error(405, "method_not_allowed", "use POST");
+      r.headers.emplace_back("Allow", "POST");
+      return respond(std::move(r));
+    }
+    if (rest.empty()) {
+      auto r = http::json_error(405, "method_not_allowed", "use GET, PUT or DELETE");
+      r.headers.emplace_back("Allow", "DELETE, GET, PUT");
+      return respond(std::move(r));
+    }
+    respond(http::json_error(404, "not_found", "no such route"));
+  }
+
+ private:
+  void get_ad(std::uint64_t id, http::responder respond) {
+    auto ad = ctx_.ads->find(id);
+    if (!ad) return respond(http::json_error(404, "not_found", "no such ad"));
+    respond(json_response(200, ad_json(*ad)));
+  }
+
+  void put_ad(std::uint64_t id, const http::request& req, http::responder respond) {
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::exception&) {
+      return respond(http::json_error(400, "bad_request", "the body must be a JSON object"));
+    }
+    if (!body.is_object() || !body.contains("advertiserId") || !body["advertiserId"].is_string() ||
+        !body.contains("url") || !body["url"].is_string()) {
+      return respond(http::json_error(
+          400, "bad_request", "the body must be {\"advertiserId\": string, \"url\": string}"));
+    }
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (it.key() != "advertiserId" && it.key() != "url") {
+        return respond(http::json_error(400, "bad_request", "unknown field '" + it.key() + "'"));
+      }
+    }
+    bool created = false;
+    std::string why;
+    auto ad = ctx_.ads->put(id, body["advertiserId"].get<std::string>(),
+                            body["url"].get<std::string>(), created, why);
+    if (!ad) {
+      if (why.empty()) return respond(http::json_error(500, "internal", ad.error().message()));
+      return respond(http::json_error(400, "bad_request", why));
+    }
+    respond(json_response(created ? 201 : 200, ad_json(*ad)));
+  }
+
+  void pause_ad(std::uint64_t id, http::responder respond) {
+    auto ad = ctx_.ads->pause(id);
+    if (!ad) {
+      if (ad.error() == ingest::registry_errc::not_found) {
+        return respond(http::json_error(404, "not_found", "no such ad"));
+      }
+      return respond(http::json_error(500, "internal", ad.error().message()));
+    }
+    respond(json_response(200, ad_json(*ad)));
+  }
+
+  void click_urls(std::uint64_t id, const http::request& req, http::responder respond) {
+    auto ad = ctx_.ads->find(id);
+    if (!ad) return respond(http::json_error(404, "not_found", "no such ad"));
+    std::uint64_t count = 1;
+    std::int64_t ttl_s = 3600;
+    if (!req.body.empty()) {
+      json body;
+      try {
+        body = json::parse(req.body);
+      } catch (const json::exception&) {
+        return respond(http::json_error(400, "bad_request", "the body must be a JSON object"));
+      }
+      if (!body.is_object()) {
+        return respond(http::json_error(400, "bad_request", "the body must be a JSON object"));
+      }
+      if (body.contains("count")) {
+        if (!body["count"].is_number_unsigned() || body["count"].get<std::uint64_t>() < 1 ||
+            body["count"].get<std::uint64_t>() > 10000) {
+          return respond(http::json_error(400, "bad_request", "count must be an integer from 1 to 10000"));
+        }
+        count = body["count"].get<std::uint64_t>();
+      }
+      if (body.contains("ttl")) {
+        if (!body["ttl"].is_string()) {
+          return respond(http::json_error(400, "bad_request", "ttl must be a duration such as \"1h\""));
+        }
+        auto d = base::parse_duration(body["ttl"].get<std::string>());
+        if (!d || d->count() < 1000 || d->count() / 1000 > ctx_.signer->max_validity_s()) {
+          return respond(http::json_error(
+              400, "bad_request", "ttl must be a duration from 1s to signing.max_validity"));
+        }
+        ttl_s = d->count() / 1000;
+      }
+      for (auto it = body.begin(); it != body.end(); ++it) {
+        if (it.key() != "count" && it.key() != "ttl") {
+          return respond(http::json_error(400, "bad_request", "unknown field '" + it.key() + "'"));
+        }
+      }
+    }
+    ttl_s = std::min(ttl_s, ctx_.signer->max_validity_s());
+    const std::int64_t exp = now_ms() / 1000 + ttl_s;
+    json urls = json::array();
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const std::string imp = new_impression_id();
+      urls.push_back(ctx_.public_base_url + "/click?adId=" + std::to_string(id) +
+                     "&impressionId=" + imp + "&signature=" + ctx_.signer->sign(id, imp, exp));
+    }
+    respond(json_response(200, json{{"adId", id}, {"expiresAt", exp}, {"urls", urls}}));
+  }
+
+  const api_context& ctx_;
+};
+
+}  // namespace
+
+caller authenticate(const api_context& ctx, std::string_view header) {
+  constexpr std::string_view bearer = "Bearer ";
+  if (header.substr(0, bearer.size()) != bearer) return {};
+  const std::string_view token = header.substr(bearer.size());
+  if (token.empty()) return {};
+  if (equal_secret(token, ctx.admin_token)) return {caller::admin, {}};
+  for (const auto& [adv, key] : ctx.advertiser_keys) {
+    if (equal_secret(token, key)) return {caller::advertiser, adv};
+  }
+  return {};
+}
+
+void add_routes(http::router& routes, const api_context& ctx) {
+  auto impl = std::make_shared<routes_impl>(ctx);
+  using member = void (routes_impl::*)(const http::request&, http::responder);
+  auto bind = [impl](member m) {
+    return [impl, m](const http::request& r, http::responder d) {
+      if (impl->ready(d)) ((*impl).*m)(r, std::move(d));
+    };
+  };
+  routes.add("GET", "/click", bind(&routes_impl::click));
+  routes.add("GET", "/metrics", [impl](const http::request& r, http::responder d) {
+    impl->metrics(r, std::move(d));
+  });
+  routes.add("GET", "/api/v1/hot-ads", bind(&routes_impl::hot_ads));
+  routes.add("GET", "/api/v1/ads", bind(&routes_impl::list_ads));
+  for (const char* m : {"GET", "PUT", "DELETE", "POST"}) {
+    routes.add_prefix(m, "/api/v1/ads/", bind(&routes_impl::ad_route));
+  }
+}
+
+}  // namespace adclick::api

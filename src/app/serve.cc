@@ -1,0 +1,254 @@
+#include "app/serve.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "agg/aggregator.h"
+#include "api/api.h"
+#include "base/lock_file.h"
+#include "base/metrics.h"
+#include "base/periodic.h"
+#include "http/server.h"
+#include "ingest/ad_registry.h"
+#include "ingest/click_processor.h"
+#include "ingest/dedup_index.h"
+#include "ingest/outcome_tallies.h"
+#include "ingest/partitioner.h"
+#include "ingest/signature.h"
+#include "log/segmented_log.h"
+#include "state/store.h"
+
+namespace adclick::app {
+namespace {
+
+spdlog::level::level_enum to_spdlog(config::log_level l) {
+  switch (l) {
+    case config::log_level::trace: return spdlog::level::trace;
+    case config::log_level::debug: return spdlog::level::debug;
+    case config::log_level::info: return spdlog::level::info;
+    case config::log_level::warn: return spdlog::level::warn;
+    case config::log_level::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+// Logs the effective config, one line per table.
+void log_effective_config(const config::config& cfg) {
+  std::istringstream in(config::describe(cfg));
+  std::string line, group;
+  auto flush = [&] {
+    if (!group.empty()) spdlog::info("config: {}", group);
+    group.clear();
+  };
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line[0] == '[') flush();
+    group += group.empty() ? line : " " + line;
+  }
+  flush();
+}
+
+log::log_options make_log_options(const config::config& cfg) {
+  log::log_options o;
+  o.dir = cfg.storage.data_dir + "/log";
+  o.partitions = static_cast<std::uint32_t>(cfg.log.partitions);
+  o.mode = cfg.log.durability == config::log_durability::sync ? log::durability::sync
+                                                               : log::durability::os;
+  o.segment_size = cfg.log.segment_size;
+  o.segment_age = cfg.log.segment_age;
+  o.retention = cfg.log.retention;
+  o.batch_max_bytes = cfg.log.batch_max_bytes;
+  o.batch_max_delay = std::chrono::duration_cast<std::chrono::microseconds>(cfg.log.batch_max_delay);
+  o.preallocate = cfg.log.preallocate;
+  return o;
+}
+
+http::server_options make_server_options(const config::config& cfg) {
+  http::server_options o;
+  o.host = cfg.server.listen.host;
+  o.port = cfg.server.listen.port;
+  o.threads = cfg.server.threads;
+  o.max_connections = static_cast<std::uint32_t>(cfg.server.max_connections);
+  o.header_timeout = cfg.server.header_timeout;
+  o.idle_timeout = cfg.server.idle_timeout;
+  o.max_header_bytes = cfg.server.max_header_size;
+  o.max_body_bytes = cfg.server.max_body_size;
+  return o;
+}
+
+}  // namespace
+
+int serve(const config::config& cfg) {
+  spdlog::set_level(to_spdlog(cfg.logging.level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  log_effective_config(cfg);
+  if (config::uses_demo_secrets(cfg)) {
+    spdlog::warn(
+        "config: demo secrets in use (signing key, admin token or advertiser key from the "
+        "shipped config/adclick.toml); replace them before exposing this server");
+  }
+
+  // Signals are handled by sigwait() below: block them before any thread starts
+  // so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string& data_dir = cfg.storage.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    spdlog::error("serve: cannot create data dir {}: {}", data_dir, ec.message());
+    return 1;
+  }
+  long holder = 0;
+  auto lock = base::lock_file::acquire(data_dir + "/LOCK", &holder);
+  if (!lock) {
+    if (lock.error() == std::errc::resource_unavailable_try_again ||
+        lock.error() == std::errc::operation_would_block) {
+      spdlog::error("serve: data dir {} is in use by another adclick (pid {}); stop it first",
+                    data_dir, holder);
+    } else {
+      spdlog::error("serve: cannot lock {}/LOCK: {}", data_dir, lock.error().message());
+    }
+    return 1;
+  }
+
+  // The HTTP server comes up first so /healthz answers during recovery;
+  // /readyz turns ready, and the API stops answering 503, once recovery is
+  // done and every part below is built.
+  std::atomic<bool> ready{false};
+  api::api_context api_ctx;
+  api_ctx.admin_token = cfg.auth.admin_token;
+  api_ctx.advertiser_keys = cfg.auth.advertiser_keys;
+  api_ctx.ready = &ready;
+  http::router routes;
+  api::add_routes(routes, api_ctx);
+  http::server server(make_server_options(cfg), routes);
+  if (auto err = server.start()) {
+    spdlog::error("serve: cannot listen on {}:{}: {}", cfg.server.listen.host,
+                  cfg.server.listen.port, err.message());
+    return 1;
+  }
+  spdlog::info("serve: listening on {}:{}", cfg.server.listen.host, server.port());
+  const std::string host = cfg.server.listen.host.find(':') != std::string::npos
+                               ? "[" + cfg.server.listen.host + "]"
+                               : cfg.server.listen.host;
+  api_ctx.public_base_url = "http://" + host + ":" + std::to_string(server.port());
+
+  std::string state_error;
+  auto opened_store = state::store::open(data_dir + "/state", state_error);
+  if (!opened_store) {
+    spdlog::error("serve: {}", state_error);
+    server.stop();
+    return 1;
+  }
+  auto& store = **opened_store;
+
+  log::recovery_report report;
+  std::string error_line;
+  auto opened = log::segmented_log::open(make_log_options(cfg), report, error_line);
+  if (!opened) {
+    spdlog::error("serve: {}", error_line);
+    server.stop();
+    return 1;
+  }
+  auto& click_log = **opened;
+  spdlog::info(
+      "log: recovered {} partitions, {} segments in {} ms ({} records scanned, {} torn bytes "
+      "cut, {} corrupt stretches, {} indexes rebuilt)",
+      report.partitions, report.segments, report.took.count(), report.records_scanned,
+      report.torn_bytes_cut, report.corruptions, report.indexes_rebuilt);
+  click_log.start();
+
+  ingest::ad_registry ads(store);
+  if (auto ec = ads.load()) {
+    spdlog::error("serve: cannot load the ads: {}", ec.message());
+    server.stop();
+    return 1;
+  }
+  if (cfg.storage.ads_file) {
+    std::ifstream in(*cfg.storage.ads_file);
+    if (!in) {
+      spdlog::error("serve: cannot read storage.ads_file {}", *cfg.storage.ads_file);
+      server.stop();
+      return 1;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto rep = ingest::import_ads_csv(ads, text);
+    for (const auto& e : rep.errors) spdlog::warn("ads: {}: {}", *cfg.storage.ads_file, e);
+    spdlog::info("ads: imported {} ads from {} ({} bad rows)", rep.imported, *cfg.storage.ads_file,
+                 rep.errors.size());
+  }
+  spdlog::info("ads: {} ads registered", ads.size());
+
+  ingest::signer signer(cfg.signing.keys, cfg.signing.current_key,
+                        cfg.signing.max_validity.count() / 1000);
+  ingest::dedup_index dedup(&store, click_log.partitions());
+  ingest::partitioner partitioner(click_log.partitions(),
+                                  static_cast<std::uint64_t>(cfg.ingest.hot_ad_rate),
+                                  static_cast<std::uint32_t>(cfg.ingest.hot_fanout),
+                                  cfg.ingest.hot_ads);
+  ingest::outcome_tallies tallies;
+  ingest::click_processor clicks(click_log, ads, dedup, partitioner, signer, tallies);
+
+  agg::shard_options shard_opts;
+  shard_opts.flush_interval = cfg.aggregation.flush_interval;
+  shard_opts.allowed_lateness = cfg.aggregation.allowed_lateness;
+  shard_opts.max_out_of_orderness = cfg.aggregation.max_out_of_orderness;
+  agg::aggregator aggregator(click_log, store, static_cast<std::uint32_t>(cfg.aggregation.shards),
+                             shard_opts, [&dedup](log::partition_id p, log::offset_t end) {
+                               dedup.committed(p, end);
+                             });
+  // Replay before any click is served: the dedup keys of every logged click
+  // are in RocksDB before a duplicate of it can arrive.
+  auto replay = aggregator.recover();
+  if (!replay) {
+    spdlog::error("serve: aggregation recovery failed: {}", replay.error().message());
+    server.stop();
+    return 1;
+  }
+  spdlog::info("agg: {} shards replayed {} records in {} ms", cfg.aggregation.shards,
+               replay->records_replayed, replay->took.count());
+  aggregator.start();
+  base::periodic_task tally_flush(std::chrono::seconds(1), [&] {
+    if (auto ec = tallies.flush(store)) {
+      spdlog::error("ingest: writing outcome tallies failed (kept for the next try): {}",
+                    ec.message());
+    }
+  });
+  tally_flush.start();
+
+  api_ctx.clicks = &clicks;
+  api_ctx.ads = &ads;
+  api_ctx.partitioner = &partitioner;
+  api_ctx.signer = &signer;
+  api_ctx.store = &store;
+  api_ctx.aggregator = &aggregator;
+  ready.store(true, std::memory_order_release);
+  server.set_ready(true);
+  spdlog::info("serve: ready");
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("serve: {} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+
+  // Reverse order: stop taking requests and finish those in flight, then
+  // write and sync the log, let the shards apply and commit what it holds,
+  // write the last tallies, and close RocksDB (when `store` goes).
+  server.stop();
+  click_log.stop();
+  aggregator.stop();
+  tally_flush.stop();
+  spdlog::info("serve: stopped cleanly");
+  return 0;
+}
+
+}  // namespace adclick::app

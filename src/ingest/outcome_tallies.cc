@@ -1,0 +1,45 @@
+#include "ingest/outcome_tallies.h"
+
+#include "state/store.h"
+
+namespace adclick::ingest {
+
+void outcome_tallies::add(std::uint64_t ad_id, std::int64_t event_time_ms, state::tally_kind kind) {
+  const std::int64_t minute = event_time_ms >= 0 ? event_time_ms / 60000 : (event_time_ms - 59999) / 60000;
+  auto& s = stripes_[ad_id % kStripes];
+  std::lock_guard lk(s.mu);
+  ++s.rows[{ad_id, minute, kind}];
+}
+
+std::error_code outcome_tallies::flush(state::store& store) {
+  std::map<key, std::uint64_t> all;
+  for (auto& s : stripes_) {
+    std::lock_guard lk(s.mu);
+    for (auto& [k, v] : s.rows) all[k] += v;
+    s.rows.clear();
+  }
+  if (all.empty()) return {};
+  state::write_batch b;
+  for (const auto& [k, v] : all) b.add_count(std::get<0>(k), std::get<1>(k), std::get<2>(k), v);
+  if (auto ec = store.write(b, false)) {
+    // Keep them for the next try.
+    for (const auto& [k, v] : all) {
+      auto& s = stripes_[std::get<0>(k) % kStripes];
+      std::lock_guard lk(s.mu);
+      s.rows[k] += v;
+    }
+    return ec;
+  }
+  return {};
+}
+
+std::size_t outcome_tallies::pending_rows() const {
+  std::size_t n = 0;
+  for (const auto& s : stripes_) {
+    std::lock_guard lk(s.mu);
+    n += s.rows.size();
+  }
+  return n;
+}
+
+}  // namespace adclick::ingest

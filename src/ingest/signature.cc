@@ -1,0 +1,238 @@
+#include "ingest/signature.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace adclick::ingest {
+namespace {
+
+constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::size_t kMacBytes = 32;
+constexpr std::size_t kMacChars = 43;  // unpadded base64url of 32 bytes
+constexpr std::size_t kMaxKeyId = 32;
+
+bool valid_kid_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+// "v1\n{adId}\n{impressionId}\n{exp}" into buf; returns its length.
+std::size_t signed_message(char* buf, std::size_t cap, std::uint64_t ad_id,
+                           std::string_view impression_id, std::int64_t exp) {
+  std::size_t n = 0;
+  auto put = [&](std::string_view s) {
+    const std::size_t k = std::min(s.size(), cap - n);
+    std::memcpy(buf + n, s.data(), k);
+    n += k;
+  };
+  char num[24];
+  put("v1\n");
+  put(std::string_view(num, static_cast<std::size_t>(std::to_chars(num, num + 24, ad_id).ptr - num)));
+  put("\n");
+  put(impression_id);
+  put("\n");
+  put(std::string_view(num, static_cast<std::size_t>(std::to_chars(num, num + 24, exp).ptr - num)));
+  return n;
+}
+
+// A keyed HMAC context that is re-initialised (same key) for every message.
+class hmac_ctx {
+ public:
+  explicit hmac_ctx(std::string_view key) {
+    mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    ctx_ = mac_ != nullptr ? EVP_MAC_CTX_new(mac_) : nullptr;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (ctx_ == nullptr ||
+        EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                     params) != 1) {
+      throw std::runtime_error("HMAC-SHA256 is not available from OpenSSL");
+    }
+  }
+  ~hmac_ctx() {
+    EVP_MAC_CTX_free(ctx_);
+    EVP_MAC_free(mac_);
+  }
+  hmac_ctx(const hmac_ctx&) = delete;
+  hmac_ctx& operator=(const hmac_ctx&) = delete;
+
+  void compute(std::string_view msg, unsigned char out[kMacBytes]) {
+    std::size_t len = 0;
+    // A null key re-uses the key set at construction.
+    EVP_MAC_init(ctx_, nullptr, 0, nullptr);
+    EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(msg.data()), msg.size());
+    EVP_MAC_final(ctx_, out, &len, kMacBytes);
+  }
+
+ private:
+  EVP_MAC* mac_ = nullptr;
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+bool decode_mac(std::string_view text, unsigned char out[kMacBytes]) {
+  if (text.size() != kMacChars) return false;
+  static const auto table = [] {
+    std::array<int, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64Url[i])] = i;
+    return t;
+  }();
+  std::uint32_t acc = 0;
+  int bits = 0;
+  std::size_t n = 0;
+  for (char c : text) {
+    const int v = table[static_cast<unsigned char>(c)];
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = static_cast<unsigned char>((acc >> bits) & 0xff);
+    }
+  }
+  // 43 chars = 258 bits: the 2 unused bits must be zero (one text per MAC).
+  return n == kMacBytes && (acc & ((1u << bits) - 1)) == 0;
+}
+
+}  // namespace
+
+std::string_view to_string(signature_check c) {
+  switch (c) {
+    case signature_check::ok: return "ok";
+    case signature_check::malformed: return "malformed";
+    case signature_check::unknown_key: return "unknown_key";
+    case signature_check::bad_mac: return "bad_mac";
+    case signature_check::expired: return "expired";
+    case signature_check::too_far: return "too_far";
+  }
+  return "?";
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : bytes) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kB64Url[(acc >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(kB64Url[(acc << (6 - bits)) & 63]);
+  return out;
+}
+
+bool parse_signature(std::string_view sig, parsed_signature& out) {
+  if (sig.size() < 3 || sig.substr(0, 3) != "v1.") return false;
+  sig.remove_prefix(3);
+  const auto dot1 = sig.find('.');
+  if (dot1 == std::string_view::npos || dot1 == 0 || dot1 > kMaxKeyId) return false;
+  out.key_id = sig.substr(0, dot1);
+  for (char c : out.key_id) {
+    if (!valid_kid_char(c)) return false;
+  }
+  sig.remove_prefix(dot1 + 1);
+  const auto dot2 = sig.find('.');
+  if (dot2 == std::string_view::npos || dot2 == 0 || dot2 > 18) return false;
+  const std::string_view exp = sig.substr(0, dot2);
+  if (exp.size() > 1 && exp[0] == '0') return false;  // one text per expiry
+  auto [p, ec] = std::from_chars(exp.data(), exp.data() + exp.size(), out.expires_at_s);
+  if (ec != std::errc() || p != exp.data() + exp.size() || out.expires_at_s < 0) return false;
+  out.mac = sig.substr(dot2 + 1);
+  return out.mac.size() == kMacChars;
+}
+
+struct signer::key {
+  std::string raw;
+  // Unique in the process: names this key's per-thread HMAC contexts.
+  std::uint64_t serial = 0;
+};
+
+signer::signer(std::map<std::string, std::string> keys, std::string current_key,
+               std::int64_t max_validity_s)
+    : current_key_(std::move(current_key)), max_validity_s_(max_validity_s) {
+  for (auto& [kid, raw] : keys) {
+    static std::atomic<std::uint64_t> next_serial{1};
+    auto k = std::make_unique<key>();
+    k->raw = std::move(raw);
+    k->serial = next_serial.fetch_add(1);
+    keys_.emplace(kid, std::move(k));
+  }
+  if (keys_.find(current_key_) == keys_.end()) {
+    throw std::invalid_argument("signing.current_key names no configured key");
+  }
+}
+
+signer::~signer() = default;
+
+const signer::key* signer::find(std::string_view kid) const {
+  auto it = keys_.find(kid);
+  return it == keys_.end() ? nullptr : it->second.get();
+}
+
+namespace {
+// One HMAC context per thread and key (a context is not thread-safe).
+hmac_ctx& thread_ctx(std::uint64_t key_serial, std::string_view raw) {
+  thread_local std::unordered_map<std::uint64_t, std::unique_ptr<hmac_ctx>> ctxs;
+  auto& slot = ctxs[key_serial];
+  if (!slot) slot = std::make_unique<hmac_ctx>(raw);
+  return *slot;
+}
+}  // namespace
+
+signature_check signer::verify(std::uint64_t ad_id, std::string_view impression_id,
+                               std::string_view sig, std::int64_t now_s,
+                               parsed_signature* parsed) const {
+  parsed_signature p;
+  if (!parse_signature(sig, p)) return signature_check::malformed;
+  if (parsed != nullptr) *parsed = p;
+  const key* k = find(p.key_id);
+  if (k == nullptr) return signature_check::unknown_key;
+  unsigned char given[kMacBytes];
+  if (!decode_mac(p.mac, given)) return signature_check::malformed;
+  char msg[256];
+  const std::size_t n = signed_message(msg, sizeof msg, ad_id, impression_id, p.expires_at_s);
+  unsigned char want[kMacBytes];
+  thread_ctx(k->serial, k->raw).compute(std::string_view(msg, n), want);
+  if (CRYPTO_memcmp(given, want, kMacBytes) != 0) return signature_check::bad_mac;
+  // Time checks after the MAC: only a genuine signature learns about its expiry.
+  if (p.expires_at_s < now_s) return signature_check::expired;
+  if (p.expires_at_s - now_s > max_validity_s_) return signature_check::too_far;
+  return signature_check::ok;
+}
+
+std::string signer::sign(std::uint64_t ad_id, std::string_view impression_id,
+                         std::int64_t expires_at_s) const {
+  const key* k = find(current_key_);
+  char msg[256];
+  const std::size_t n = signed_message(msg, sizeof msg, ad_id, impression_id, expires_at_s);
+  unsigned char mac[kMacBytes];
+  thread_ctx(k->serial, k->raw).compute(std::string_view(msg, n), mac);
+  return "v1." + current_key_ + "." + std::to_string(expires_at_s) + "." +
+         base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), kMacBytes));
+}
+
+std::string click_mac(std::string_view raw_key, std::uint64_t ad_id,
+                      std::string_view impression_id, std::int64_t expires_at_s) {
+  hmac_ctx ctx(raw_key);
+  char msg[256];
+  const std::size_t n = signed_message(msg, sizeof msg, ad_id, impression_id, expires_at_s);
+  unsigned char mac[kMacBytes];
+  ctx.compute(std::string_view(msg, n), mac);
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), kMacBytes));
+}
+
+}  // namespace adclick::ingest

@@ -1,0 +1,339 @@
+#include "state/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+namespace adclick::state {
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "adclick.state"; }
+  std::string message(int c) const override {
+    switch (static_cast<state_errc>(c)) {
+      case state_errc::corrupt: return "stored state is corrupt";
+      case state_errc::io: return "state I/O error";
+      case state_errc::failed: return "state operation failed";
+    }
+    return "unknown state error";
+  }
+};
+
+std::error_code to_error(const rocksdb::Status& s) {
+  if (s.IsCorruption()) return state_errc::corrupt;
+  if (s.IsIOError()) return state_errc::io;
+  return state_errc::failed;
+}
+
+// counts values are fixed 64-bit little-endian integers; merging adds them.
+class add64_operator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    std::uint64_t a = 0;
+    std::uint64_t b = 0;
+    if (value.size() != 8) return false;  // corrupt operand: RocksDB reports corruption
+    std::memcpy(&b, value.data(), 8);
+    if (existing != nullptr) {
+      if (existing->size() != 8) return false;
+      std::memcpy(&a, existing->data(), 8);
+    }
+    const std::uint64_t sum = a + b;
+    new_value->assign(reinterpret_cast<const char*>(&sum), 8);
+    return true;
+  }
+  // Stable: stored in the database's options; never change it.
+  const char* Name() const override { return "adclick.add64"; }
+};
+
+enum cf_index { kDefault = 0, kAds, kDedup, kCounts, kMeta, kReconcile, kFamilies };
+
+}  // namespace
+
+const std::error_category& state_category() noexcept {
+  static const category c;
+  return c;
+}
+
+struct write_batch::impl {
+  // A batch is built before it meets its store (and its column family
+  // handles), so the operations are recorded and replayed by store::write.
+  struct op {
+    cf_index cf;
+    enum { put, merge, del } kind;
+    std::string key, value;
+  };
+  std::vector<op> ops;
+  std::size_t bytes = 0;
+};
+
+write_batch::write_batch() : impl_(std::make_unique<impl>()) {}
+write_batch::~write_batch() = default;
+write_batch::write_batch(write_batch&&) noexcept = default;
+write_batch& write_batch::operator=(write_batch&&) noexcept = default;
+
+void write_batch::add_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
+                            std::uint64_t delta) {
+  impl_->ops.push_back({kCounts, impl::op::merge, count_key(ad_id, minute, kind), encode_u64(delta)});
+  impl_->bytes += 17 + 8;
+}
+
+void write_batch::set_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
+                            std::uint64_t value) {
+  impl_->ops.push_back({kCounts, impl::op::put, count_key(ad_id, minute, kind), encode_u64(value)});
+  impl_->bytes += 17 + 8;
+}
+
+void write_batch::put_dedup(std::uint64_t ad_id, std::string_view impression_id,
+                            std::int64_t expires_at_s) {
+  impl_->ops.push_back({kDedup, impl::op::put, dedup_key(ad_id, impression_id),
+                        encode_u64(static_cast<std::uint64_t>(expires_at_s))});
+  impl_->bytes += 16 + impression_id.size();
+}
+
+void write_batch::put_offset(std::uint32_t partition, std::uint64_t next_offset) {
+  impl_->ops.push_back({kMeta, impl::op::put, offset_key(partition), encode_u64(next_offset)});
+  impl_->bytes += 19;
+}
+
+void write_batch::put_watermark(std::uint32_t shard, std::int64_t watermark_ms) {
+  impl_->ops.push_back({kMeta, impl::op::put, watermark_key(shard),
+                        encode_u64(static_cast<std::uint64_t>(watermark_ms))});
+  impl_->bytes += 22;
+}
+
+void write_batch::put_ad(const ad_record& ad, const std::optional<ad_record>& previous) {
+  impl_->ops.push_back({kAds, impl::op::put, ad_key(ad.ad_id), encode_ad(ad)});
+  if (previous && previous->advertiser_id != ad.advertiser_id) {
+    impl_->ops.push_back(
+        {kAds, impl::op::del, advertiser_index_key(previous->advertiser_id, ad.ad_id), ""});
+  }
+  impl_->ops.push_back({kAds, impl::op::put, advertiser_index_key(ad.advertiser_id, ad.ad_id), ""});
+  impl_->bytes += 64 + ad.url.size();
+}
+
+std::size_t write_batch::operations() const { return impl_->ops.size(); }
+std::size_t write_batch::bytes() const { return impl_->bytes; }
+void write_batch::clear() {
+  impl_->ops.clear();
+  impl_->bytes = 0;
+}
+
+struct store::impl {
+  // Destroyed in reverse order of declaration: handles before the DB.
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::shared_ptr<rocksdb::Statistics> statistics;
+
+  ~impl() {
+    for (auto* h : handles) {
+      if (h != nullptr && db) db->DestroyColumnFamilyHandle(h);
+    }
+    handles.clear();
+    if (db) {
+      const auto s = db->Close();
+      if (!s.ok()) spdlog::error("state: closing RocksDB: {}", s.ToString());
+    }
+    db.reset();
+  }
+  rocksdb::ColumnFamilyHandle* cf(cf_index i) const { return handles[static_cast<std::size_t>(i)]; }
+};
+
+store::store(std::unique_ptr<impl> impl) : impl_(std::move(impl)) {}
+store::~store() = default;
+
+result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& error_line) {
+  auto im = std::make_unique<impl>();
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.paranoid_checks = true;
+  db_opts.max_background_jobs = 2;
+  im->statistics = rocksdb::CreateDBStatistics();
+  db_opts.statistics = im->statistics;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+
+  auto base_cf = [&] {
+    rocksdb::ColumnFamilyOptions o;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    o.compression = rocksdb::kLZ4Compression;
+    return o;
+  };
+  rocksdb::ColumnFamilyOptions counts = base_cf();
+  counts.merge_operator = std::make_shared<add64_operator>();
+  rocksdb::ColumnFamilyOptions dedup = base_cf();
+  dedup.memtable_prefix_bloom_size_ratio = 0.1;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, base_cf()}, {kAdsFamily, base_cf()},
+      {kDedupFamily, dedup},      {kCountsFamily, counts},
+      {kMetaFamily, base_cf()},   {kReconcileFamily, base_cf()},
+  };
+  rocksdb::DB* db = nullptr;
+  const auto s = rocksdb::DB::Open(db_opts, dir, families, &im->handles, &db);
+  if (!s.ok()) {
+    error_line = "state: cannot open RocksDB in " + dir + ": " + s.ToString();
+    return to_error(s);
+  }
+  im->db.reset(db);
+  return std::unique_ptr<store>(new store(std::move(im)));
+}
+
+std::error_code store::write(write_batch& batch, bool sync) {
+  rocksdb::WriteBatch wb;
+  for (const auto& op : batch.impl_->ops) {
+    auto* cf = impl_->cf(op.cf);
+    rocksdb::Status s;
+    switch (op.kind) {
+      case write_batch::impl::op::put: s = wb.Put(cf, op.key, op.value); break;
+      case write_batch::impl::op::merge: s = wb.Merge(cf, op.key, op.value); break;
+      case write_batch::impl::op::del: s = wb.Delete(cf, op.key); break;
+    }
+    if (!s.ok()) return to_error(s);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  const auto s = impl_->db->Write(wo, &wb);
+  if (!s.ok()) {
+    spdlog::error("state: write of {} operations failed: {}", batch.operations(), s.ToString());
+    return to_error(s);
+  }
+  return {};
+}
+
+result<std::optional<ad_record>> store::get_ad(std::uint64_t ad_id) {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kAds), ad_key(ad_id), &v);
+  if (s.IsNotFound()) return std::optional<ad_record>();
+  if (!s.ok()) return to_error(s);
+  auto ad = decode_ad(ad_id, v);
+  if (!ad) {
+    spdlog::error("state: ad {} has a corrupt value ({} bytes)", ad_id, v.size());
+    return state_errc::corrupt;
+  }
+  return std::optional<ad_record>(std::move(*ad));
+}
+
+std::error_code store::for_each_ad(const std::function<bool(const ad_record&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kAds)));
+  for (it->Seek("a"); it->Valid() && it->key().starts_with("a"); it->Next()) {
+    if (it->key().size() != 9) return state_errc::corrupt;
+    const auto id = get_be64(it->key().data() + 1);
+    auto ad = decode_ad(id, std::string_view(it->value().data(), it->value().size()));
+    if (!ad) return state_errc::corrupt;
+    if (!fn(*ad)) break;
+  }
+  return it->status().ok() ? std::error_code{} : to_error(it->status());
+}
+
+result<std::vector<ad_record>> store::list_ads(std::string_view advertiser_id, std::uint64_t after,
+                                               std::size_t limit) {
+  std::vector<ad_record> out;
+  if (advertiser_id.empty()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kAds)));
+    for (it->Seek(ad_key(after + 1)); it->Valid() && it->key().starts_with("a") && out.size() < limit;
+         it->Next()) {
+      if (it->key().size() != 9) return state_errc::corrupt;
+      auto ad = decode_ad(get_be64(it->key().data() + 1),
+                          std::string_view(it->value().data(), it->value().size()));
+      if (!ad) return state_errc::corrupt;
+      out.push_back(std::move(*ad));
+    }
+    if (!it->status().ok()) return to_error(it->status());
+    return out;
+  }
+  const std::string prefix = advertiser_index_prefix(advertiser_id);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kAds)));
+  for (it->Seek(advertiser_index_key(advertiser_id, after + 1));
+       it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next()) {
+    if (it->key().size() != prefix.size() + 8) return state_errc::corrupt;
+    const auto id = get_be64(it->key().data() + prefix.size());
+    auto ad = get_ad(id);
+    if (!ad) return ad.error();
+    if (*ad) out.push_back(std::move(**ad));
+  }
+  if (!it->status().ok()) return to_error(it->status());
+  return out;
+}
+
+result<std::optional<std::int64_t>> store::get_dedup(std::uint64_t ad_id,
+                                                     std::string_view impression_id) {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kDedup),
+                                dedup_key(ad_id, impression_id), &v);
+  if (s.IsNotFound()) return std::optional<std::int64_t>();
+  if (!s.ok()) return to_error(s);
+  auto e = decode_u64(v);
+  if (!e) return state_errc::corrupt;
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(*e));
+}
+
+result<std::optional<std::uint64_t>> store::get_offset(std::uint32_t partition) {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), offset_key(partition), &v);
+  if (s.IsNotFound()) return std::optional<std::uint64_t>();
+  if (!s.ok()) return to_error(s);
+  auto o = decode_u64(v);
+  if (!o) return state_errc::corrupt;
+  return std::optional<std::uint64_t>(*o);
+}
+
+result<std::optional<std::int64_t>> store::get_watermark(std::uint32_t shard) {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), watermark_key(shard), &v);
+  if (s.IsNotFound()) return std::optional<std::int64_t>();
+  if (!s.ok()) return to_error(s);
+  auto o = decode_u64(v);
+  if (!o) return state_errc::corrupt;
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(*o));
+}
+
+std::error_code store::scan_counts(
+    std::uint64_t ad_id, std::int64_t from_minute, std::int64_t to_minute,
+    const std::function<void(std::int64_t, tally_kind, std::uint64_t)>& fn) {
+  const std::string start = count_key(ad_id, from_minute, tally_kind::clicks);
+  const std::string end = count_key(ad_id, to_minute, tally_kind::clicks);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCounts)));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    auto parts = decode_count_key(std::string_view(it->key().data(), it->key().size()));
+    auto v = decode_u64(std::string_view(it->value().data(), it->value().size()));
+    if (!parts || !v || parts->ad_id != ad_id) return state_errc::corrupt;
+    fn(parts->minute, parts->kind, *v);
+  }
+  return it->status().ok() ? std::error_code{} : to_error(it->status());
+}
+
+store_stats store::stats() {
+  store_stats st;
+  std::uint64_t v = 0;
+  for (auto* h : impl_->handles) {
+    if (impl_->db->GetIntProperty(h, rocksdb::DB::Properties::kEstimateLiveDataSize, &v)) {
+      st.live_data_bytes += v;
+    }
+    if (impl_->db->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) {
+      st.sst_bytes += v;
+    }
+  }
+  st.wal_bytes_written = impl_->statistics->getTickerCount(rocksdb::WAL_FILE_BYTES);
+  st.user_bytes_written = impl_->statistics->getTickerCount(rocksdb::BYTES_WRITTEN);
+  return st;
+}
+
+}  // namespace adclick::state

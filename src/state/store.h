@@ -1,0 +1,114 @@
+#pragma once
+// The RocksDB state of adclick, behind an interface that keeps RocksDB's
+// headers out of every file that uses it. Column families and encodings are
+// in state_format.h.
+//
+// Durability: write(batch, sync=true) returns after RocksDB's WAL holds the
+// batch and has been fsynced; all updates of one batch become visible and
+// durable together or not at all.
+//
+// Thread safety: every method may be called from any thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "adclick/result.h"
+#include "state/state_format.h"
+
+namespace adclick::state {
+
+enum class state_errc {
+  corrupt = 1,  // a stored value does not decode, or RocksDB reports corruption
+  io,           // RocksDB reports an I/O error (disk full, ...)
+  failed,       // any other RocksDB failure
+};
+const std::error_category& state_category() noexcept;
+inline std::error_code make_error_code(state_errc e) noexcept {
+  return {static_cast<int>(e), state_category()};
+}
+
+// Updates that must agree, applied atomically by store::write.
+class write_batch {
+ public:
+  write_batch();
+  ~write_batch();
+  write_batch(write_batch&&) noexcept;
+  write_batch& operator=(write_batch&&) noexcept;
+
+  // counts: add `delta` to a row (merge-add).
+  void add_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::uint64_t delta);
+  // counts: overwrite a row (the batch layer's corrections).
+  void set_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::uint64_t value);
+  void put_dedup(std::uint64_t ad_id, std::string_view impression_id, std::int64_t expires_at_s);
+  void put_offset(std::uint32_t partition, std::uint64_t next_offset);
+  void put_watermark(std::uint32_t shard, std::int64_t watermark_ms);
+  // ads: the record plus the advertiser index (moving it if the advertiser changed).
+  void put_ad(const ad_record& ad, const std::optional<ad_record>& previous);
+
+  std::size_t operations() const;
+  std::size_t bytes() const;
+  void clear();
+
+ private:
+  friend class store;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+struct store_stats {
+  std::uint64_t live_data_bytes = 0;   // estimate, all families
+  std::uint64_t sst_bytes = 0;         // total SST file size
+  std::uint64_t wal_bytes_written = 0;
+  std::uint64_t user_bytes_written = 0;
+};
+
+class store {
+ public:
+  // Opens (creating if needed) the database in `dir`. On failure `error_line`
+  // says what.
+  [[nodiscard]] static result<std::unique_ptr<store>> open(const std::string& dir,
+                                                          std::string& error_line);
+  ~store();  // closes the database (column family handles first)
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  [[nodiscard]] std::error_code write(write_batch& batch, bool sync);
+
+  [[nodiscard]] result<std::optional<ad_record>> get_ad(std::uint64_t ad_id);
+  // All ads in id order; fn returns false to stop.
+  [[nodiscard]] std::error_code for_each_ad(const std::function<bool(const ad_record&)>& fn);
+  // Ads of one advertiser (or all when empty) with id > after, in id order.
+  [[nodiscard]] result<std::vector<ad_record>> list_ads(std::string_view advertiser_id,
+                                                        std::uint64_t after, std::size_t limit);
+
+  // The expiry of a committed dedup key, if present.
+  [[nodiscard]] result<std::optional<std::int64_t>> get_dedup(std::uint64_t ad_id,
+                                                              std::string_view impression_id);
+
+  [[nodiscard]] result<std::optional<std::uint64_t>> get_offset(std::uint32_t partition);
+  [[nodiscard]] result<std::optional<std::int64_t>> get_watermark(std::uint32_t shard);
+
+  // Rows of one ad with minute in [from_minute, to_minute), in key order
+  // (minute, then kind).
+  [[nodiscard]] std::error_code scan_counts(
+      std::uint64_t ad_id, std::int64_t from_minute, std::int64_t to_minute,
+      const std::function<void(std::int64_t minute, tally_kind kind, std::uint64_t value)>& fn);
+
+  store_stats stats();
+
+ private:
+  struct impl;
+  explicit store(std::unique_ptr<impl> impl);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace adclick::state
+
+template <>
+struct std::is_error_code_enum<adclick::state::state_errc> : std::true_type {};

@@ -1,0 +1,109 @@
+// The real binary, started and stopped as a user would.
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "testutil/config_file.h"
+#include "testutil/http_client.h"
+#include "testutil/process.h"
+#include "testutil/temp_dir.h"
+
+using namespace adclick::testutil;
+
+TEST_CASE("serve answers healthz and readyz, and stops cleanly on SIGTERM", "[app]") {
+  temp_dir dir;
+  const auto cfg = write_test_config(dir.path());
+  adclick_server server(cfg, dir / "out.txt");
+  INFO(server.proc().output());
+  REQUIRE(server.ready());
+  const auto health = http_get(server.port(), "/healthz");
+  CHECK(health.status == 200);
+  const auto ready = http_get(server.port(), "/readyz");
+  CHECK(ready.status == 200);
+  CHECK(http_get(server.port(), "/no-such-path").status == 404);
+  CHECK(std::filesystem::exists(dir.path() + "/data/log/LOG_META"));
+
+  // Startup printed the effective config with secrets masked.
+  const auto out = server.proc().output();
+  CHECK(out.find("config: [log]") != std::string::npos);
+  CHECK(out.find(kTestAdminToken) == std::string::npos);
+  CHECK(out.find("test-key-for-adv-1-xyz") == std::string::npos);
+
+  const int sig = GENERATE(SIGTERM, SIGINT);
+  server.proc().signal(sig);
+  const auto code = server.proc().wait();
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK(server.proc().output().find("serve: stopped cleanly") != std::string::npos);
+}
+
+TEST_CASE("a second serve on the same data dir is refused", "[app]") {
+  temp_dir dir;
+  const auto cfg = write_test_config(dir.path());
+  adclick_server first(cfg, dir / "first.txt");
+  REQUIRE(first.ready());
+  const auto [code, out] = run({ADCLICK_BINARY, "serve", "--config", cfg});
+  CHECK(code == 1);
+  CHECK_THAT(out, Catch::Contains("in use by another adclick") &&
+                      Catch::Contains(std::to_string(first.proc().pid())));
+  // The first one is unharmed.
+  CHECK(http_get(first.port(), "/healthz").status == 200);
+}
+
+TEST_CASE("a bad config is refused at start with one line naming the key", "[app]") {
+  temp_dir dir;
+  SECTION("unknown key") {
+    const auto cfg = write_test_config(dir.path(), "[log]\npartitons = 4\n");
+    const auto [code, out] = run({ADCLICK_BINARY, "serve", "--config", cfg});
+    CHECK(code == 2);
+    CHECK_THAT(out, Catch::Contains("log.partitons"));
+    CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+  }
+  SECTION("bad value") {
+    const auto cfg = write_test_config(dir.path(), "[aggregation]\nflush_interval = \"soon\"\n");
+    const auto [code, out] = run({ADCLICK_BINARY, "serve", "--config", cfg});
+    CHECK(code == 2);
+    CHECK_THAT(out, Catch::Contains("aggregation.flush_interval"));
+  }
+  SECTION("missing file") {
+    const auto [code, out] = run({ADCLICK_BINARY, "serve", "--config", dir / "nope.toml"});
+    CHECK(code == 2);
+    CHECK_THAT(out, Catch::Contains("nope.toml"));
+  }
+  SECTION("port in use") {
+    const auto cfg1 = write_test_config(dir.path());
+    adclick_server first(cfg1, dir / "first.txt");
+    REQUIRE(first.ready());
+    temp_dir other;
+    const auto cfg2 = write_test_config(
+        other.path(), "", "");
+    // Rewrite the listen address of the second config to the first's port.
+    std::string text;
+    {
+      std::ifstream in(cfg2);
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    text.replace(text.find("127.0.0.1:0"), 11, "127.0.0.1:" + std::to_string(first.port()));
+    std::ofstream(cfg2) << text;
+    const auto [code, out] = run({ADCLICK_BINARY, "serve", "--config", cfg2});
+    CHECK(code == 1);
+    CHECK_THAT(out, Catch::Contains("cannot listen"));
+  }
+}
+
+TEST_CASE("the data survives a restart on the same data dir", "[app]") {
+  temp_dir dir;
+  const auto cfg = write_test_config(dir.path());
+  {
+    adclick_server s(cfg, dir / "one.txt");
+    REQUIRE(s.ready());
+    s.proc().signal(SIGTERM);
+    REQUIRE(s.proc().wait() == 0);
+  }
+  adclick_server again(cfg, dir / "two.txt");
+  REQUIRE(again.ready());
+  CHECK(again.proc().output().find("log: recovered 8 partitions") != std::string::npos);
+}

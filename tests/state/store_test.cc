@@ -1,0 +1,163 @@
+#include <catch2/catch.hpp>
+#include <map>
+#include <thread>
+
+#include "state/store.h"
+#include "testutil/temp_dir.h"
+
+using namespace adclick;
+using namespace adclick::state;
+
+namespace {
+std::unique_ptr<store> open_store(const std::string& dir) {
+  std::string err;
+  auto s = store::open(dir, err);
+  INFO(err);
+  REQUIRE(s);
+  return std::move(*s);
+}
+ad_record ad(std::uint64_t id, std::string adv, std::string url = "https://example.com/x") {
+  return ad_record{id, std::move(adv), std::move(url), false, 1000};
+}
+}  // namespace
+
+TEST_CASE("counts merge-add, overwrite, and scan by ad and minute", "[state]") {
+  testutil::temp_dir dir;
+  auto db = open_store(dir.path());
+  write_batch b;
+  b.add_count(7, 100, tally_kind::clicks, 3);
+  b.add_count(7, 100, tally_kind::clicks, 4);
+  b.add_count(7, 100, tally_kind::duplicate, 1);
+  b.add_count(7, 101, tally_kind::clicks, 1);
+  b.add_count(8, 100, tally_kind::clicks, 50);  // another ad: not in 7's scan
+  REQUIRE_FALSE(db->write(b, true));
+  std::map<std::pair<std::int64_t, tally_kind>, std::uint64_t> rows;
+  REQUIRE_FALSE(db->scan_counts(7, 0, 1000, [&](std::int64_t m, tally_kind k, std::uint64_t v) {
+    rows[{m, k}] = v;
+  }));
+  CHECK(rows.size() == 3);
+  CHECK(rows[{100, tally_kind::clicks}] == 7);
+  CHECK(rows[{100, tally_kind::duplicate}] == 1);
+  CHECK(rows[{101, tally_kind::clicks}] == 1);
+  // Half-open minute range.
+  rows.clear();
+  REQUIRE_FALSE(db->scan_counts(7, 101, 102, [&](std::int64_t m, tally_kind k, std::uint64_t v) {
+    rows[{m, k}] = v;
+  }));
+  CHECK(rows.size() == 1);
+  // Overwrite, then merge on top of it.
+  write_batch c;
+  c.set_count(7, 100, tally_kind::clicks, 5);
+  c.add_count(7, 100, tally_kind::clicks, 1);
+  REQUIRE_FALSE(db->write(c, true));
+  rows.clear();
+  REQUIRE_FALSE(db->scan_counts(7, 100, 101, [&](std::int64_t m, tally_kind k, std::uint64_t v) {
+    rows[{m, k}] = v;
+  }));
+  CHECK(rows[{100, tally_kind::clicks}] == 6);
+}
+
+TEST_CASE("concurrent merges from several threads add up exactly", "[state]") {
+  testutil::temp_dir dir;
+  auto db = open_store(dir.path());
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        write_batch b;
+        b.add_count(1, 5, tally_kind::clicks, 1);
+        REQUIRE_FALSE(db->write(b, false));
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::uint64_t total = 0;
+  REQUIRE_FALSE(db->scan_counts(1, 5, 6, [&](std::int64_t, tally_kind, std::uint64_t v) { total = v; }));
+  CHECK(total == 2000);
+}
+
+TEST_CASE("ads, the advertiser index, dedup keys and offsets survive a reopen", "[state]") {
+  testutil::temp_dir dir;
+  {
+    auto db = open_store(dir.path());
+    write_batch b;
+    b.put_ad(ad(1, "adv-a"), std::nullopt);
+    b.put_ad(ad(2, "adv-b"), std::nullopt);
+    b.put_ad(ad(3, "adv-a"), std::nullopt);
+    b.put_dedup(1, "imp-1", 1'800'000'000);
+    b.put_offset(3, 12345);
+    b.put_watermark(1, -5);
+    REQUIRE_FALSE(db->write(b, true));
+    // Moving ad 3 to another advertiser moves its index entry.
+    auto prev = db->get_ad(3);
+    REQUIRE(prev);
+    write_batch m;
+    ad_record moved = ad(3, "adv-b", "https://example.com/moved");
+    moved.paused = true;
+    m.put_ad(moved, *prev);
+    REQUIRE_FALSE(db->write(m, true));
+  }
+  auto db = open_store(dir.path());
+  auto a3 = db->get_ad(3);
+  REQUIRE(a3);
+  REQUIRE(*a3);
+  CHECK((*a3)->advertiser_id == "adv-b");
+  CHECK((*a3)->paused);
+  CHECK((*a3)->url == "https://example.com/moved");
+  auto none = db->get_ad(99);
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  auto of_a = db->list_ads("adv-a", 0, 10);
+  REQUIRE(of_a);
+  REQUIRE(of_a->size() == 1);
+  CHECK((*of_a)[0].ad_id == 1);
+  auto of_b = db->list_ads("adv-b", 0, 10);
+  REQUIRE(of_b);
+  CHECK(of_b->size() == 2);
+  auto page = db->list_ads("", 1, 1);
+  REQUIRE(page);
+  REQUIRE(page->size() == 1);
+  CHECK((*page)[0].ad_id == 2);
+  auto d = db->get_dedup(1, "imp-1");
+  REQUIRE(d);
+  CHECK(*d == std::optional<std::int64_t>(1'800'000'000));
+  auto d2 = db->get_dedup(1, "imp-2");
+  REQUIRE(d2);
+  CHECK_FALSE(*d2);
+  auto off = db->get_offset(3);
+  REQUIRE(off);
+  CHECK(*off == std::optional<std::uint64_t>(12345));
+  auto wm = db->get_watermark(1);
+  REQUIRE(wm);
+  CHECK(*wm == std::optional<std::int64_t>(-5));
+  std::size_t n = 0;
+  REQUIRE_FALSE(db->for_each_ad([&](const ad_record&) { return ++n < 100; }));
+  CHECK(n == 3);
+}
+
+TEST_CASE("state encodings reject damaged bytes", "[state]") {
+  const std::string good = encode_ad(ad(5, "adv", "https://e.com/"));
+  CHECK(decode_ad(5, good) == ad(5, "adv", "https://e.com/"));
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    CHECK_FALSE(decode_ad(5, std::string_view(good).substr(0, n)));
+  }
+  CHECK_FALSE(decode_ad(5, good + "x"));
+  std::string bad_version = good;
+  bad_version[0] = 9;
+  CHECK_FALSE(decode_ad(5, bad_version));
+  CHECK_FALSE(decode_count_key("short"));
+  std::string k = count_key(1, 2, tally_kind::late);
+  CHECK(decode_count_key(k)->kind == tally_kind::late);
+  k[16] = 42;
+  CHECK_FALSE(decode_count_key(k));
+  CHECK_FALSE(decode_u64("1234567"));
+}
+
+TEST_CASE("a second open of the same database is refused", "[state]") {
+  testutil::temp_dir dir;
+  auto db = open_store(dir.path());
+  std::string err;
+  auto again = store::open(dir.path(), err);
+  CHECK_FALSE(again);
+  CHECK_THAT(err, Catch::Contains("cannot open RocksDB"));
+}
