@@ -3,8 +3,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "base/duration.h"
@@ -115,6 +118,11 @@ std::string new_impression_id() {
   }
   return s;
 }
+
+struct route_stats {
+  base::counter* by_class[5] = {};
+  base::histogram* latency = nullptr;
+};
 
 class routes_impl {
  public:
@@ -348,20 +356,34 @@ caller authenticate(const api_context& ctx, std::string_view header) {
 void add_routes(http::router& routes, const api_context& ctx) {
   auto impl = std::make_shared<routes_impl>(ctx);
   using member = void (routes_impl::*)(const http::request&, http::responder);
-  auto bind = [impl](member m) {
-    return [impl, m](const http::request& r, http::responder d) {
-      if (impl->ready(d)) ((*impl).*m)(r, std::move(d));
+  // Every route is counted by status class and timed (handler call to answer).
+  auto bind = [impl](member m, const char* route, bool needs_ready = true) {
+    auto& reg = base::metrics();
+    auto stats = std::make_shared<route_stats>();
+    for (int c = 0; c < 5; ++c) {
+      stats->by_class[c] = &reg.add_counter("adclick_http_requests_total", "HTTP requests by route and status class",
+                                            fmt::format("route=\"{}\",code=\"{}xx\"", route, c + 1));
+    }
+    stats->latency = &reg.add_histogram("adclick_http_request_seconds",
+                                        "From the request's dispatch to its answer, by route",
+                                        fmt::format("route=\"{}\"", route));
+    return [impl, m, stats, needs_ready](const http::request& r, http::responder d) {
+      const auto t0 = std::chrono::steady_clock::now();
+      http::responder timed = [stats, t0, d = std::move(d)](http::response resp) {
+        stats->latency->observe_ns(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()));
+        const int c = std::clamp(resp.status / 100, 1, 5) - 1;
+        stats->by_class[c]->add();
+        d(std::move(resp));
+      };
+      if (!needs_ready || impl->ready(timed)) ((*impl).*m)(r, std::move(timed));
     };
   };
-  routes.add("GET", "/click", bind(&routes_impl::click));
-  routes.add("GET", "/metrics", [impl](const http::request& r, http::responder d) {
-    impl->metrics(r, std::move(d));
-  });
-  routes.add("GET", "/api/v1/hot-ads", bind(&routes_impl::hot_ads));
-  routes.add("GET", "/api/v1/ads", bind(&routes_impl::list_ads));
-  for (const char* m : {"GET", "PUT", "DELETE", "POST"}) {
-    routes.add_prefix(m, "/api/v1/ads/", bind(&routes_impl::ad_route));
-  }
+  routes.add("GET", "/click", bind(&routes_impl::click, "click"));
+  routes.add("GET", "/metrics", bind(&routes_impl::metrics, "metrics", false));
+  routes.add("GET", "/api/v1/hot-ads", bind(&routes_impl::hot_ads, "hot_ads"));
+  routes.add("GET", "/api/v1/ads", bind(&routes_impl::list_ads, "ads"));
+  auto ad_route = bind(&routes_impl::ad_route, "ad");
+  for (const char* m : {"GET", "PUT", "DELETE", "POST"}) routes.add_prefix(m, "/api/v1/ads/", ad_route);
 }
 
 }  // namespace adclick::api

@@ -1,6 +1,7 @@
 #include "app/serve.h"
 
 #include <signal.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -79,6 +80,103 @@ http::server_options make_server_options(const config::config& cfg) {
   o.max_header_bytes = cfg.server.max_header_size;
   o.max_body_bytes = cfg.server.max_body_size;
   return o;
+}
+
+// Gauges read from the parts when /metrics is rendered. The parts outlive the
+// server's handlers (they are stopped after it).
+void register_metrics(const log::segmented_log& lg, const http::server& server,
+                      const ingest::dedup_index& dedup, ingest::partitioner& parts,
+                      const agg::aggregator& aggregator, state::store& store,
+                      const ingest::ad_registry& ads) {
+  auto& m = base::metrics();
+  const auto& ls = lg.stats();
+  m.add_gauge("adclick_log_appends_total", "Records made durable", "",
+              [&ls] { return static_cast<double>(ls.appends.load()); });
+  m.add_gauge("adclick_log_append_failures_total", "Appends failed (disk full, I/O error)", "",
+              [&ls] { return static_cast<double>(ls.append_failures.load()); });
+  m.add_gauge("adclick_log_bytes_written_total", "Bytes written to segments", "",
+              [&ls] { return static_cast<double>(ls.bytes_written.load()); });
+  m.add_gauge("adclick_log_group_commits_total", "Group commits", "",
+              [&ls] { return static_cast<double>(ls.batches.load()); });
+  m.add_gauge("adclick_log_fsyncs_total", "fdatasync calls on segment files", "",
+              [&ls] { return static_cast<double>(ls.syncs.load()); });
+  m.add_gauge("adclick_log_fsync_seconds_total", "Time spent in fdatasync", "",
+              [&ls] { return static_cast<double>(ls.sync_ns.load()) / 1e9; });
+  m.add_gauge("adclick_log_corruptions_total", "Bad stretches of log bytes skipped", "",
+              [&ls] { return static_cast<double>(ls.corruptions.load()); });
+  m.add_gauge_family("adclick_log_partition_durable_end", "Durable end offset (records) per partition", [&lg] {
+    std::vector<std::pair<std::string, double>> out;
+    for (log::partition_id p = 0; p < lg.partitions(); ++p) {
+      out.emplace_back(fmt::format("partition=\"{}\"", p), static_cast<double>(lg.durable_end(p)));
+    }
+    return out;
+  });
+  m.add_gauge_family("adclick_log_partition_bytes", "Bytes of records retained per partition", [&lg] {
+    std::vector<std::pair<std::string, double>> out;
+    for (log::partition_id p = 0; p < lg.partitions(); ++p) {
+      double bytes = 0;
+      for (const auto& s : lg.segments(p)) bytes += static_cast<double>(s.bytes);
+      out.emplace_back(fmt::format("partition=\"{}\"", p), bytes);
+    }
+    return out;
+  });
+  m.add_gauge("adclick_dedup_pending", "Dedup keys waiting for their shard's commit", "",
+              [&dedup] { return static_cast<double>(dedup.pending()); });
+  m.add_gauge("adclick_hot_ads", "Ads currently salted over several partitions", "", [&parts] {
+    return static_cast<double>(parts.hot_ads(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count())
+                                   .size());
+  });
+  m.add_gauge("adclick_ads_registered", "Ads in the registry", "",
+              [&ads] { return static_cast<double>(ads.size()); });
+  m.add_gauge_family("adclick_shard_lag_records", "Durable records not yet applied, per shard", [&aggregator] {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& s : aggregator.status()) {
+      double lag = 0;
+      for (const auto& p : s.partitions) lag += static_cast<double>(p.durable_end - p.position);
+      out.emplace_back(fmt::format("shard=\"{}\"", s.shard), lag);
+    }
+    return out;
+  });
+  m.add_gauge_family("adclick_shard_watermark_seconds", "Event-time watermark per shard", [&aggregator] {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& s : aggregator.status()) {
+      out.emplace_back(fmt::format("shard=\"{}\"", s.shard), static_cast<double>(s.watermark_ms) / 1000.0);
+    }
+    return out;
+  });
+  m.add_gauge("adclick_shard_commit_failures_total", "Shard commits that failed (retried)", "", [&aggregator] {
+    double n = 0;
+    for (const auto& s : aggregator.status()) n += static_cast<double>(s.commit_failures);
+    return n;
+  });
+  m.add_gauge("adclick_late_clicks_total", "Clicks too late for the speed layer", "", [&aggregator] {
+    double n = 0;
+    for (const auto& s : aggregator.status()) n += static_cast<double>(s.late_records);
+    return n;
+  });
+  m.add_gauge("adclick_state_sst_bytes", "RocksDB SST bytes", "",
+              [&store] { return static_cast<double>(store.stats().sst_bytes); });
+  m.add_gauge_family("adclick_http_connections", "HTTP connections", [&server] {
+    const auto st = server.stats();
+    return std::vector<std::pair<std::string, double>>{
+        {"state=\"open\"", static_cast<double>(st.connections_open)},
+        {"state=\"accepted_total\"", static_cast<double>(st.connections_accepted)},
+        {"state=\"refused_total\"", static_cast<double>(st.connections_refused)}};
+  });
+  m.add_gauge_family("adclick_http_responses_total", "HTTP responses by status class (all routes)", [&server] {
+    const auto st = server.stats();
+    return std::vector<std::pair<std::string, double>>{
+        {"code=\"2xx\"", static_cast<double>(st.responses_2xx)},
+        {"code=\"3xx\"", static_cast<double>(st.responses_3xx)},
+        {"code=\"4xx\"", static_cast<double>(st.responses_4xx)},
+        {"code=\"5xx\"", static_cast<double>(st.responses_5xx)}};
+  });
+  m.add_gauge("adclick_http_timeouts_total", "Connections cut off by a header, body, idle or write timeout", "", [&server] {
+    const auto st = server.stats();
+    return static_cast<double>(st.request_timeouts + st.idle_timeouts + st.write_timeouts);
+  });
 }
 
 }  // namespace
@@ -225,6 +323,8 @@ int serve(const config::config& cfg) {
     }
   });
   tally_flush.start();
+
+  register_metrics(click_log, server, dedup, partitioner, aggregator, store, ads);
 
   api_ctx.clicks = &clicks;
   api_ctx.ads = &ads;
