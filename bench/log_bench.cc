@@ -65,13 +65,14 @@ struct append_result {
 
 append_result run_appends(const std::string& dir, std::uint32_t partitions, int threads,
                           int inflight, double seconds, durability mode,
-                          std::uint64_t preallocate) {
+                          std::uint64_t preallocate, bool journal) {
   std::filesystem::remove_all(dir);
   log_options o;
   o.dir = dir;
   o.partitions = partitions;
   o.mode = mode;
   o.preallocate = preallocate;
+  o.journal = journal;
   recovery_report rep;
   std::string err;
   auto opened = segmented_log::open(o, rep, err);
@@ -179,6 +180,7 @@ int main(int argc, char** argv) {
   int inflight = 4096;
   std::string mode = "sync";
   std::uint64_t preallocate = 2 << 20;
+  bool journal = true;
   app.add_option("--dir", dir, "scratch directory (deleted and recreated)");
   app.add_option("--seconds", seconds, "duration of each append run");
   app.add_option("--partitions", partitions, "log partitions");
@@ -186,6 +188,7 @@ int main(int argc, char** argv) {
   app.add_option("--inflight", inflight, "appends in flight in total (split over the threads)");
   app.add_option("--durability", mode, "sync or os")->check(CLI::IsMember({"sync", "os"}));
   app.add_option("--preallocate", preallocate, "bytes of zeros kept ahead of the data (0: off)");
+  app.add_option("--journal", journal, "sync mode: one commit journal for all partitions (1) or an fdatasync per partition (0)");
   CLI11_PARSE(app, argc, argv);
 
   fmt::print("log_bench: {} partitions, {} durability, 100-byte records, {} in flight, {} s per "
@@ -195,7 +198,7 @@ int main(int argc, char** argv) {
              "MB/s", "p50 ms", "p99 ms", "p999 ms", "batches/s", "fsync avg ms");
   for (int t : thread_counts) {
     const auto r = run_appends(dir, partitions, t, inflight, seconds,
-                               mode == "sync" ? durability::sync : durability::os, preallocate);
+                               mode == "sync" ? durability::sync : durability::os, preallocate, journal);
     fmt::print("{:>7} {:>12.0f} {:>8.1f} {:>8.3f} {:>8.3f} {:>8.3f} {:>10.0f} {:>12.3f}\n", t,
                r.per_sec, r.mb_per_sec, r.p50_ms, r.p99_ms, r.p999_ms,
                static_cast<double>(r.batches) / seconds,

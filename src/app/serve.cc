@@ -66,6 +66,7 @@ log::log_options make_log_options(const config::config& cfg) {
   o.batch_max_bytes = cfg.log.batch_max_bytes;
   o.batch_max_delay = std::chrono::duration_cast<std::chrono::microseconds>(cfg.log.batch_max_delay);
   o.preallocate = cfg.log.preallocate;
+  o.checkpoint_bytes = cfg.log.journal_size;
   return o;
 }
 

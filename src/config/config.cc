@@ -48,7 +48,7 @@ const table_schema kSchema[] = {
     {"storage", {"data_dir", "ads_file", "archive_dir"}},
     {"log",
      {"partitions", "durability", "retention", "segment_size", "segment_age", "batch_max_bytes",
-      "batch_max_delay", "preallocate"}},
+      "batch_max_delay", "preallocate", "journal_size"}},
     {"signing", {"current_key", "keys", "max_validity"}},
     {"ingest", {"hot_ad_rate", "hot_fanout", "hot_ads"}},
     {"aggregation", {"shards", "flush_interval", "allowed_lateness", "max_out_of_orderness"}},
@@ -346,6 +346,7 @@ class parser {
     read_duration(t, "batch_max_delay", milliseconds(0), std::chrono::seconds(1),
                   o.batch_max_delay);
     read_size(t, "preallocate", 0, base::kGiB, o.preallocate);
+    read_size(t, "journal_size", 64 * base::kKiB, base::kGiB, o.journal_size);
   }
 
   void read_signing(signing_options& o) {

@@ -66,6 +66,8 @@ struct log_options {
   std::chrono::milliseconds batch_max_delay{std::chrono::milliseconds(0)};
   // 0..1GiB: zeros kept written ahead of the active segment's data (0: off).
   std::uint64_t preallocate = 2 * 1024 * 1024;
+  // 64KiB..1GiB: each of the two commit journal files (durability "sync").
+  std::uint64_t journal_size = 32ULL * 1024 * 1024;
 };
 
 // [signing]: click signature keys.

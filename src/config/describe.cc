@@ -109,6 +109,7 @@ std::string describe(const config& c) {
   w.size("batch_max_bytes", c.log.batch_max_bytes);
   w.duration("batch_max_delay", c.log.batch_max_delay);
   w.size("preallocate", c.log.preallocate);
+  w.size("journal_size", c.log.journal_size);
 
   w.table("signing");
   w.str("current_key", c.signing.current_key);

@@ -62,6 +62,10 @@ std::error_code file_system::datasync(int fd) {
   return {};
 }
 
+void file_system::start_writeback(int fd, std::uint64_t pos, std::uint64_t n) {
+  (void)::sync_file_range(fd, static_cast<off64_t>(pos), static_cast<off64_t>(n), SYNC_FILE_RANGE_WRITE);
+}
+
 std::error_code file_system::sync(int fd) {
   if (::fsync(fd) != 0) return last_error();
   return {};

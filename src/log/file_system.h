@@ -28,6 +28,9 @@ class file_system {
   // Reads up to n bytes at pos; returns how many (0 at end of file).
   virtual result<std::size_t> pread(int fd, char* buf, std::size_t n, std::uint64_t pos);
   virtual std::error_code datasync(int fd);
+  // Starts writing back [pos, pos + n) without waiting (sync_file_range
+  // SYNC_FILE_RANGE_WRITE). No durability promise: a hint only.
+  virtual void start_writeback(int fd, std::uint64_t pos, std::uint64_t n);
   virtual std::error_code sync(int fd);
   virtual std::error_code truncate(int fd, std::uint64_t size);
   virtual result<std::uint64_t> size(int fd);

@@ -29,6 +29,15 @@ struct log_options {
   // Zeros kept written and synced ahead of the active segment's data, so that
   // a group commit's fdatasync flushes data only (0: off).
   std::uint64_t preallocate = 2ull << 20;
+  // Sync durability: one commit journal for all partitions (one fdatasync per
+  // group commit), segments synced at checkpoints. Off: every written
+  // partition's segment is fdatasync'd per group commit.
+  bool journal = true;
+  // Each of the two journal files is preallocated to this size; the flusher
+  // switches files (and a checkpoint syncs the segments) when the current
+  // one is this full or this old.
+  std::uint64_t checkpoint_bytes = 32ull << 20;
+  std::chrono::milliseconds checkpoint_interval{10'000};
   file_system* fs = nullptr;                      // nullptr: POSIX
   // Wall clock in Unix ms (segment age, retention); injectable for tests.
   std::function<std::int64_t()> now_ms;
@@ -46,6 +55,7 @@ struct log_stats {
   std::atomic<std::uint64_t> corrupt_bytes{0};
   std::atomic<std::uint64_t> segments_sealed{0};
   std::atomic<std::uint64_t> segments_deleted{0};
+  std::atomic<std::uint64_t> checkpoints{0};
 };
 
 // What opening the log found and did.
@@ -57,6 +67,8 @@ struct recovery_report {
   std::uint64_t corruptions = 0;      // bad stretches found (and kept out of reads)
   std::uint64_t corrupt_bytes = 0;
   std::uint64_t indexes_rebuilt = 0;
+  std::uint64_t journal_commits = 0;           // group commits found in the journal
+  std::uint64_t journal_records_restored = 0;  // records copied back into segments
   std::chrono::milliseconds took{0};
 };
 

@@ -61,6 +61,20 @@ class partition {
   // fdatasync of the segment written to (sync mode), then publishes the new
   // durable end. On error the written batch is cut back.
   [[nodiscard]] std::error_code commit(bool sync);
+  // Cuts back the write in progress (its group commit failed elsewhere).
+  void abort_write() { rollback_write(); }
+  // First offset of the write in progress.
+  offset_t writing_first_offset() const { return writing_.first_offset; }
+  // fdatasyncs the active segment if records were committed without it
+  // (journal mode).
+  [[nodiscard]] std::error_code sync_unsynced();
+  // The active segment if records were committed to it without an
+  // fdatasync (journal mode), for a checkpoint thread to sync; null if none.
+  std::shared_ptr<segment> take_unsynced();
+  // Recovery: re-applies a journal chunk, writing the frames at or above the
+  // partition's end (those a crash kept out of the segment). Before start.
+  [[nodiscard]] std::error_code replay(offset_t first_offset, std::uint32_t records,
+                                       std::string_view frames, recovery_report& report);
   // Completes every handler of the batch (with its offset, or the error) and
   // recycles the chunks.
   void complete(std::vector<pending_chunk>& batch, std::error_code ec);
@@ -117,6 +131,7 @@ class partition {
     offset_t first_offset = 0;
   } writing_;
   std::uint64_t last_index_pos_ = 0;
+  bool unsynced_ = false;  // committed records not yet fdatasync'd (journal mode)
 
   // Preallocation of the active segment's file. Bytes below zeroed_end_ are
   // zeros (or data) that are allocated and synced; the flusher writes below it

@@ -130,3 +130,19 @@ std::string index_file_name(std::uint64_t base_offset);
 std::string partition_dir_name(std::uint32_t partition);
 
 }  // namespace adclick::log::format
+
+// --- commit journal ---------------------------------------------------------------
+// <log dir>/journal/<first sequence, 20 digits>.jnl holds one record per group
+// commit (sync durability), written and fdatasync'd once for all partitions:
+//     0  u32  checksum: low 32 bits of XXH3-64 over bytes [4, 20 + length)
+//     4  u32  length: bytes after this 20-byte header
+//     8  u64  sequence (consecutive)
+//    16  u32  chunk count n
+//   then n × (u32 partition, u64 first offset, u32 records, u32 bytes)
+//   then the chunks' sealed record frames, concatenated in that order.
+// Segment files are then only fdatasync'd at checkpoints; recovery copies
+// from the journal whatever a segment lost.
+namespace adclick::log::format {
+inline constexpr std::size_t kJournalHeaderSize = 20;
+inline constexpr std::size_t kJournalChunkSize = 20;
+}  // namespace adclick::log::format

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "log/file_system.h"
+#include "log/journal.h"
 #include "log/log_errc.h"
 #include "log/partition.h"
 #include "log/record_format.h"
@@ -187,6 +188,31 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
     }
     log->partitions_.push_back(std::move(part));
   }
+  if (opt.mode == durability::sync && opt.journal) {
+    // Copy back into the segments whatever a crash kept out of them but the
+    // journal holds (acknowledged commits), then start an empty journal.
+    log->journal_ = std::make_unique<journal>(fs, opt.dir + "/journal", opt.checkpoint_bytes);
+    std::uint64_t commits = 0, damaged = 0;
+    std::error_code replay_ec;
+    auto ec = log->journal_->replay(
+        [&](const journal_chunk& c) {
+          if (replay_ec || c.partition >= log->partitions_.size()) return;
+          replay_ec = log->partitions_[c.partition]->replay(c.first_offset, c.records, c.frames, report);
+        },
+        commits, damaged);
+    if (!ec) ec = replay_ec;
+    report.journal_commits = commits;
+    report.corruptions += damaged;
+    for (auto& p : log->partitions_) {
+      if (!ec) ec = p->sync_unsynced();
+    }
+    if (!ec) ec = log->journal_->open();
+    log->last_switch_ = std::chrono::steady_clock::now();
+    if (ec) {
+      error_line = "log: cannot recover the commit journal in " + opt.dir + "/journal: " + ec.message();
+      return ec;
+    }
+  }
   report.took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - t0);
   return log;
@@ -197,7 +223,14 @@ void segmented_log::start() {
   if (started_ || stopping_) return;
   started_ = true;
   flusher_ = std::thread([this] { flusher_loop(); });
-  if (options_.preallocate > 0) preallocator_ = std::thread([this] { preallocator_loop(); });
+  if (journal_) {
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
+  } else if (options_.preallocate > 0) {
+    // Without the journal each group commit fdatasyncs the segments: keep
+    // zeros ahead of their data. (With it, segments are synced in the
+    // background and zero-filling would only double their writes.)
+    preallocator_ = std::thread([this] { preallocator_loop(); });
+  }
 }
 
 void segmented_log::preallocator_loop() {
@@ -240,6 +273,10 @@ void segmented_log::stop() {
     }
     for (auto& p : partitions_) p->sync_active();
   }
+  // The checkpoint thread finishes a job it holds, then ends.
+  { std::lock_guard lk(checkpoint_mu_); }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
 }
 
 std::int64_t segmented_log::now_ms() const {
@@ -343,8 +380,36 @@ bool segmented_log::run_batch_once() {
     if (!batches[i].empty()) errors[i] = partitions_[i]->write(batches[i], now);
   }
   const bool sync = options_.mode == durability::sync;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!batches[i].empty() && !errors[i]) errors[i] = partitions_[i]->commit(sync);
+  if (sync && journal_) {
+    // One journal record and one fdatasync for every partition written.
+    journal_chunks_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (batches[i].empty() || errors[i]) continue;
+      offset_t first = partitions_[i]->writing_first_offset();
+      for (const auto& chunk : batches[i]) {
+        const auto records = static_cast<std::uint32_t>(chunk.handlers.size());
+        journal_chunks_.push_back({static_cast<partition_id>(i), first, records, chunk.frames});
+        first += records;
+      }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::error_code jec = journal_->append(journal_chunks_);
+    stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+    stats_.sync_ns.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
+                             std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (batches[i].empty() || errors[i]) continue;
+      if (jec) {
+        partitions_[i]->abort_write();
+        errors[i] = jec;
+      } else {
+        errors[i] = partitions_[i]->commit(false);
+      }
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!batches[i].empty() && !errors[i]) errors[i] = partitions_[i]->commit(sync);
+    }
   }
   pending_bytes_.fetch_sub(taken, std::memory_order_relaxed);
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
@@ -371,6 +436,57 @@ void segmented_log::log_append_error(partition_id p, std::error_code ec) {
   }
 }
 
+void segmented_log::maybe_switch_journal() {
+  if (!journal_ || journal_->bytes() == 0) return;
+  const bool full = journal_->bytes() >= options_.checkpoint_bytes;
+  const bool old = std::chrono::steady_clock::now() - last_switch_ >= options_.checkpoint_interval;
+  if ((!full && !old) || !checkpoint_idle_.load(std::memory_order_acquire)) return;
+  // Every record in the current file is in a segment (written); the segments
+  // to sync are those written without an fdatasync since the last switch.
+  std::vector<std::shared_ptr<segment>> job;
+  for (auto& p : partitions_) {
+    if (auto s = p->take_unsynced()) job.push_back(std::move(s));
+  }
+  journal_->switch_files();
+  last_switch_ = std::chrono::steady_clock::now();
+  checkpoint_idle_.store(false, std::memory_order_release);
+  {
+    std::lock_guard lk(checkpoint_mu_);
+    checkpoint_job_ = std::move(job);
+    checkpoint_pending_ = true;
+  }
+  checkpoint_cv_.notify_one();
+}
+
+void segmented_log::checkpoint_loop() {
+  std::unique_lock lk(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lk, [&] { return checkpoint_pending_ || stopping_.load(); });
+    if (!checkpoint_pending_) return;
+    auto job = std::move(checkpoint_job_);
+    lk.unlock();
+    for (std::size_t i = 0; i < job.size();) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (auto ec = fs_.datasync(job[i]->fd())) {
+        // The retired journal file stays needed until this succeeds.
+        spdlog::error("log: checkpoint: fdatasync of segment {} failed, retrying: {}",
+                      job[i]->base_offset(), ec.message());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (stopping_.load()) break;
+        continue;
+      }
+      stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+      stats_.sync_ns.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
+                               std::memory_order_relaxed);
+      ++i;
+    }
+    stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+    lk.lock();
+    checkpoint_pending_ = false;
+    checkpoint_idle_.store(true, std::memory_order_release);
+  }
+}
+
 void segmented_log::flusher_loop() {
   auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
   for (;;) {
@@ -389,6 +505,7 @@ void segmented_log::flusher_loop() {
         if (!work_.exchange(false)) break;
       }
     }
+    maybe_switch_journal();
     if (std::chrono::steady_clock::now() >= next_maintenance) {
       next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
       const auto now = now_ms();

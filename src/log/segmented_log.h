@@ -15,12 +15,15 @@
 #include <vector>
 
 #include "adclick/click_log.h"
+#include "log/journal.h"
 #include "log/log_options.h"
 
 namespace adclick::log {
 
 class partition;
 class file_system;
+class journal;
+class segment;
 struct pending_chunk;
 
 class segmented_log final : public click_log {
@@ -63,12 +66,26 @@ class segmented_log final : public click_log {
   // One group commit over all partitions; false if nothing was queued.
   bool run_batch_once();
   void log_append_error(partition_id p, std::error_code ec);
+  // Flusher thread: switches journal files when the current one is full or
+  // old and the checkpoint thread is free, handing it the segments to sync.
+  void maybe_switch_journal();
+  void checkpoint_loop();
   std::int64_t now_ms() const;
 
   // Constant after open().
   const log_options options_;
   file_system& fs_;
   std::vector<std::unique_ptr<partition>> partitions_;
+  std::unique_ptr<journal> journal_;  // sync durability with the journal on; flusher-owned
+  std::chrono::steady_clock::time_point last_switch_{};  // flusher-owned
+  // Checkpoint hand-off: the flusher sets a job when checkpoint_idle_ is true;
+  // the checkpoint thread syncs the job's segments, then sets it true again.
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  std::vector<std::shared_ptr<segment>> checkpoint_job_;  // guarded by checkpoint_mu_
+  bool checkpoint_pending_ = false;                       // guarded by checkpoint_mu_
+  std::atomic<bool> checkpoint_idle_{true};
+  std::thread checkpointer_;
 
   log_stats stats_;
 
@@ -90,6 +107,7 @@ class segmented_log final : public click_log {
   // Owned by the flusher thread (by stop() when it never started).
   std::vector<std::vector<pending_chunk>> batches_;
   std::vector<std::error_code> errors_;
+  std::vector<journal_chunk> journal_chunks_;
   std::chrono::steady_clock::time_point last_error_log_{};
 };
 

@@ -24,8 +24,10 @@ namespace {
 constexpr const char* kUrl = "https://shop.example.com/";
 
 // Every impression id in the log of a stopped server, with how often it occurs.
-std::map<std::string, int> logged_impressions(const std::string& data_dir, std::uint32_t partitions) {
+std::map<std::string, int> logged_impressions(const std::string& data_dir, std::uint32_t partitions,
+                                              std::uint64_t journal_size = 32 << 20) {
   log::log_options o;
+  o.checkpoint_bytes = journal_size;
   o.dir = data_dir + "/log";
   o.partitions = partitions;
   log::recovery_report rep;
@@ -105,7 +107,7 @@ TEST_CASE("a full disk: users still get 302, clicks are tallied unrecorded, coun
     std::string path;
     ~unmount() { ::umount2(path.c_str(), MNT_DETACH); }
   } guard{log_dir};
-  click_server s(dir.path(), "[log]\npartitions = 1\npreallocate = \"0B\"\n");
+  click_server s(dir.path(), "[log]\npartitions = 1\npreallocate = \"0B\"\njournal_size = \"64KiB\"\n");
   REQUIRE(s.ready());
   REQUIRE(s.register_ad(1, "adv-1", kUrl) == 201);
   CHECK(s.click(1, "before").status == 302);
@@ -134,7 +136,7 @@ TEST_CASE("a full disk: users still get 302, clicks are tallied unrecorded, coun
   CHECK(s.metric("adclick_clicks_total{outcome=\"counted\"}") == counted + 2);
   REQUIRE(s.stop() == 0);
   // The log holds exactly the counted clicks, each once.
-  const auto logged = logged_impressions(dir.path() + "/data", 1);
+  const auto logged = logged_impressions(dir.path() + "/data", 1, 64 * 1024);
   CHECK(static_cast<double>(logged.size()) == counted + 2);
   CHECK(logged.count("during-99") == 1);
   CHECK(logged.count("after") == 1);

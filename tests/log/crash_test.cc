@@ -34,6 +34,7 @@ log_options crash_options(const std::string& dir, std::uint64_t preallocate) {
   o.dir = dir;
   o.partitions = 4;
   o.segment_size = 256 * 1024;  // several rolls per round
+  o.checkpoint_bytes = 256 * 1024;  // and journal switches with checkpoints
   o.mode = durability::sync;
   return o;
 }
@@ -93,13 +94,20 @@ TEST_CASE("SIGKILL during sync appends loses no acknowledged record", "[log][cra
       run_child(dir.path(), preallocate, fds[1], static_cast<std::uint64_t>(round) * 1'000'000'000);
     }
     ::close(fds[1]);
-    const auto kill_at = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 400)(rng));
+    // The kill comes at a random moment after the first acknowledgement (the
+    // child's recovery takes a varying time before that).
+    const auto kill_after = std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 300)(rng));
+    auto kill_at = std::chrono::steady_clock::time_point::max();
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     std::string bytes;
     char buf[64 * 1024];
     bool killed = false;
     for (;;) {
-      if (!killed && std::chrono::steady_clock::now() >= kill_at) {
+      if (kill_at == std::chrono::steady_clock::time_point::max() && !bytes.empty()) {
+        kill_at = std::chrono::steady_clock::now() + kill_after;
+      }
+      if (!killed && (std::chrono::steady_clock::now() >= kill_at ||
+                      std::chrono::steady_clock::now() >= give_up)) {
         ::kill(pid, SIGKILL);
         killed = true;
       }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -215,6 +216,9 @@ TEST_CASE("a torn tail is cut at every byte position of the last record", "[log]
   testutil::temp_dir base;
   // Build one reference log of 5 records, then copy and tear it at each byte.
   auto opts = small_options(base / "ref", 1);
+  // The segment's own recovery; with the journal on, the journal would put the
+  // torn record back (tested below).
+  opts.journal = false;
   std::uint64_t full = 0;  // bytes of data (preallocated zeros may follow)
   {
     auto log = open_log(opts);
@@ -252,6 +256,7 @@ TEST_CASE("preallocated zeros after the data are neither damage nor a torn tail"
   auto opts = small_options(dir.path(), 1);
   opts.segment_size = 1 << 20;
   opts.preallocate = 256 * 1024;
+  opts.journal = false;  // the preallocator runs only without the journal
   std::uint64_t data = 0;
   {
     auto log = open_log(opts);
@@ -493,4 +498,100 @@ TEST_CASE("stop completes every queued append", "[log]") {
   CHECK(ok == 100);
   auto again = open_log(small_options(dir.path(), 1));
   CHECK(again->durable_end(0) == 100);
+}
+
+namespace {
+// Remembers how much of each file an fdatasync/fsync made durable, so a test
+// can cut a copy of the files back to that: what a power loss would leave.
+class durable_size_tracker : public file_system {
+ public:
+  result<int> open(const std::string& path, int flags, mode_t mode) override {
+    auto fd = file_system::open(path, flags, mode);
+    if (fd) {
+      std::lock_guard lk(mu_);
+      paths_[*fd] = path;
+    }
+    return fd;
+  }
+  std::error_code datasync(int fd) override { return record(fd, file_system::datasync(fd)); }
+  std::error_code sync(int fd) override { return record(fd, file_system::sync(fd)); }
+  std::map<std::string, std::uint64_t> durable() {
+    std::lock_guard lk(mu_);
+    return durable_;
+  }
+
+ private:
+  std::error_code record(int fd, std::error_code ec) {
+    if (!ec) {
+      auto size = file_system::size(fd);
+      std::lock_guard lk(mu_);
+      if (size) durable_[paths_[fd]] = *size;
+    }
+    return ec;
+  }
+  std::mutex mu_;
+  std::map<int, std::string> paths_;
+  std::map<std::string, std::uint64_t> durable_;
+};
+}  // namespace
+
+TEST_CASE("records that only the journal holds are restored after a power loss", "[log]") {
+  testutil::temp_dir dir;
+  durable_size_tracker fs;
+  auto opts = small_options(dir / "live", 4);
+  opts.segment_size = 1 << 20;
+  opts.fs = &fs;
+  opts.checkpoint_bytes = 1 << 20;  // no switch during the test: segments stay unsynced
+  opts.checkpoint_interval = std::chrono::hours(1);
+  auto log = open_log(opts);
+  for (std::uint64_t i = 0; i < 400; ++i) REQUIRE(log->append_and_wait(i % 4, make_click(i)));
+  // Copy the files as a power loss would leave them: every segment cut back
+  // to its last fdatasync (its header), the journal as synced.
+  const std::string copy = dir / "after-power-loss";
+  std::filesystem::copy(opts.dir, copy, std::filesystem::copy_options::recursive);
+  std::size_t cut = 0;
+  for (const auto& [path, size] : fs.durable()) {
+    if (!path.ends_with(".seg")) continue;
+    const std::string target = copy + path.substr(opts.dir.size());
+    if (std::filesystem::file_size(target) > size) {
+      std::filesystem::resize_file(target, size);
+      ++cut;
+    }
+  }
+  CHECK(cut == 4);
+  auto o2 = small_options(copy, 4);
+  o2.segment_size = 1 << 20;
+  recovery_report rep;
+  auto again = open_log(o2, &rep);
+  CHECK(rep.journal_records_restored == 400);
+  CHECK(rep.corruptions == 0);
+  for (partition_id p = 0; p < 4; ++p) {
+    const auto recs = read_all(*again, p);
+    REQUIRE(recs.size() == 100);
+    for (std::size_t k = 0; k < recs.size(); ++k) CHECK(recs[k].second == make_click(4 * k + p));
+  }
+  // And the restored log goes on at the right offsets.
+  auto off = again->append_and_wait(1, make_click(1000));
+  REQUIRE(off);
+  CHECK(*off == 100);
+}
+
+TEST_CASE("without the journal every partition is synced per group commit", "[log]") {
+  testutil::temp_dir dir;
+  durable_size_tracker fs;
+  auto opts = small_options(dir.path(), 2);
+  opts.journal = false;
+  opts.preallocate = 0;
+  opts.fs = &fs;
+  auto log = open_log(opts);
+  for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(log->append_and_wait(i % 2, make_click(i)));
+  const auto durable = fs.durable();
+  for (partition_id p = 0; p < 2; ++p) {
+    const auto segs = log->segments(p);
+    const std::string path = dir.path() + "/" + format::partition_dir_name(p) + "/" +
+                             format::segment_file_name(segs.back().base_offset);
+    REQUIRE(durable.count(path) == 1);
+    CHECK(durable.at(path) == segs.back().bytes);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/journal/commit-0.jnl"));
 }
