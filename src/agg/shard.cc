@@ -128,13 +128,14 @@ std::error_code shard::flush() {
   positions.reserve(readers_.size());
   for (auto& r : readers_) positions.push_back(r->position());
   const bool moved = positions != committed_;
-  if (moved || !deltas_.empty() || !late_.empty()) {
+  const std::int64_t wm = watermark_ms_.load(std::memory_order_relaxed);
+  if (moved || !deltas_.empty() || !late_.empty() || wm != committed_watermark_) {
     state::write_batch b;
     for (const auto& [k, n] : deltas_) b.add_count(k.ad_id, k.minute, state::tally_kind::clicks, n);
     for (const auto& [k, n] : late_) b.add_count(k.ad_id, k.minute, state::tally_kind::late, n);
     for (const auto& d : dedup_) b.put_dedup(d.ad_id, d.impression_id, d.expires_at_s);
     for (std::size_t i = 0; i < partitions_.size(); ++i) b.put_offset(partitions_[i], positions[i]);
-    b.put_watermark(id_, watermark_ms_.load(std::memory_order_relaxed));
+    b.put_watermark(id_, wm);
     if (auto ec = store_.write(b, true)) {
       // Keep everything: the next flush retries the same effects with the
       // same offsets, so nothing is lost or counted twice.
@@ -147,6 +148,7 @@ std::error_code shard::flush() {
     late_.clear();
     dedup_.clear();
     committed_ = positions;
+    committed_watermark_ = wm;
   }
   {
     std::lock_guard lk(status_mu_);

@@ -119,6 +119,7 @@ class shard {
   std::vector<dedup_entry> dedup_;
   std::int64_t max_event_ms_ = INT64_MIN;
   bool caught_up_ = false;  // recovery done: the clock may advance the watermark
+  std::int64_t committed_watermark_ = INT64_MIN;
 
   // Published for other threads.
   std::atomic<std::int64_t> watermark_ms_{INT64_MIN};

@@ -17,12 +17,13 @@
 #include "ingest/click_processor.h"
 #include "ingest/partitioner.h"
 #include "ingest/signature.h"
+#include "query/query_service.h"
 #include "state/store.h"
 
 namespace adclick::api {
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order written
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -227,6 +228,20 @@ class routes_impl {
       if (who.kind != caller::admin) return respond(unauthorized());
       return click_urls(id, req, std::move(respond));
     }
+    if (rest == "/aggregates") {
+      if (req.method != "GET") {
+        auto r = http::json_error(405, "method_not_allowed", "use GET");
+        r.headers.emplace_back("Allow", "GET");
+        return respond(std::move(r));
+      }
+      if (who.kind == caller::none) return respond(unauthorized());
+      auto ad = ctx_.ads->find(id);
+      // Another advertiser's ad looks exactly like an unknown one.
+      if (!ad || (who.kind == caller::advertiser && ad->advertiser_id != who.advertiser_id)) {
+        return respond(http::json_error(404, "not_found", "no such ad"));
+      }
+      return aggregates(id, req, std::move(respond));
+    }
     if (rest == "/click-urls") {
       auto r = http::json_error(405, "method_not_allowed", "use POST");
       r.headers.emplace_back("Allow", "POST");
@@ -336,6 +351,179 @@ class routes_impl {
     respond(json_response(200, json{{"adId", id}, {"expiresAt", exp}, {"urls", urls}}));
   }
 
+  // Parses from, to (and granularity); answers 400 and returns false on error.
+  bool parse_range(const http::request& req, std::int64_t& from, std::int64_t& to,
+                   query::granularity* g, const http::responder& respond) {
+    const auto f = query_param(req.query, "from");
+    const auto t = query_param(req.query, "to");
+    if (!f || !t) {
+      respond(http::json_error(400, "bad_request", "from and to are required (RFC 3339 or Unix seconds)"));
+      return false;
+    }
+    const auto fp = query::parse_time(*f);
+    const auto tp = query::parse_time(*t);
+    if (!fp) {
+      respond(http::json_error(400, "bad_request", "from must be RFC 3339 (2026-11-29T05:00:00Z) or Unix seconds"));
+      return false;
+    }
+    if (!tp) {
+      respond(http::json_error(400, "bad_request", "to must be RFC 3339 (2026-11-29T05:00:00Z) or Unix seconds"));
+      return false;
+    }
+    if (*fp >= *tp) {
+      respond(http::json_error(400, "bad_request", "from must be before to"));
+      return false;
+    }
+    from = *fp;
+    to = *tp;
+    if (g != nullptr) {
+      *g = query::granularity::minute;
+      if (auto gs = query_param(req.query, "granularity")) {
+        auto parsed = query::parse_granularity(*gs);
+        if (!parsed) {
+          respond(http::json_error(400, "bad_request", "granularity must be minute, hour or day"));
+          return false;
+        }
+        *g = *parsed;
+      }
+    }
+    return true;
+  }
+
+  void aggregates(std::uint64_t id, const http::request& req, http::responder respond) {
+    std::int64_t from = 0, to = 0;
+    query::granularity g{};
+    if (!parse_range(req, from, to, &g, respond)) return;
+    const auto fmt_param = query_param(req.query, "format");
+    if (fmt_param && *fmt_param != "json" && *fmt_param != "csv") {
+      return respond(http::json_error(400, "bad_request", "format must be json or csv"));
+    }
+    const bool csv = (fmt_param && *fmt_param == "csv") ||
+                     (!fmt_param && req.accept.find("text/csv") != std::string_view::npos);
+    auto s = ctx_.query->ad_series(id, from, to, g);
+    if (!s) {
+      if (s.error() == query::query_errc::too_many_points) {
+        return respond(http::json_error(400, "too_many_points",
+                                        "the range holds more buckets than query.max_points; use a "
+                                        "coarser granularity or a shorter range"));
+      }
+      return respond(http::json_error(500, "internal", s.error().message()));
+    }
+    const std::string key(query::to_string(g));
+    if (csv) {
+      http::response r;
+      r.content_type = "text/csv; charset=utf-8";
+      r.headers.emplace_back("Cache-Control", "no-store");
+      r.body = key + ",clicks,state\n";
+      for (const auto& p : s->points) {
+        r.body += query::format_time(p.start_s) + "," + std::to_string(p.clicks) + "," +
+                  std::string(query::to_string(p.state)) + "\n";
+      }
+      return respond(std::move(r));
+    }
+    json points = json::array();
+    for (const auto& p : s->points) {
+      points.push_back({{key, query::format_time(p.start_s)}, {"clicks", p.clicks},
+                        {"state", query::to_string(p.state)}});
+    }
+    json body{{"adId", id},
+              {"granularity", key},
+              {"from", query::format_time(from)},
+              {"to", query::format_time(to)},
+              {"series", points},
+              {"total", s->total},
+              {"invalid",
+               {{"duplicate", s->invalid.duplicate},
+                {"bad_signature", s->invalid.bad_signature},
+                {"expired", s->invalid.expired},
+                {"late", s->invalid.late},
+                {"unrecorded", s->invalid.unrecorded}}},
+              {"finalThrough", s->final_through_s ? json(query::format_time(*s->final_through_s)) : json(nullptr)},
+              {"reconciledThrough",
+               s->reconciled_through_s ? json(query::format_time(*s->reconciled_through_s)) : json(nullptr)}};
+    respond(json_response(200, body));
+  }
+
+ public:
+  // GET /api/v1/advertisers/{advertiserId}/ads/aggregates?from&to&limit&after
+  void advertiser_route(const http::request& req, http::responder respond) {
+    constexpr std::string_view prefix = "/api/v1/advertisers/";
+    std::string_view rest = req.path.substr(prefix.size());
+    const auto slash = rest.find('/');
+    const std::string_view adv = rest.substr(0, slash);
+    if (slash == std::string_view::npos || rest.substr(slash) != "/ads/aggregates" ||
+        !ingest::valid_advertiser_id(adv)) {
+      return respond(http::json_error(404, "not_found", "no such route"));
+    }
+    const caller who = authenticate(ctx_, req.authorization);
+    if (who.kind == caller::none) return respond(unauthorized());
+    if (who.kind == caller::advertiser && who.advertiser_id != adv) {
+      return respond(http::json_error(404, "not_found", "no such advertiser"));
+    }
+    std::int64_t from = 0, to = 0;
+    if (!parse_range(req, from, to, nullptr, respond)) return;
+    std::uint64_t limit = 100;
+    if (auto l = query_param(req.query, "limit"); l && (!parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
+      return respond(http::json_error(400, "bad_request", "limit must be an integer from 1 to 1000"));
+    }
+    // after = "{clicks}_{adId}" of the last item of the previous page.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> after;
+    if (auto a = query_param(req.query, "after")) {
+      const auto us = a->find('_');
+      std::uint64_t c = 0, i = 0;
+      if (us == std::string_view::npos || !parse_u64(a->substr(0, us), c) || !parse_u64(a->substr(us + 1), i)) {
+        return respond(http::json_error(400, "bad_request", "after must be the cursor of a previous page"));
+      }
+      after = {c, i};
+    }
+    std::vector<query::ad_total> totals;
+    std::uint64_t cursor = 0;
+    for (;;) {
+      auto ads = ctx_.store->list_ads(adv, cursor, 1000);
+      if (!ads) return respond(http::json_error(500, "internal", ads.error().message()));
+      for (const auto& ad : *ads) {
+        auto t = ctx_.query->ad_total(ad.ad_id, from, to);
+        if (!t) return respond(http::json_error(500, "internal", t.error().message()));
+        totals.push_back({ad.ad_id, *t});
+      }
+      if (ads->size() < 1000) break;
+      cursor = ads->back().ad_id;
+    }
+    std::sort(totals.begin(), totals.end(), [](const query::ad_total& a, const query::ad_total& b) {
+      return a.clicks != b.clicks ? a.clicks > b.clicks : a.ad_id < b.ad_id;
+    });
+    auto it = totals.begin();
+    if (after) {
+      it = std::find_if(totals.begin(), totals.end(), [&](const query::ad_total& t) {
+        return t.clicks < after->first || (t.clicks == after->first && t.ad_id > after->second);
+      });
+    }
+    json items = json::array();
+    std::uint64_t total = 0;
+    for (const auto& t : totals) total += t.clicks;
+    std::optional<std::string> next;
+    for (; it != totals.end(); ++it) {
+      if (items.size() == limit) {
+        const auto& last = *std::prev(it);
+        next = std::to_string(last.clicks) + "_" + std::to_string(last.ad_id);
+        break;
+      }
+      items.push_back({{"adId", it->ad_id}, {"clicks", it->clicks}});
+    }
+    json body{{"advertiserId", adv},
+              {"from", query::format_time(from)},
+              {"to", query::format_time(to)},
+              {"ads", items},
+              {"total", total},
+              {"finalThrough", [&] {
+                 auto f = ctx_.query->final_through_s();
+                 return f ? json(query::format_time(*f)) : json(nullptr);
+               }()}};
+    if (next) body["next"] = *next;
+    respond(json_response(200, body));
+  }
+
+ private:
   const api_context& ctx_;
 };
 
@@ -383,6 +571,7 @@ void add_routes(http::router& routes, const api_context& ctx) {
   routes.add("GET", "/api/v1/hot-ads", bind(&routes_impl::hot_ads, "hot_ads"));
   routes.add("GET", "/api/v1/ads", bind(&routes_impl::list_ads, "ads"));
   auto ad_route = bind(&routes_impl::ad_route, "ad");
+  routes.add_prefix("GET", "/api/v1/advertisers/", bind(&routes_impl::advertiser_route, "advertiser"));
   for (const char* m : {"GET", "PUT", "DELETE", "POST"}) routes.add_prefix(m, "/api/v1/ads/", ad_route);
 }
 

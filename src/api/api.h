@@ -20,6 +20,9 @@ class signer;
 namespace adclick::agg {
 class aggregator;
 }
+namespace adclick::query {
+class query_service;
+}
 namespace adclick::state {
 class store;
 }
@@ -33,6 +36,7 @@ struct api_context {
   const ingest::signer* signer = nullptr;
   state::store* store = nullptr;
   agg::aggregator* aggregator = nullptr;  // may be null
+  query::query_service* query = nullptr;
   std::string admin_token;
   // advertiser id -> key
   std::map<std::string, std::string> advertiser_keys;

@@ -22,6 +22,7 @@
 #include "ingest/partitioner.h"
 #include "ingest/signature.h"
 #include "log/segmented_log.h"
+#include "query/query_service.h"
 #include "state/store.h"
 
 namespace adclick::app {
@@ -327,6 +328,12 @@ int serve(const config::config& cfg) {
 
   register_metrics(click_log, server, dedup, partitioner, aggregator, store, ads);
 
+  query::query_options qopts;
+  qopts.max_points = static_cast<std::uint64_t>(cfg.query.max_points);
+  qopts.shards = static_cast<std::uint32_t>(std::min(cfg.aggregation.shards, cfg.log.partitions));
+  qopts.allowed_lateness_ms = cfg.aggregation.allowed_lateness.count();
+  query::query_service queries(store, qopts);
+  api_ctx.query = &queries;
   api_ctx.clicks = &clicks;
   api_ctx.ads = &ads;
   api_ctx.partitioner = &partitioner;

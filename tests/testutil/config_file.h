@@ -19,7 +19,7 @@ inline std::string write_test_config(const std::string& dir, const std::string& 
       << "[storage]\ndata_dir = \"" << dir << "/data\"\n\n"
       << "[signing]\ncurrent_key = \"k1\"\nkeys = { k1 = \"" << kTestSigningKey << "\" }\n\n"
       << "[auth]\nadmin_token = \"" << kTestAdminToken << "\"\n"
-      << "advertiser_keys = { \"adv-1\" = \"test-key-for-adv-1-xyz\" }\n\n"
+      << "advertiser_keys = { \"adv-1\" = \"test-key-for-adv-1-xyz\", \"adv-2\" = \"test-key-for-adv-2-xyz\" }\n\n"
       << extra;
   return path;
 }

@@ -1,0 +1,100 @@
+#pragma once
+// The query service: per-ad click series at minute, hour or day granularity,
+// and per-advertiser totals, read from the RocksDB `counts` family that the
+// speed layer (and the batch layer) write. Knows nothing of HTTP or of the
+// writers: it meets them only in state.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adclick/result.h"
+#include "state/state_format.h"
+
+namespace adclick::state {
+class store;
+}
+
+namespace adclick::query {
+
+enum class granularity { minute, hour, day };
+std::string_view to_string(granularity g);
+std::optional<granularity> parse_granularity(std::string_view s);
+std::int64_t bucket_seconds(granularity g);
+
+// "2026-11-29T05:00:00Z" (RFC 3339, any offset, optional fraction: rounded
+// down to the second) or Unix seconds ("1795900000"). nullopt if neither.
+std::optional<std::int64_t> parse_time(std::string_view s);
+// RFC 3339 UTC, seconds: "2026-11-29T05:00:00Z".
+std::string format_time(std::int64_t unix_s);
+
+enum class point_state { provisional, final_, reconciled };
+std::string_view to_string(point_state s);
+
+struct point {
+  std::int64_t start_s = 0;  // bucket start, aligned to the granularity (UTC)
+  std::uint64_t clicks = 0;
+  point_state state = point_state::provisional;
+};
+
+struct tallies {
+  std::uint64_t duplicate = 0, bad_signature = 0, expired = 0, late = 0, unrecorded = 0;
+};
+
+struct series {
+  std::uint64_t ad_id = 0;
+  granularity gran = granularity::minute;
+  std::int64_t from_s = 0, to_s = 0;  // as asked
+  std::vector<point> points;          // dense: every bucket, zero-filled
+  std::uint64_t total = 0;
+  tallies invalid;
+  std::optional<std::int64_t> final_through_s;       // buckets ending at or before it are final
+  std::optional<std::int64_t> reconciled_through_s;  // ... reconciled
+};
+
+struct ad_total {
+  std::uint64_t ad_id = 0;
+  std::uint64_t clicks = 0;
+};
+
+enum class query_errc { bad_range = 1, too_many_points };
+const std::error_category& query_category() noexcept;
+inline std::error_code make_error_code(query_errc e) noexcept {
+  return {static_cast<int>(e), query_category()};
+}
+
+struct query_options {
+  std::uint64_t max_points = 100000;
+  std::uint32_t shards = 2;                    // whose watermarks decide finality
+  std::int64_t allowed_lateness_ms = 60000;
+};
+
+// Thread safety: any thread, any number at once.
+class query_service {
+ public:
+  query_service(state::store& store, query_options options);
+
+  // Buckets that overlap [from_s, to_s). An error for from >= to or more
+  // than max_points buckets.
+  [[nodiscard]] result<series> ad_series(std::uint64_t ad_id, std::int64_t from_s, std::int64_t to_s,
+                                         granularity g) const;
+  // Total counted clicks of each ad over the range (minute rows in range).
+  [[nodiscard]] result<std::uint64_t> ad_total(std::uint64_t ad_id, std::int64_t from_s,
+                                               std::int64_t to_s) const;
+
+  // The lowest committed shard watermark minus the allowed lateness, in
+  // seconds, rounded down to a minute; nullopt until every shard committed one.
+  std::optional<std::int64_t> final_through_s() const;
+  std::optional<std::int64_t> reconciled_through_s() const;
+
+ private:
+  state::store& store_;
+  const query_options options_;
+};
+
+}  // namespace adclick::query
+
+template <>
+struct std::is_error_code_enum<adclick::query::query_errc> : std::true_type {};
