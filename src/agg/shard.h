@@ -53,6 +53,8 @@ struct shard_status {
   std::uint64_t late_records = 0;
   std::uint64_t commits = 0;
   std::uint64_t commit_failures = 0;
+  std::uint64_t commit_ns = 0;       // time spent committing to RocksDB
+  std::uint64_t commit_bytes = 0;    // bytes of the committed batches (before RocksDB)
   std::vector<partition_status> partitions;
 };
 
@@ -127,6 +129,8 @@ class shard {
   std::atomic<std::uint64_t> late_records_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> commit_failures_{0};
+  std::atomic<std::uint64_t> commit_ns_{0};
+  std::atomic<std::uint64_t> commit_bytes_{0};
   mutable std::mutex status_mu_;
   std::vector<partition_status> published_;  // guarded by status_mu_
 
