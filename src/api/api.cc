@@ -12,6 +12,7 @@
 
 #include "base/duration.h"
 #include "base/metrics.h"
+#include "base/task_queue.h"
 #include "http/response.h"
 #include "ingest/ad_registry.h"
 #include "ingest/click_processor.h"
@@ -240,7 +241,7 @@ class routes_impl {
       if (!ad || (who.kind == caller::advertiser && ad->advertiser_id != who.advertiser_id)) {
         return respond(http::json_error(404, "not_found", "no such ad"));
       }
-      return aggregates(id, req, std::move(respond));
+      return offload(respond, [this, id, &req](http::responder r) { aggregates(id, req, std::move(r)); });
     }
     if (rest == "/click-urls") {
       auto r = http::json_error(405, "method_not_allowed", "use POST");
@@ -351,6 +352,20 @@ class routes_impl {
     respond(json_response(200, json{{"adId", id}, {"expiresAt", exp}, {"urls", urls}}));
   }
 
+  // Runs a query on the query workers; the request stays valid until the
+  // responder is called. A full queue answers 503 at once.
+  template <class F>
+  void offload(http::responder& respond, F work) {
+    if (ctx_.query_workers == nullptr) return work(std::move(respond));
+    auto shared = std::make_shared<http::responder>(std::move(respond));
+    std::function<void()> task = [shared, work]() mutable { work(std::move(*shared)); };
+    if (!ctx_.query_workers->post(task)) {
+      auto r = http::json_error(503, "overloaded", "too many queries in progress; retry shortly");
+      r.headers.emplace_back("Retry-After", "1");
+      (*shared)(std::move(r));
+    }
+  }
+
   // Parses from, to (and granularity); answers 400 and returns false on error.
   bool parse_range(const http::request& req, std::int64_t& from, std::int64_t& to,
                    query::granularity* g, const http::responder& respond) {
@@ -421,27 +436,38 @@ class routes_impl {
       }
       return respond(std::move(r));
     }
-    json points = json::array();
-    for (const auto& p : s->points) {
-      points.push_back({{key, query::format_time(p.start_s)}, {"clicks", p.clicks},
-                        {"state", query::to_string(p.state)}});
+    // Written directly: tens of thousands of points, no JSON object per point.
+    auto time_or_null = [](const std::optional<std::int64_t>& t) {
+      return t ? "\"" + query::format_time(*t) + "\"" : std::string("null");
+    };
+    std::string out;
+    out.reserve(160 + s->points.size() * (key.size() + 60));
+    fmt::format_to(std::back_inserter(out), "{{\"adId\":{},\"granularity\":\"{}\",\"from\":\"{}\",\"to\":\"{}\",\"series\":[",
+                   id, key, query::format_time(from), query::format_time(to));
+    char ts[20];
+    for (std::size_t i = 0; i < s->points.size(); ++i) {
+      const auto& p = s->points[i];
+      if (i > 0) out.push_back(',');
+      out += "{\"";
+      out += key;
+      out += "\":\"";
+      out.append(ts, query::format_time(p.start_s, ts));
+      out += "\",\"clicks\":";
+      out += std::to_string(p.clicks);
+      out += ",\"state\":\"";
+      out += query::to_string(p.state);
+      out += "\"}";
     }
-    json body{{"adId", id},
-              {"granularity", key},
-              {"from", query::format_time(from)},
-              {"to", query::format_time(to)},
-              {"series", points},
-              {"total", s->total},
-              {"invalid",
-               {{"duplicate", s->invalid.duplicate},
-                {"bad_signature", s->invalid.bad_signature},
-                {"expired", s->invalid.expired},
-                {"late", s->invalid.late},
-                {"unrecorded", s->invalid.unrecorded}}},
-              {"finalThrough", s->final_through_s ? json(query::format_time(*s->final_through_s)) : json(nullptr)},
-              {"reconciledThrough",
-               s->reconciled_through_s ? json(query::format_time(*s->reconciled_through_s)) : json(nullptr)}};
-    respond(json_response(200, body));
+    fmt::format_to(std::back_inserter(out),
+                   "],\"total\":{},\"invalid\":{{\"duplicate\":{},\"bad_signature\":{},\"expired\":{},"
+                   "\"late\":{},\"unrecorded\":{}}},\"finalThrough\":{},\"reconciledThrough\":{}}}",
+                   s->total, s->invalid.duplicate, s->invalid.bad_signature, s->invalid.expired,
+                   s->invalid.late, s->invalid.unrecorded, time_or_null(s->final_through_s),
+                   time_or_null(s->reconciled_through_s));
+    http::response r;
+    r.body = std::move(out);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    respond(std::move(r));
   }
 
  public:
@@ -460,6 +486,10 @@ class routes_impl {
     if (who.kind == caller::advertiser && who.advertiser_id != adv) {
       return respond(http::json_error(404, "not_found", "no such advertiser"));
     }
+    offload(respond, [this, adv, &req](http::responder r) { advertiser_totals(adv, req, std::move(r)); });
+  }
+
+  void advertiser_totals(std::string_view adv, const http::request& req, http::responder respond) {
     std::int64_t from = 0, to = 0;
     if (!parse_range(req, from, to, nullptr, respond)) return;
     std::uint64_t limit = 100;

@@ -23,6 +23,9 @@ class aggregator;
 namespace adclick::query {
 class query_service;
 }
+namespace adclick::base {
+class task_queue;
+}
 namespace adclick::state {
 class store;
 }
@@ -37,6 +40,8 @@ struct api_context {
   state::store* store = nullptr;
   agg::aggregator* aggregator = nullptr;  // may be null
   query::query_service* query = nullptr;
+  // Where query work runs (never on an I/O thread); null: inline.
+  base::task_queue* query_workers = nullptr;
   std::string admin_token;
   // advertiser id -> key
   std::map<std::string, std::string> advertiser_keys;

@@ -14,6 +14,7 @@
 #include "base/lock_file.h"
 #include "base/metrics.h"
 #include "base/periodic.h"
+#include "base/task_queue.h"
 #include "http/server.h"
 #include "ingest/ad_registry.h"
 #include "ingest/click_processor.h"
@@ -244,6 +245,7 @@ int serve(const config::config& cfg) {
   api_ctx.public_base_url = "http://" + host + ":" + std::to_string(server.port());
 
   std::string state_error;
+  const auto state_t0 = std::chrono::steady_clock::now();
   auto opened_store = state::store::open(data_dir + "/state", state_error);
   if (!opened_store) {
     spdlog::error("serve: {}", state_error);
@@ -251,6 +253,9 @@ int serve(const config::config& cfg) {
     return 1;
   }
   auto& store = **opened_store;
+  spdlog::info("state: opened RocksDB in {} ms",
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - state_t0)
+                   .count());
 
   log::recovery_report report;
   std::string error_line;
@@ -333,7 +338,10 @@ int serve(const config::config& cfg) {
   qopts.shards = static_cast<std::uint32_t>(std::min(cfg.aggregation.shards, cfg.log.partitions));
   qopts.allowed_lateness_ms = cfg.aggregation.allowed_lateness.count();
   query::query_service queries(store, qopts);
+  // Queries scan RocksDB: they run here, not on the I/O threads.
+  base::task_queue query_workers(2, 256);
   api_ctx.query = &queries;
+  api_ctx.query_workers = &query_workers;
   api_ctx.clicks = &clicks;
   api_ctx.ads = &ads;
   api_ctx.partitioner = &partitioner;
@@ -352,6 +360,7 @@ int serve(const config::config& cfg) {
   // write and sync the log, let the shards apply and commit what it holds,
   // write the last tallies, and close RocksDB (when `store` goes).
   server.stop();
+  query_workers.stop();
   click_log.stop();
   aggregator.stop();
   tally_flush.stop();

@@ -129,13 +129,44 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
          h * 3600 + mi * 60 + se - offset;
 }
 
+std::size_t format_time(std::int64_t unix_s, char* out) {
+  // Civil date from days (Howard Hinnant's algorithm): no gmtime per point.
+  const std::int64_t days = floor_div(unix_s, 86400);
+  const std::int64_t secs = unix_s - days * 86400;
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+  auto two = [](char* p, unsigned v) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+  };
+  const auto yy = static_cast<unsigned>(y);
+  out[0] = static_cast<char>('0' + yy / 1000 % 10);
+  out[1] = static_cast<char>('0' + yy / 100 % 10);
+  two(out + 2, yy % 100);
+  out[4] = '-';
+  two(out + 5, m);
+  out[7] = '-';
+  two(out + 8, d);
+  out[10] = 'T';
+  two(out + 11, static_cast<unsigned>(secs / 3600));
+  out[13] = ':';
+  two(out + 14, static_cast<unsigned>(secs / 60 % 60));
+  out[16] = ':';
+  two(out + 17, static_cast<unsigned>(secs % 60));
+  out[19] = 'Z';
+  return 20;
+}
+
 std::string format_time(std::int64_t unix_s) {
-  const std::time_t t = static_cast<std::time_t>(unix_s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  char buf[20];
+  return std::string(buf, format_time(unix_s, buf));
 }
 
 query_service::query_service(state::store& store, query_options options)

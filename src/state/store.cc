@@ -158,6 +158,12 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   db_opts.paranoid_checks = true;
+  // Restart time: replay the WAL into memtables and go on, without writing
+  // them out as SST files first.
+  db_opts.avoid_flush_during_recovery = true;
+  // ...and keep that WAL short: past this size the oldest memtables are
+  // flushed, so a restart replays at most this much.
+  db_opts.max_total_wal_size = 16ull << 20;
   db_opts.max_background_jobs = 2;
   im->statistics = rocksdb::CreateDBStatistics();
   db_opts.statistics = im->statistics;

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -98,10 +97,14 @@ std::pair<int, std::string> run(const std::vector<std::string>& argv,
 adclick_server::adclick_server(const std::string& config_path, const std::string& output_file)
     : proc_({ADCLICK_BINARY, "serve", "--config", config_path}, output_file) {
   if (!proc_.wait_for_output("serve: ready")) return;
-  static const std::regex re("listening on [^ ]*:([0-9]+)");
-  std::smatch m;
+  // "serve: listening on HOST:PORT"
   const std::string out = proc_.output();
-  if (std::regex_search(out, m, re)) port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+  const auto at = out.find("serve: listening on ");
+  if (at == std::string::npos) return;
+  const auto eol = out.find('\n', at);
+  const std::string addr = out.substr(at, eol - at);
+  const auto colon = addr.rfind(':');
+  if (colon != std::string::npos) port_ = static_cast<std::uint16_t>(std::stoi(addr.substr(colon + 1)));
 }
 
 }  // namespace adclick::testutil
