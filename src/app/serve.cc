@@ -159,6 +159,8 @@ void register_metrics(const log::segmented_log& lg, const http::server& server,
     for (const auto& s : aggregator.status()) n += static_cast<double>(s.late_records);
     return n;
   });
+  m.add_gauge("adclick_dedup_keys", "Committed dedup keys (RocksDB estimate)", "",
+              [&store] { return static_cast<double>(store.dedup_keys_estimate()); });
   m.add_gauge("adclick_state_sst_bytes", "RocksDB SST bytes", "",
               [&store] { return static_cast<double>(store.stats().sst_bytes); });
   m.add_gauge_family("adclick_http_connections", "HTTP connections", [&server] {
@@ -330,6 +332,12 @@ int serve(const config::config& cfg) {
     }
   });
   tally_flush.start();
+  // Expired dedup keys go in RocksDB's own compactions too; this makes sure
+  // the dedup state stays bounded by the validity window even when quiet.
+  base::periodic_task dedup_compaction(std::chrono::hours(1), [&] {
+    if (auto ec = store.compact_dedup()) spdlog::error("state: dedup compaction failed: {}", ec.message());
+  }, /*run_at_stop=*/false);
+  dedup_compaction.start();
 
   register_metrics(click_log, server, dedup, partitioner, aggregator, store, ads);
 
@@ -364,6 +372,7 @@ int serve(const config::config& cfg) {
   click_log.stop();
   aggregator.stop();
   tally_flush.stop();
+  dedup_compaction.stop();
   spdlog::info("serve: stopped cleanly");
   return 0;
 }

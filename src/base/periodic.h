@@ -1,6 +1,6 @@
 #pragma once
 // Runs a function every `interval` on its own thread until stopped; stop()
-// wakes it at once and runs the function one last time.
+// wakes it at once and, if run_at_stop, runs the function one last time.
 
 #include <chrono>
 #include <condition_variable>
@@ -12,8 +12,8 @@ namespace adclick::base {
 
 class periodic_task {
  public:
-  periodic_task(std::chrono::milliseconds interval, std::function<void()> fn)
-      : interval_(interval), fn_(std::move(fn)) {}
+  periodic_task(std::chrono::milliseconds interval, std::function<void()> fn, bool run_at_stop = true)
+      : interval_(interval), fn_(std::move(fn)), run_at_stop_(run_at_stop) {}
   ~periodic_task() { stop(); }
   periodic_task(const periodic_task&) = delete;
   periodic_task& operator=(const periodic_task&) = delete;
@@ -26,6 +26,7 @@ class periodic_task {
       std::unique_lock lk(mu_);
       while (!stopping_) {
         cv_.wait_for(lk, interval_, [&] { return stopping_; });
+        if (stopping_ && !run_at_stop_) break;
         lk.unlock();
         fn_();
         lk.lock();
@@ -45,6 +46,7 @@ class periodic_task {
  private:
   const std::chrono::milliseconds interval_;
   const std::function<void()> fn_;
+  const bool run_at_stop_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_

@@ -1,5 +1,6 @@
 #include "state/store.h"
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
@@ -10,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstring>
 
 namespace adclick::state {
@@ -54,6 +56,26 @@ class add64_operator final : public rocksdb::AssociativeMergeOperator {
   }
   // Stable: stored in the database's options; never change it.
   const char* Name() const override { return "adclick.add64"; }
+};
+
+// Drops dedup keys whose click has expired: no click is accepted after its
+// expiry, so such a key can never catch a duplicate again. This is what keeps
+// the dedup state bounded by the validity window, not by history. Stateless
+// and thread-safe (it reads the wall clock).
+class dedup_expiry_filter final : public rocksdb::CompactionFilter {
+ public:
+  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    if (value.size() != 8) return false;  // not ours to judge: keep it
+    std::int64_t expires_at_s = 0;
+    std::memcpy(&expires_at_s, value.data(), 8);
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    return expires_at_s < now_s;
+  }
+  // Stable: recorded in the database's options.
+  const char* Name() const override { return "adclick.dedup_expiry"; }
 };
 
 enum cf_index { kDefault = 0, kAds, kDedup, kCounts, kMeta, kReconcile, kFamilies };
@@ -185,6 +207,8 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
   // them without walking its skiplist.
   dedup.memtable_prefix_bloom_size_ratio = 0.1;
   dedup.memtable_whole_key_filtering = true;
+  static dedup_expiry_filter expiry_filter;  // outlives every database
+  dedup.compaction_filter = &expiry_filter;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, base_cf()}, {kAdsFamily, base_cf()},
@@ -327,6 +351,19 @@ std::error_code store::scan_counts(
     fn(parts->minute, parts->kind, *v);
   }
   return it->status().ok() ? std::error_code{} : to_error(it->status());
+}
+
+std::error_code store::compact_dedup() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  const auto s = impl_->db->CompactRange(o, impl_->cf(kDedup), nullptr, nullptr);
+  return s.ok() ? std::error_code{} : to_error(s);
+}
+
+std::uint64_t store::dedup_keys_estimate() {
+  std::uint64_t n = 0;
+  impl_->db->GetIntProperty(impl_->cf(kDedup), rocksdb::DB::Properties::kEstimateNumKeys, &n);
+  return n;
 }
 
 store_stats store::stats() {

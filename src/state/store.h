@@ -100,6 +100,11 @@ class store {
       std::uint64_t ad_id, std::int64_t from_minute, std::int64_t to_minute,
       const std::function<void(std::int64_t minute, tally_kind kind, std::uint64_t value)>& fn);
 
+  // Compacts the dedup family now, dropping expired keys (RocksDB also does
+  // it in its own compactions).
+  [[nodiscard]] std::error_code compact_dedup();
+  std::uint64_t dedup_keys_estimate();
+
   store_stats stats();
 
  private:

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <map>
 #include <thread>
 
@@ -160,4 +161,28 @@ TEST_CASE("a second open of the same database is refused", "[state]") {
   auto again = store::open(dir.path(), err);
   CHECK_FALSE(again);
   CHECK_THAT(err, Catch::Contains("cannot open RocksDB"));
+}
+
+TEST_CASE("expired dedup keys are dropped by compaction, live ones stay", "[state]") {
+  testutil::temp_dir dir;
+  auto db = open_store(dir.path());
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  write_batch b;
+  b.put_dedup(1, "expired-long-ago", now - 86400);
+  b.put_dedup(1, "expired-just-now", now - 1);
+  b.put_dedup(1, "valid-for-an-hour", now + 3600);
+  b.put_dedup(2, "valid-for-a-day", now + 86400);
+  REQUIRE_FALSE(db->write(b, true));
+  REQUIRE_FALSE(db->compact_dedup());
+  auto gone1 = db->get_dedup(1, "expired-long-ago");
+  auto gone2 = db->get_dedup(1, "expired-just-now");
+  auto kept1 = db->get_dedup(1, "valid-for-an-hour");
+  auto kept2 = db->get_dedup(2, "valid-for-a-day");
+  REQUIRE((gone1 && gone2 && kept1 && kept2));
+  CHECK_FALSE(gone1->has_value());
+  CHECK_FALSE(gone2->has_value());
+  CHECK(kept1->has_value());
+  CHECK(kept2->has_value());
 }
