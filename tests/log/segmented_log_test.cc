@@ -595,3 +595,30 @@ TEST_CASE("without the journal every partition is synced per group commit", "[lo
   }
   CHECK_FALSE(std::filesystem::exists(dir.path() + "/journal/commit-0.jnl"));
 }
+
+TEST_CASE("an active segment older than segment_age is sealed without new appends", "[log]") {
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 1);
+  opts.segment_age = std::chrono::minutes(1);
+  std::atomic<std::int64_t> now{1'800'000'000'000};
+  opts.now_ms = [&now] { return now.load(); };
+  auto log = open_log(opts);
+  REQUIRE(log->append_and_wait(0, make_click(1)));
+  REQUIRE(log->segments(0).size() == 1);
+  CHECK_FALSE(log->segments(0)[0].sealed);
+  // The flusher's maintenance (once a second) sees it old and seals it, so the
+  // batch layer and retention can use it while the partition is idle.
+  now += 2 * 60'000;
+  for (int i = 0; i < 300 && !log->segments(0)[0].sealed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(log->segments(0)[0].sealed);
+  CHECK(std::filesystem::exists(dir.path() + "/p0000/" + format::index_file_name(0)));
+  // The next append opens a new segment.
+  auto off = log->append_and_wait(0, make_click(2));
+  REQUIRE(off);
+  CHECK(*off == 1);
+  const auto segs = log->segments(0);
+  REQUIRE(segs.size() == 2);
+  CHECK(segs[1].base_offset == 1);
+}
