@@ -515,7 +515,8 @@ std::error_code partition::replay(offset_t first_offset, std::uint32_t records,
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
   if (auto ec = write(batch, now)) return ec;
-  if (auto ec = commit(true)) return ec;
+  // Synced once for all chunks: open() syncs every partition after the replay.
+  if (auto ec = commit(false)) return ec;
   report.journal_records_restored += restored;
   return {};
 }
