@@ -35,10 +35,14 @@ if [ "$mode" = "full" ]; then
 
   BUILD_TYPE=None "$root/scripts/build.sh" "$root/build-tsan" -DADCLICK_WERROR=ON \
     -DADCLICK_TSAN=ON -DADCLICK_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-O1 -g1"
-  # The threaded suites, in-process. The log's crash test forks a process that
-  # then starts threads, which TSan does not support: it runs in the release
-  # and ASan suites only (as do the suites that drive the binary as a child).
+  # The threaded suites, in-process. Left out, and run in the release and
+  # ASan suites only: the log's crash test (it forks a process that then
+  # starts threads, which TSan does not support), the suites that drive the
+  # binary as a child, and the tests where several threads meet only inside
+  # RocksDB (the agg shards, concurrent merges): Debian's RocksDB is not built
+  # with TSan, so TSan cannot see its locks and reports races that are not.
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    run_suite "$root/build-tsan" "tsan" -R "^(log|agg|ingest|state|http|query): " -E "^log: SIGKILL"
+    run_suite "$root/build-tsan" "tsan" -R "^(log|ingest|state|http|query):" \
+    -E "^log:SIGKILL|^state:concurrent merges"
 fi
 echo "test: all suites passed in $((SECONDS - start)) s"
