@@ -1,7 +1,6 @@
 #include "api/api.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <charconv>
@@ -103,22 +102,6 @@ bool split_ad_path(std::string_view path, std::uint64_t& id, std::string_view& r
   rest = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
   return parse_u64(id_text, id) && ingest::valid_ad_id(id) &&
          (id_text.size() == 1 || id_text[0] != '0');
-}
-
-// A UUIDv4 from OpenSSL's CSPRNG.
-std::string new_impression_id() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-    s.push_back(hex[b[i] >> 4]);
-    s.push_back(hex[b[i] & 15]);
-  }
-  return s;
 }
 
 struct route_stats {
@@ -345,7 +328,7 @@ class routes_impl {
     const std::int64_t exp = now_ms() / 1000 + ttl_s;
     json urls = json::array();
     for (std::uint64_t i = 0; i < count; ++i) {
-      const std::string imp = new_impression_id();
+      const std::string imp = ingest::new_impression_id();
       urls.push_back(ctx_.public_base_url + "/click?adId=" + std::to_string(id) +
                      "&impressionId=" + imp + "&signature=" + ctx_.signer->sign(id, imp, exp));
     }

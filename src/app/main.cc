@@ -8,8 +8,6 @@
 #include <filesystem>
 #include <string>
 
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <fstream>
 
@@ -129,18 +127,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "adclick: --ad must be an integer in [1, 2^63)\n");
       return 2;
     }
-    if (sign_impression.empty()) {
-      unsigned char b[16];
-      RAND_bytes(b, sizeof b);
-      b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-      b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-      static constexpr char hex[] = "0123456789abcdef";
-      for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) sign_impression.push_back('-');
-        sign_impression.push_back(hex[b[i] >> 4]);
-        sign_impression.push_back(hex[b[i] & 15]);
-      }
-    }
+    if (sign_impression.empty()) sign_impression = adclick::ingest::new_impression_id();
     std::string why;
     adclick::ingest::click_params check;
     const std::string probe = "adId=1&impressionId=" + sign_impression + "&signature=x";

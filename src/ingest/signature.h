@@ -72,6 +72,9 @@ class signer {
 std::string click_mac(std::string_view raw_key, std::uint64_t ad_id,
                       std::string_view impression_id, std::int64_t expires_at_s);
 
+// A fresh impression id for minted click links: a UUIDv4 from OpenSSL's CSPRNG.
+std::string new_impression_id();
+
 // Unpadded base64url.
 std::string base64url_encode(std::string_view bytes);
 

@@ -23,12 +23,6 @@ std::string format_time(std::int64_t ms) {
   return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms % 1000));
 }
 
-bool parse_base(const std::string& name, const char* ext, offset_t& base) {
-  if (name.size() != 24 || name.compare(20, 4, ext) != 0) return false;
-  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, base);
-  return ec == std::errc() && p == name.data() + 20;
-}
-
 void inspect_segment(file_system& fs, const std::string& dir, partition_id p, offset_t base,
                      bool newest, segment_report& out) {
   out.partition = p;
@@ -121,12 +115,8 @@ inspect_report inspect_log(const std::string& dir) {
                                      dir, meta.error().message()));
     return r;
   }
-  const std::string prefix = "adclick-log format=1 partitions=";
   std::uint32_t partitions = 0;
-  if (meta->compare(0, prefix.size(), prefix) != 0 ||
-      std::from_chars(meta->data() + prefix.size(), meta->data() + meta->size(), partitions).ec !=
-          std::errc() ||
-      partitions == 0) {
+  if (!format::parse_log_meta(*meta, partitions)) {
     r.problems.push_back(fmt::format("{}/LOG_META is damaged", dir));
     return r;
   }
@@ -143,9 +133,9 @@ inspect_report inspect_log(const std::string& dir) {
     std::vector<offset_t> bases;
     for (const auto& n : *names) {
       offset_t base = 0;
-      if (parse_base(n, ".seg", base)) {
+      if (format::parse_segment_file_name(n, ".seg", base)) {
         bases.push_back(base);
-      } else if (!parse_base(n, ".idx", base)) {
+      } else if (!format::parse_segment_file_name(n, ".idx", base)) {
         r.problems.push_back(fmt::format("{}/{}: unexpected file", pdir, n));
       }
     }

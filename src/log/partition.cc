@@ -4,23 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "log/log_errc.h"
 #include "log/record_format.h"
 
 namespace adclick::log {
-namespace {
-
-// Parses "<20 digits>.seg" / ".idx".
-bool parse_segment_name(const std::string& name, const char* ext, offset_t& base) {
-  if (name.size() != 24 || name.compare(20, 4, ext) != 0) return false;
-  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, base);
-  return ec == std::errc() && p == name.data() + 20;
-}
-
-}  // namespace
-
 partition::partition(partition_id id, std::string dir, const log_options& options,
                      file_system& fs, log_stats& stats)
     : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats) {}
@@ -35,9 +23,9 @@ std::error_code partition::recover(recovery_report& report) {
   std::vector<offset_t> indexes;
   for (const auto& name : *names) {
     offset_t base = 0;
-    if (parse_segment_name(name, ".seg", base)) {
+    if (format::parse_segment_file_name(name, ".seg", base)) {
       bases.push_back(base);
-    } else if (parse_segment_name(name, ".idx", base)) {
+    } else if (format::parse_segment_file_name(name, ".idx", base)) {
       indexes.push_back(base);
     } else if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
       (void)fs_.remove(dir_ + "/" + name);  // an index write that did not finish

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 namespace adclick::log::format {
 
 std::uint32_t checksum32(const void* data, std::size_t n) {
@@ -122,6 +124,27 @@ bool decode_segment_header(const char* p, std::uint32_t& partition, std::uint64_
 std::string segment_file_name(std::uint64_t base_offset) {
   return fmt::format("{:020d}.seg", base_offset);
 }
+bool parse_segment_file_name(std::string_view name, std::string_view ext, std::uint64_t& base_offset) {
+  if (name.size() != 20 + ext.size() || name.substr(20) != ext) return false;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, base_offset);
+  return ec == std::errc() && p == name.data() + 20;
+}
+
+std::string log_meta_text(std::uint32_t partitions) {
+  return "adclick-log format=1 partitions=" + std::to_string(partitions) + "\n";
+}
+
+bool parse_log_meta(std::string_view text, std::uint32_t& partitions) {
+  constexpr std::string_view prefix = "adclick-log format=1 partitions=";
+  if (text.size() < prefix.size() + 2 || text.substr(0, prefix.size()) != prefix || text.back() != '\n') {
+    return false;
+  }
+  const char* b = text.data() + prefix.size();
+  const char* e = text.data() + text.size() - 1;
+  auto [p, ec] = std::from_chars(b, e, partitions);
+  return ec == std::errc() && p == e && partitions > 0;
+}
+
 std::string index_file_name(std::uint64_t base_offset) {
   return fmt::format("{:020d}.idx", base_offset);
 }

@@ -126,6 +126,12 @@ void encode_segment_header(char* out, std::uint32_t partition, std::uint64_t bas
 
 // File names.
 std::string segment_file_name(std::uint64_t base_offset);
+// Parses "<20 digits><ext>" (ext ".seg" or ".idx"); false for any other name.
+[[nodiscard]] bool parse_segment_file_name(std::string_view name, std::string_view ext,
+                                           std::uint64_t& base_offset);
+// The LOG_META file: "adclick-log format=1 partitions=N\n".
+std::string log_meta_text(std::uint32_t partitions);
+[[nodiscard]] bool parse_log_meta(std::string_view text, std::uint32_t& partitions);
 std::string index_file_name(std::uint64_t base_offset);
 std::string partition_dir_name(std::uint32_t partition);
 

@@ -18,23 +18,6 @@ namespace {
 constexpr const char* kMetaFile = "LOG_META";
 constexpr auto kMaintenanceEvery = std::chrono::seconds(1);
 
-std::string meta_text(std::uint32_t partitions) {
-  return "adclick-log format=1 partitions=" + std::to_string(partitions) + "\n";
-}
-
-// Parses meta_text(); false if it is not exactly that form.
-bool parse_meta(const std::string& text, std::uint32_t& partitions) {
-  const std::string prefix = "adclick-log format=1 partitions=";
-  if (text.size() < prefix.size() + 2 || text.compare(0, prefix.size(), prefix) != 0 ||
-      text.back() != '\n') {
-    return false;
-  }
-  const char* b = text.data() + prefix.size();
-  const char* e = text.data() + text.size() - 1;
-  auto [p, ec] = std::from_chars(b, e, partitions);
-  return ec == std::errc() && p == e && partitions > 0;
-}
-
 // Reads one partition, up to its durable end, resynchronising after bad bytes.
 class segmented_reader final : public partition_reader {
  public:
@@ -156,7 +139,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
   auto meta = read_file(fs, meta_path);
   if (meta) {
     std::uint32_t n = 0;
-    if (!parse_meta(*meta, n)) {
+    if (!format::parse_log_meta(*meta, n)) {
       error_line = "log: " + meta_path + " is damaged";
       return log_errc::bad_layout;
     }
@@ -167,7 +150,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
       return log_errc::partition_mismatch;
     }
   } else if (meta.error() == std::errc::no_such_file_or_directory) {
-    if (auto ec = write_file_durably(fs, opt.dir, kMetaFile, meta_text(opt.partitions))) {
+    if (auto ec = write_file_durably(fs, opt.dir, kMetaFile, format::log_meta_text(opt.partitions))) {
       error_line = "log: cannot write " + meta_path + ": " + ec.message();
       return ec;
     }
