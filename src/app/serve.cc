@@ -77,6 +77,8 @@ http::server_options make_server_options(const config::config& cfg) {
   o.host = cfg.server.listen.host;
   o.port = cfg.server.listen.port;
   o.threads = cfg.server.threads;
+  o.model = cfg.server.io == config::io_model::shared ? http::io_model::shared
+                                                      : http::io_model::per_thread;
   o.max_connections = static_cast<std::uint32_t>(cfg.server.max_connections);
   o.header_timeout = cfg.server.header_timeout;
   o.idle_timeout = cfg.server.idle_timeout;

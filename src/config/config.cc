@@ -43,7 +43,7 @@ struct table_schema {
 
 const table_schema kSchema[] = {
     {"server",
-     {"listen", "threads", "max_connections", "header_timeout", "idle_timeout", "max_header_size",
+     {"listen", "threads", "io_model", "max_connections", "header_timeout", "idle_timeout", "max_header_size",
       "max_body_size", "tls_cert", "tls_key", "redirect_listen"}},
     {"storage", {"data_dir", "ads_file", "archive_dir"}},
     {"log",
@@ -316,6 +316,9 @@ class parser {
     read_endpoint(t, "listen", listen);
     if (listen) o.listen = *listen;
     read_int(t, "threads", 1, 256, o.threads);
+    static const std::pair<std::string_view, io_model> kModels[] = {
+        {"per_thread", io_model::per_thread}, {"shared", io_model::shared}};
+    read_enum(t, "io_model", kModels, o.io);
     read_int(t, "max_connections", 1, 1000000, o.max_connections);
     read_duration(t, "header_timeout", milliseconds(1), std::nullopt, o.header_timeout);
     read_duration(t, "idle_timeout", milliseconds(1), std::nullopt, o.idle_timeout);

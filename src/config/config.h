@@ -23,10 +23,17 @@
 
 namespace adclick::config {
 
+// How the I/O threads share the connections (see http::server_options).
+enum class io_model {
+  per_thread,  // an io_context and an SO_REUSEPORT acceptor per thread
+  shared,      // one io_context run by every thread, a strand per connection
+};
+
 // [server]: the HTTP front end.
 struct server_options {
   endpoint listen{"127.0.0.1", 8080};
   int threads = 2;              // io threads, 1..256
+  io_model io = io_model::per_thread;
   int max_connections = 10000;  // 1..1000000
   // > 0: the whole request head must arrive within it.
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
@@ -173,6 +180,7 @@ std::string describe(const config& c);
 bool uses_demo_secrets(const config& c);
 
 std::string_view to_string(log_durability d);
+std::string_view to_string(io_model m);
 std::string_view to_string(log_level l);
 
 }  // namespace adclick::config

@@ -62,6 +62,16 @@ std::string_view to_string(log_durability d) {
   return "unknown";
 }
 
+std::string_view to_string(io_model m) {
+  switch (m) {
+    case io_model::per_thread:
+      return "per_thread";
+    case io_model::shared:
+      return "shared";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(log_level l) {
   switch (l) {
     case log_level::trace:
@@ -84,6 +94,7 @@ std::string describe(const config& c) {
   w.table("server");
   w.str("listen", to_string(c.server.listen));
   w.integer("threads", c.server.threads);
+  w.str("io_model", to_string(c.server.io));
   w.integer("max_connections", c.server.max_connections);
   w.duration("header_timeout", c.server.header_timeout);
   w.duration("idle_timeout", c.server.idle_timeout);

@@ -4,10 +4,10 @@
 // not read before the response is written, so pipelined requests are
 // answered in order.
 //
-// Every member function except post_response() runs on the I/O thread of
-// the connection's worker (or, after that thread is joined, on the thread in
-// server::stop()); the io_context has one thread, so that thread is the
-// connection's strand.
+// Every member function except post_response() and executor() runs on the
+// connection's executor: the worker's single I/O thread (per_thread model),
+// or a strand of the shared io_context (shared model); after the I/O threads
+// are joined, on the thread in server::stop().
 
 #include <algorithm>
 #include <array>
@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -24,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
@@ -34,7 +37,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "http/request.h"
@@ -59,20 +63,26 @@ constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-// RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". Formatted by
-// hand: strftime's %a and %b follow the process locale.
-std::string http_date() {
+// RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT", formatted once
+// per second per thread. By hand: strftime's %a and %b follow the locale.
+std::string_view http_date() {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  thread_local std::time_t cached_at = -1;
+  thread_local char buf[64];
+  thread_local std::size_t len = 0;
   const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  ::gmtime_r(&now, &utc);
-  char buf[64];
-  const int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                              kDays[utc.tm_wday % 7], utc.tm_mday, kMonths[utc.tm_mon % 12],
-                              utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
-  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+  if (now != cached_at) {
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    const int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                                kDays[utc.tm_wday % 7], utc.tm_mday, kMonths[utc.tm_mon % 12],
+                                utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    len = n > 0 ? static_cast<std::size_t>(n) : 0;
+    cached_at = now;
+  }
+  return {buf, len};
 }
 
 // RFC 7230 tchar.
@@ -133,6 +143,8 @@ class connection : public std::enable_shared_from_this<connection> {
   // written: stop() lets it finish within the grace period.
   bool in_flight() const { return in_flight_; }
 
+  // Any thread. Where the connection's handlers run.
+  const asio::any_io_executor& executor() const { return executor_; }
   // Any thread: queues `r` as the answer to the current request. False if
   // the server has finished stopping (the answer is dropped).
   bool post_response(response r);
@@ -172,10 +184,16 @@ class connection : public std::enable_shared_from_this<connection> {
   server_core& core_;  // owned by worker_
 
   beast::tcp_stream stream_;
+  const asio::any_io_executor executor_;  // stream_'s, copied for other threads
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   request request_;  // views into *parser_; what the handler gets
-  bhttp::response<bhttp::string_body> res_;  // alive until its write completes
+  // The response being written, alive until its write completes: the head
+  // is formatted here by send() (its capacity is reused from response to
+  // response), the body is the handler's.
+  std::string head_;
+  std::string body_;
+  bool write_keep_alive_ = false;  // the connection stays open after this write
 
   std::array<std::uint8_t, 16> client_addr_{};
   std::uint8_t client_family_ = 0;
@@ -227,7 +245,10 @@ class response_slot {
 };
 
 connection::connection(std::shared_ptr<io_worker> worker, tcp::socket socket)
-    : worker_(std::move(worker)), core_(*worker_->core), stream_(std::move(socket)) {
+    : worker_(std::move(worker)),
+      core_(*worker_->core),
+      stream_(std::move(socket)),
+      executor_(stream_.get_executor()) {
   beast::error_code ec;
   const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
   if (!ec) {
@@ -260,15 +281,19 @@ connection::~connection() {
 }
 
 void connection::start() {
-  registry_pos_ = worker_->connections.insert(worker_->connections.end(), weak_from_this());
+  {
+    std::lock_guard lock(worker_->connections_mu);
+    registry_pos_ = worker_->connections.insert(worker_->connections.end(), weak_from_this());
+  }
   read_request();
 }
 
 bool connection::post_response(response r) {
   // If the gate is closed the server has finished stopping and closed this
   // connection: the answer has nowhere to go.
-  return worker_->post(
-      [self = shared_from_this(), r = std::move(r)]() mutable { self->send(std::move(r)); });
+  return worker_->post(executor_, [self = shared_from_this(), r = std::move(r)]() mutable {
+    self->send(std::move(r));
+  });
 }
 
 void connection::begin_exchange() {
@@ -493,23 +518,34 @@ void connection::send(response r) {
     r = json_error(500, "internal", "internal error");
   }
 
-  res_ = {};
-  res_.version(version_);
-  res_.result(static_cast<unsigned>(r.status));
+  // The head is written by hand: it is the same few headers every time, and
+  // Beast's general serializer cost more than the rest of a click's answer.
+  if (r.status == 204 || r.status == 304) r.body.clear();
+  write_keep_alive_ =
+      keep_alive_ && !close_after_write_ && !core_.stopping.load(std::memory_order_acquire);
+  const std::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+  head_.clear();
+  head_.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  fmt::format_to(std::back_inserter(head_), "{} {}\r\n", r.status, reason);
   bool has_date = false;
   for (const auto& [name, value] : r.headers) {
-    res_.insert(name, value);
+    head_.append(name).append(": ").append(value).append("\r\n");
     has_date = has_date || beast::iequals(name, "date");
   }
-  res_.set(bhttp::field::server, "adclick");
-  if (!has_date) res_.set(bhttp::field::date, http_date());
-  if (!r.content_type.empty()) res_.set(bhttp::field::content_type, r.content_type);
-  if (r.status == 204 || r.status == 304) r.body.clear();
-  res_.body() = std::move(r.body);
-  res_.keep_alive(keep_alive_ && !close_after_write_ &&
-                  !core_.stopping.load(std::memory_order_acquire));
-  res_.prepare_payload();
-  if (r.status == 204) res_.erase(bhttp::field::content_length);  // RFC 7230 3.3.2
+  head_.append("Server: adclick\r\n");
+  if (!has_date) head_.append("Date: ").append(http_date()).append("\r\n");
+  if (!r.content_type.empty()) {
+    head_.append("Content-Type: ").append(r.content_type).append("\r\n");
+  }
+  // RFC 7230 3.3.2: no Content-Length on a 204.
+  if (r.status != 204) fmt::format_to(std::back_inserter(head_), "Content-Length: {}\r\n", r.body.size());
+  if (version_ == 10) {
+    if (write_keep_alive_) head_.append("Connection: keep-alive\r\n");
+  } else if (!write_keep_alive_) {
+    head_.append("Connection: close\r\n");
+  }
+  head_.append("\r\n");
+  body_ = std::move(r.body);
 
   auto& c = core_.counters;
   switch (r.status / 100) {
@@ -521,8 +557,9 @@ void connection::send(response r) {
 
   phase_ = phase::writing;
   stream_.expires_after(core_.options.write_timeout);
-  bhttp::async_write(stream_, res_,
-                     beast::bind_front_handler(&connection::on_write, shared_from_this()));
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+  asio::async_write(stream_, buffers,
+                    beast::bind_front_handler(&connection::on_write, shared_from_this()));
 }
 
 void connection::on_write(beast::error_code ec, std::size_t) {
@@ -533,9 +570,8 @@ void connection::on_write(beast::error_code ec, std::size_t) {
     return finish();
   }
   if (ec) return fail(ec, "write");
-  const bool keep = res_.keep_alive();
-  res_ = {};  // free the body now rather than at the next response
-  if (!keep) return linger_close();
+  body_ = std::string();  // free the body now rather than at the next response
+  if (!write_keep_alive_) return linger_close();
   read_request();
 }
 
@@ -579,7 +615,10 @@ void connection::finish() {
   if (finished_) return;
   finished_ = true;
   stream_.close();  // cancels the pending operation and the timer
-  worker_->connections.erase(registry_pos_);
+  {
+    std::lock_guard lock(worker_->connections_mu);
+    worker_->connections.erase(registry_pos_);
+  }
   core_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
   end_exchange();
 }
@@ -591,16 +630,22 @@ void start_connection(const std::shared_ptr<io_worker>& worker, tcp::socket sock
 void close_connections(io_worker& worker, close_scope scope) {
   // Collect first: close_now() erases from the list we would be iterating.
   std::vector<std::shared_ptr<connection>> live;
-  for (auto it = worker.connections.begin(); it != worker.connections.end();) {
-    if (auto c = it->lock()) {
-      live.push_back(std::move(c));
-      ++it;
-    } else {
-      it = worker.connections.erase(it);  // died without finish(); see ~connection
+  {
+    std::lock_guard lock(worker.connections_mu);
+    for (auto it = worker.connections.begin(); it != worker.connections.end();) {
+      if (auto c = it->lock()) {
+        live.push_back(std::move(c));
+        ++it;
+      } else {
+        it = worker.connections.erase(it);  // died without finish(); see ~connection
+      }
     }
   }
-  for (const auto& c : live) {
-    if (scope == close_scope::all || !c->in_flight()) c->close_now();
+  for (auto& c : live) {
+    const asio::any_io_executor ex = c->executor();
+    asio::dispatch(ex, [c = std::move(c), scope] {
+      if (scope == close_scope::all || !c->in_flight()) c->close_now();
+    });
   }
 }
 

@@ -1,5 +1,6 @@
-// The server object: binds one SO_REUSEPORT acceptor per I/O thread, runs
-// the accept loops, and stops everything in order. Connections live in
+// The server object: binds the acceptors (one SO_REUSEPORT acceptor per I/O
+// thread, or one shared), runs the accept loops, and stops everything in
+// order. Connections live in
 // connection.cc.
 
 #include "http/server.h"
@@ -9,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/socket_base.hpp>
@@ -46,7 +48,7 @@ std::error_code to_std(const boost::system::error_code& ec) {
 
 boost::system::error_code open_acceptor(io_worker& w, const tcp::endpoint& ep) {
   boost::system::error_code ec;
-  auto& a = w.acceptor.emplace(w.ioc);
+  auto& a = w.acceptor.emplace(w.accept_strand);
   a.open(ep.protocol(), ec);
   if (ec) return ec;
   a.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -112,10 +114,18 @@ void on_accept(const std::shared_ptr<io_worker>& w, boost::system::error_code ec
 }
 
 void accept_next(const std::shared_ptr<io_worker>& w) {
-  // Connections are served on the acceptor's own io_context.
-  w->acceptor->async_accept(w->ioc, [w](boost::system::error_code ec, tcp::socket socket) {
-    on_accept(w, ec, std::move(socket));
-  });
+  // Connections are served on the acceptor's own io_context; with several
+  // threads on it, each on a strand of its own. The completion runs on the
+  // acceptor's strand (its associated executor).
+  auto on_done = asio::bind_executor(
+      w->accept_strand, [w](boost::system::error_code ec, tcp::socket socket) {
+        on_accept(w, ec, std::move(socket));
+      });
+  if (w->shared) {
+    w->acceptor->async_accept(asio::make_strand(w->ioc), std::move(on_done));
+  } else {
+    w->acceptor->async_accept(w->ioc, std::move(on_done));
+  }
 }
 
 // True on this server's (any server's) I/O threads; stop() refuses to run
@@ -159,10 +169,15 @@ std::error_code server::start() {
   if (ec) return to_std(ec);
   tcp::endpoint ep(addr, o.port);
 
+  // per_thread: `threads` workers of one thread each; shared: one worker
+  // that all the threads run.
+  const bool shared = o.model == io_model::shared;
+  const int worker_count = shared ? 1 : o.threads;
+  const int threads_per_worker = shared ? o.threads : 1;
   std::vector<std::shared_ptr<io_worker>> workers;
-  workers.reserve(static_cast<std::size_t>(o.threads));
-  for (int i = 0; i < o.threads; ++i) {
-    auto w = std::make_shared<io_worker>(core_);
+  workers.reserve(static_cast<std::size_t>(worker_count));
+  for (int i = 0; i < worker_count; ++i) {
+    auto w = std::make_shared<io_worker>(core_, threads_per_worker);
     if (i == 0 && o.port != 0) {
       if (auto probe_ec = probe_port(w->ioc, ep)) return to_std(probe_ec);
     }
@@ -175,12 +190,15 @@ std::error_code server::start() {
   for (const auto& w : workers) {
     w->work.emplace(asio::make_work_guard(w->ioc));
     accept_next(w);
-    w->thread = std::thread([w] { run_io(*w); });
+    for (int t = 0; t < threads_per_worker; ++t) {
+      w->threads.emplace_back([w] { run_io(*w); });
+    }
   }
   workers_ = std::move(workers);
   port_.store(ep.port(), std::memory_order_release);
   state_ = lifecycle::running;
-  spdlog::info("http: listening on {}:{} with {} I/O threads", o.host, ep.port(), o.threads);
+  spdlog::info("http: listening on {}:{} with {} I/O threads ({})", o.host, ep.port(), o.threads,
+               shared ? "one shared io_context" : "one io_context each");
   return {};
 }
 
@@ -202,12 +220,12 @@ void server::stop() {
 
   // 1. No new connections; connections without a request in flight go now.
   for (const auto& w : workers_) {
-    asio::post(w->ioc, [w] {
+    asio::post(w->accept_strand, [w] {
       boost::system::error_code ec;
       w->acceptor->close(ec);
       w->accept_retry.cancel();
-      detail::close_connections(*w, detail::close_scope::idle_only);
     });
+    detail::close_connections(*w, detail::close_scope::idle_only);
   }
 
   // 2. Requests in flight get the grace period to be answered and written.
@@ -226,7 +244,9 @@ void server::stop() {
     w->work.reset();
     w->ioc.stop();
   }
-  for (const auto& w : workers_) w->thread.join();
+  for (const auto& w : workers_) {
+    for (auto& t : w->threads) t.join();
+  }
 
   // 4. This thread now owns the workers' I/O objects. Close everything,
   //    shut the gate so that late responders queue nothing more, and run
@@ -243,7 +263,9 @@ void server::stop() {
     }
     w->ioc.restart();
     try {
-      w->ioc.poll();
+      // Until nothing is left: closing queues the aborted completions.
+      while (w->ioc.poll() > 0) {
+      }
     } catch (const std::exception& e) {
       spdlog::error("http: stop: exception while draining: {}", e.what());
     }

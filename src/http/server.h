@@ -4,10 +4,15 @@
 // No Beast or Asio types cross this header (they stay in src/http/*.cc, so
 // that including it costs other subsystems nothing at build time).
 //
-// Threading: `threads` I/O threads, each running its own io_context with its
-// own SO_REUSEPORT acceptor on the same port; a connection lives on the
-// thread that accepted it. Handlers run there and may answer later from any
-// thread (see responder).
+// Threading, two models (server_options::model):
+//  - per_thread (the default): `threads` I/O threads, each running its own
+//    io_context with its own SO_REUSEPORT acceptor on the same port; a
+//    connection lives on the thread that accepted it.
+//  - shared: one io_context run by `threads` threads, one acceptor; each
+//    connection is a strand, so its handlers never run concurrently but may
+//    run on any of the threads.
+// Handlers run on the connection's I/O thread (strand) and may answer later
+// from any thread (see responder).
 
 #include <atomic>
 #include <chrono>
@@ -27,11 +32,14 @@ struct server_core;
 struct io_worker;
 }  // namespace detail
 
+enum class io_model { per_thread, shared };
+
 struct server_options {
   // An IPv4 or IPv6 literal (no brackets), or "localhost" (127.0.0.1).
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port; server::port() tells which
   int threads = 2;            // I/O threads, at least 1
+  io_model model = io_model::per_thread;
   // Open connections beyond this are accepted and closed at once (refused).
   std::uint32_t max_connections = 10000;
   // From accept (or from the first byte of a later request on a keep-alive

@@ -11,12 +11,14 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "http/router.h"
 #include "http/server.h"
@@ -68,35 +70,47 @@ struct server_core {
   std::uint64_t inflight = 0;  // guarded by inflight_mu
 };
 
-// One I/O thread with its io_context, acceptor and connections. Connections
-// hold a shared_ptr to their worker, so the io_context outlives every socket
-// on it even when a handler keeps a connection alive past the server.
+// An io_context with its acceptor, its connections and the threads that
+// run it: one thread per worker in the per_thread model, all of them on the
+// single worker in the shared model. Connections hold a shared_ptr to their
+// worker, so the io_context outlives every socket on it even when a handler
+// keeps a connection alive past the server.
 struct io_worker {
-  explicit io_worker(std::shared_ptr<server_core> c) : core(std::move(c)) {}
+  io_worker(std::shared_ptr<server_core> c, int run_threads)
+      : core(std::move(c)), shared(run_threads > 1), ioc(run_threads) {}
 
-  // Posts `f` to run on this worker's I/O thread, unless the server has
-  // finished stopping (then `f` is dropped and false returned). Any thread.
-  // Why a gate: after stop() drained the io_context, nothing may be queued
-  // there again, or the handler would keep its connection (and with it this
-  // worker) alive forever.
-  template <class F>
-  bool post(F&& f) {
+  // Posts `f` to run on `ex` (a connection's executor on this worker),
+  // unless the server has finished stopping (then `f` is dropped and false
+  // returned). Any thread. Why a gate: after stop() drained the io_context,
+  // nothing may be queued there again, or the handler would keep its
+  // connection (and with it this worker) alive forever.
+  template <class Executor, class F>
+  bool post(const Executor& ex, F&& f) {
     std::lock_guard lock(post_mu);
     if (!accepting_posts) return false;
-    boost::asio::post(ioc, std::forward<F>(f));
+    boost::asio::post(ex, std::forward<F>(f));
     return true;
   }
 
   const std::shared_ptr<server_core> core;  // constant
+  // Several threads run ioc: every connection then gets its own strand.
+  const bool shared;
   // Declared before the I/O objects below, so it is destroyed after them.
-  boost::asio::io_context ioc{1};  // run by `thread` alone
+  boost::asio::io_context ioc;
+  // The acceptor and its retry timer live on this strand (it costs nothing
+  // with one thread, and serialises accept and stop() with several).
+  boost::asio::strand<boost::asio::io_context::executor_type> accept_strand{
+      boost::asio::make_strand(ioc)};
 
-  // Owned by the I/O thread while it runs, then by server::stop() after join.
+  // Used on accept_strand while the threads run, then by server::stop()
+  // after join.
   std::optional<boost::asio::ip::tcp::acceptor> acceptor;
-  boost::asio::steady_timer accept_retry{ioc};  // backs off after EMFILE and the like
-  std::list<std::weak_ptr<connection>> connections;  // open connections, for stop()
+  boost::asio::steady_timer accept_retry{accept_strand};  // backs off after EMFILE and the like
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
-  std::thread thread;
+  std::vector<std::thread> threads;
+
+  std::mutex connections_mu;
+  std::list<std::weak_ptr<connection>> connections;  // guarded by connections_mu; for stop()
 
   std::mutex post_mu;
   bool accepting_posts = true;  // guarded by post_mu; false once stop() drained ioc
@@ -107,7 +121,8 @@ void start_connection(const std::shared_ptr<io_worker>& worker,
                       boost::asio::ip::tcp::socket socket);
 
 // connection.cc: closes the worker's connections (all of them, or only those
-// without a request in flight). I/O thread of `worker`, or after it joined.
+// without a request in flight), each on its own executor: at once where the
+// caller already runs there, else queued. Any thread.
 enum class close_scope { idle_only, all };
 void close_connections(io_worker& worker, close_scope scope);
 

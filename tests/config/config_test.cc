@@ -89,6 +89,7 @@ TEST_CASE("a config with only the required keys gets every default", "[config]")
 
   CHECK(c.server.listen == endpoint{"127.0.0.1", 8080});
   CHECK(c.server.threads == 2);
+  CHECK(c.server.io == io_model::per_thread);
   CHECK(c.server.max_connections == 10000);
   CHECK(c.server.header_timeout == 10s);
   CHECK(c.server.idle_timeout == 60s);
@@ -133,6 +134,7 @@ TEST_CASE("every key can be set", "[config]") {
   const auto p = parse(make_toml({
       {"server.listen", "\"[::1]:0\""},
       {"server.threads", "16"},
+      {"server.io_model", "\"shared\""},
       {"server.max_connections", "1000000"},
       {"server.header_timeout", "\"1500ms\""},
       {"server.idle_timeout", "\"5m\""},
@@ -172,6 +174,7 @@ TEST_CASE("every key can be set", "[config]") {
   const config& c = *p.result;
   CHECK(c.server.listen == endpoint{"::1", 0});
   CHECK(c.server.threads == 16);
+  CHECK(c.server.io == io_model::shared);
   CHECK(c.server.max_connections == 1000000);
   CHECK(c.server.header_timeout == 1500ms);
   CHECK(c.server.idle_timeout == 5min);
@@ -292,6 +295,8 @@ TEST_CASE("bad values are refused with a message naming the key", "[config]") {
       {"server.threads", "2.0"},
       {"server.threads", "true"},
       {"server.threads", "[2]"},
+      {"server.io_model", "\"Shared\""},
+      {"server.io_model", "1"},
       {"server.max_connections", "0"},
       {"server.max_connections", "1000001"},
       {"server.header_timeout", "\"0s\""},
@@ -732,5 +737,5 @@ TEST_CASE("the reference doc and the default file cover every key", "[config]") 
     CHECK(doc.find("| `" + key + "` |") != std::string::npos);
     CHECK(toml.find(key + " = ") != std::string::npos);
   }
-  CHECK(keys == 39);
+  CHECK(keys == 40);
 }

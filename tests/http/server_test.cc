@@ -36,6 +36,7 @@ using adclick::http::request;
 using adclick::http::responder;
 using adclick::http::response;
 using adclick::http::router;
+using adclick::http::io_model;
 using adclick::http::server;
 using adclick::http::server_options;
 using clock_type = std::chrono::steady_clock;
@@ -185,13 +186,17 @@ std::optional<reply> fetch(std::uint16_t port, const std::string& raw_request) {
   return c.read_reply();
 }
 
-server_options test_options() {
+// per_thread: one I/O thread, so "served meanwhile" proves nothing blocks it.
+// shared: two threads on one io_context (with one it would be per_thread).
+server_options test_options(io_model model = io_model::per_thread) {
   server_options o;
   o.host = "127.0.0.1";
   o.port = 0;
-  o.threads = 1;  // one I/O thread: "served meanwhile" then proves nothing blocks it
+  o.model = model;
+  o.threads = model == io_model::shared ? 2 : 1;
   return o;
 }
+
 
 // Waits for a condition another thread makes true (e.g. a counter the
 // server bumps after the client already saw the effect); not for ordering.
@@ -437,7 +442,9 @@ TEST_CASE("response: status, extra headers, and bad responses become 500", "[htt
 }
 
 TEST_CASE("keep-alive: several requests on one connection, pipelined too", "[http]") {
-  auto s = start_server(test_options());
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
+  auto s = start_server(test_options(model));
   test_client c(s->port());
   REQUIRE(c.connected());
 
@@ -485,10 +492,12 @@ TEST_CASE("HTTP/1.0: the connection closes after the response", "[http]") {
 }
 
 TEST_CASE("an async handler answers from another thread while others are served", "[http]") {
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
   parked_responder parked;
   router r;
   r.add("GET", "/slow", parked.handler());
-  auto s = start_server(test_options(), r);  // one I/O thread
+  auto s = start_server(test_options(model), r);  // one I/O thread
 
   test_client slow(s->port());
   REQUIRE(slow.send(get_request("/slow")));
@@ -519,6 +528,8 @@ TEST_CASE("an async handler answers from another thread while others are served"
 }
 
 TEST_CASE("handler errors: exceptions, dropped and doubly called responders", "[http]") {
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
   router r;
   r.add("GET", "/throw", [](const request&, responder) { throw std::runtime_error("boom"); });
   r.add("GET", "/drop", [](const request&, responder) {});
@@ -530,7 +541,7 @@ TEST_CASE("handler errors: exceptions, dropped and doubly called responders", "[
     second.body = "second";
     resp(std::move(second));
   });
-  auto s = start_server(test_options(), r);
+  auto s = start_server(test_options(model), r);
   test_client c(s->port());
 
   REQUIRE(c.send(get_request("/throw")));
@@ -557,13 +568,15 @@ TEST_CASE("handler errors: exceptions, dropped and doubly called responders", "[
 }
 
 TEST_CASE("limits: oversized header 431, oversized body 413, malformed 400", "[http]") {
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
   router r;
   r.add("POST", "/echo", [](const request& q, responder resp) {
     response out;
     out.body = std::string(q.body);
     resp(std::move(out));
   });
-  server_options o = test_options();
+  server_options o = test_options(model);
   o.max_header_bytes = 1024;
   o.max_body_bytes = 1024;
   auto s = start_server(o, r);
@@ -634,7 +647,9 @@ TEST_CASE("limits: oversized header 431, oversized body 413, malformed 400", "[h
 }
 
 TEST_CASE("timeouts: slowloris header, trickled header, idle keep-alive", "[http]") {
-  server_options o = test_options();  // one I/O thread
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
+  server_options o = test_options(model);  // one I/O thread
   o.header_timeout = 200ms;
   o.idle_timeout = 200ms;
   auto s = start_server(o);
@@ -678,13 +693,15 @@ TEST_CASE("timeouts: slowloris header, trickled header, idle keep-alive", "[http
 }
 
 TEST_CASE("a client that does not read is cut off after write_timeout", "[http]") {
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
   router r;
   r.add("GET", "/big", [](const request&, responder resp) {
     response out;
     out.body.assign(std::size_t{32} << 20, 'x');  // far more than loopback socket buffers hold
     resp(std::move(out));
   });
-  server_options o = test_options();  // one I/O thread
+  server_options o = test_options(model);  // one I/O thread
   o.write_timeout = 200ms;
   auto s = start_server(o, r);
 
@@ -698,7 +715,9 @@ TEST_CASE("a client that does not read is cut off after write_timeout", "[http]"
 }
 
 TEST_CASE("connection cap: over max_connections, accept and close", "[http]") {
-  server_options o = test_options();
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
+  server_options o = test_options(model);
   o.max_connections = 2;
   auto s = start_server(o);
 
@@ -725,7 +744,9 @@ TEST_CASE("connection cap: over max_connections, accept and close", "[http]") {
 }
 
 TEST_CASE("several I/O threads share the port", "[http]") {
-  server_options o = test_options();
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
+  server_options o = test_options(model);
   o.threads = 3;
   auto s = start_server(o);
   std::vector<std::unique_ptr<test_client>> clients;
@@ -765,10 +786,12 @@ TEST_CASE("start() reports a port in use and a bad host", "[http]") {
 }
 
 TEST_CASE("stop() lets an in-flight request finish, closes idle connections", "[http]") {
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
   parked_responder parked;
   router r;
   r.add("GET", "/slow", parked.handler());
-  auto s = start_server(test_options(), r);
+  auto s = start_server(test_options(model), r);
   s->set_ready(true);
 
   test_client idle(s->port());
@@ -807,10 +830,12 @@ TEST_CASE("stop() lets an in-flight request finish, closes idle connections", "[
 }
 
 TEST_CASE("stop() gives up after the grace period; late responders are harmless", "[http]") {
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
   parked_responder parked;
   router r;
   r.add("GET", "/never", parked.handler());
-  server_options o = test_options();
+  server_options o = test_options(model);
   o.shutdown_grace = 200ms;
   auto s = start_server(o, r);
 
