@@ -103,6 +103,9 @@ class store {
   // Compacts the dedup family now, dropping expired keys (RocksDB also does
   // it in its own compactions).
   [[nodiscard]] std::error_code compact_dedup();
+  // Compacts the counts family now: merge operands become plain values, so
+  // later scans need not merge them.
+  [[nodiscard]] std::error_code compact_counts();
   std::uint64_t dedup_keys_estimate();
 
   store_stats stats();
