@@ -1,6 +1,9 @@
 #include "state/state_format.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
+#include <iterator>
 
 namespace adclick::state {
 
@@ -75,11 +78,13 @@ std::string dedup_key(std::uint64_t ad_id, std::string_view impression_id) {
   return k;
 }
 
-std::string count_key(std::uint64_t ad_id, std::int64_t minute, tally_kind kind) {
+std::string format_version_key() { return "format"; }
+
+std::string count_key(std::uint64_t ad_id, std::int64_t hour, tally_kind kind) {
   std::string k;
   k.reserve(17);
   put_be64(k, ad_id);
-  put_be64(k, static_cast<std::uint64_t>(minute));
+  put_be64(k, static_cast<std::uint64_t>(hour));
   k.push_back(static_cast<char>(kind));
   return k;
 }
@@ -90,6 +95,77 @@ std::optional<count_key_parts> decode_count_key(std::string_view key) {
   if (kind >= kTallyKinds) return std::nullopt;
   return count_key_parts{get_be64(key.data()), static_cast<std::int64_t>(get_be64(key.data() + 8)),
                          static_cast<tally_kind>(kind)};
+}
+
+namespace {
+
+void put_le64(std::string& out, std::uint64_t v) {
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out.append(b, 8);
+}
+
+std::uint64_t get_le64(const char* p) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+std::string one_slot(int slot, std::uint64_t v, bool overwrite) {
+  const std::uint64_t bit = std::uint64_t{1} << slot;
+  std::string out;
+  out.reserve(24);
+  put_le64(out, bit);
+  put_le64(out, overwrite ? bit : 0);
+  put_le64(out, v);
+  return out;
+}
+
+}  // namespace
+
+std::string encode_minute_delta(int slot, std::uint64_t delta) { return one_slot(slot, delta, false); }
+
+std::string encode_minute_set(int slot, std::uint64_t value) { return one_slot(slot, value, true); }
+
+std::string encode_minute_row(const minute_row& row) {
+  std::string out;
+  out.reserve(16 + 8 * static_cast<std::size_t>(std::popcount(row.present)));
+  put_le64(out, row.present);
+  put_le64(out, row.set);
+  for (std::uint64_t bits = row.present; bits != 0; bits &= bits - 1) {
+    put_le64(out, row.value[std::countr_zero(bits)]);
+  }
+  return out;
+}
+
+bool decode_minute_row(std::string_view bytes, minute_row& out) {
+  if (bytes.size() < 16) return false;
+  const std::uint64_t present = get_le64(bytes.data());
+  const std::uint64_t set = get_le64(bytes.data() + 8);
+  if ((present & ~kMinuteRowMask) != 0 || (set & ~present) != 0) return false;
+  if (bytes.size() != 16 + 8 * static_cast<std::size_t>(std::popcount(present))) return false;
+  out.present = present;
+  out.set = set;
+  std::fill(std::begin(out.value), std::end(out.value), 0);
+  const char* p = bytes.data() + 16;
+  for (std::uint64_t bits = present; bits != 0; bits &= bits - 1, p += 8) {
+    out.value[std::countr_zero(bits)] = get_le64(p);
+  }
+  return true;
+}
+
+void merge_minute_rows(minute_row& into, const minute_row& later) {
+  for (std::uint64_t bits = later.present; bits != 0; bits &= bits - 1) {
+    const int i = std::countr_zero(bits);
+    const std::uint64_t bit = std::uint64_t{1} << i;
+    if ((later.set & bit) != 0) {
+      into.value[i] = later.value[i];
+      into.set |= bit;
+    } else {
+      into.value[i] += later.value[i];  // mod 2^64, as counters are
+    }
+  }
+  into.present |= later.present;
 }
 
 std::string offset_key(std::uint32_t partition) {

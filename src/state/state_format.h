@@ -8,11 +8,22 @@
 //   ads        "a" adId(8)                          -> ad value (below)
 //              "v" advertiserId 0x00 adId(8)        -> "" (advertiser -> ads index)
 //   dedup      adId(8) impressionId                 -> expiry Unix s, i64
-//   counts     adId(8) minute(8) kind(1)            -> u64 count (merge-add)
+//   counts     adId(8) hour(8) kind(1)              -> minute row (below; merged)
 //              kind 0 = counted clicks; 1.. = outcome tallies (tally_kind)
+//              hour = Unix minute / 60 (floor); one row per (ad, hour, kind)
+//              holds that hour's 60 minute counters, so a long minute series
+//              reads 60x fewer rows than with a row per minute.
 //   meta       "offset/" partition(4)               -> next log offset to apply, u64
 //              "watermark/" shard(4)                -> event-time watermark ms, i64
 //   reconcile  (the batch layer's reports)
+//   meta       "format"                             -> state format version, u64
+//
+// Minute row, the counts value and also its merge operand:
+//   u64 present | u64 set | u64 value for each bit of `present`, lowest first
+//   Bit i is minute i of the hour (0..59); bits 60..63 are never set. A merge
+//   of a later row into an earlier one adds slot by slot, except for the
+//   slots in the later row's `set`: those take its value (an overwrite, which
+//   the batch layer uses). Merging is associative.
 //
 // Ad value, version 1
 //   u8 version (1) | u8 status (0 active, 1 paused) | u8 len | advertiserId |
@@ -71,13 +82,41 @@ std::optional<ad_record> decode_ad(std::uint64_t ad_id, std::string_view bytes);
 
 std::string dedup_key(std::uint64_t ad_id, std::string_view impression_id);
 
-std::string count_key(std::uint64_t ad_id, std::int64_t minute, tally_kind kind);
+// The version of this layout; store::open refuses a data dir of another one.
+inline constexpr std::uint64_t kStateFormatVersion = 2;
+std::string format_version_key();
+
+inline constexpr std::int64_t kMinutesPerRow = 60;
+// The row holding `minute`, and the minute's slot in it.
+inline std::int64_t row_hour(std::int64_t minute) {
+  return minute >= 0 ? minute / kMinutesPerRow : -((-minute + kMinutesPerRow - 1) / kMinutesPerRow);
+}
+inline int row_slot(std::int64_t minute) {
+  return static_cast<int>(minute - row_hour(minute) * kMinutesPerRow);
+}
+
+std::string count_key(std::uint64_t ad_id, std::int64_t hour, tally_kind kind);
 struct count_key_parts {
   std::uint64_t ad_id;
-  std::int64_t minute;  // Unix minutes
+  std::int64_t hour;  // Unix minutes / 60
   tally_kind kind;
 };
 std::optional<count_key_parts> decode_count_key(std::string_view key);
+
+struct minute_row {
+  std::uint64_t present = 0;  // bit i: slot i holds a value
+  std::uint64_t set = 0;      // bit i: slot i overwrites (only in operands)
+  std::uint64_t value[kMinutesPerRow] = {};  // zero where not present
+};
+inline constexpr std::uint64_t kMinuteRowMask = (std::uint64_t{1} << kMinutesPerRow) - 1;
+// An operand adding `delta` to one minute (slot 0..59), or setting it.
+std::string encode_minute_delta(int slot, std::uint64_t delta);
+std::string encode_minute_set(int slot, std::uint64_t value);
+std::string encode_minute_row(const minute_row& row);
+// False if the bytes are not a valid minute row.
+bool decode_minute_row(std::string_view bytes, minute_row& out);
+// Merges `later` into `into` (see the layout above).
+void merge_minute_rows(minute_row& into, const minute_row& later);
 
 std::string offset_key(std::uint32_t partition);
 std::string watermark_key(std::uint32_t shard);

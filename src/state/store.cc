@@ -9,8 +9,10 @@
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <bit>
 #include <chrono>
 #include <cstring>
 
@@ -37,25 +39,28 @@ std::error_code to_error(const rocksdb::Status& s) {
 }
 
 // counts values are fixed 64-bit little-endian integers; merging adds them.
-class add64_operator final : public rocksdb::AssociativeMergeOperator {
+// Merges minute rows (state_format.h): slot-wise add, or overwrite for the
+// slots an operand sets. Associative, so RocksDB may combine operands early.
+class minute_row_operator final : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
              const rocksdb::Slice& value, std::string* new_value,
              rocksdb::Logger* /*logger*/) const override {
-    std::uint64_t a = 0;
-    std::uint64_t b = 0;
-    if (value.size() != 8) return false;  // corrupt operand: RocksDB reports corruption
-    std::memcpy(&b, value.data(), 8);
-    if (existing != nullptr) {
-      if (existing->size() != 8) return false;
-      std::memcpy(&a, existing->data(), 8);
+    minute_row into;
+    minute_row later;
+    // A corrupt row or operand: returning false makes RocksDB report
+    // corruption for the key, rather than count from damaged bytes.
+    if (!decode_minute_row(std::string_view(value.data(), value.size()), later)) return false;
+    if (existing != nullptr &&
+        !decode_minute_row(std::string_view(existing->data(), existing->size()), into)) {
+      return false;
     }
-    const std::uint64_t sum = a + b;
-    new_value->assign(reinterpret_cast<const char*>(&sum), 8);
+    merge_minute_rows(into, later);
+    *new_value = encode_minute_row(into);
     return true;
   }
   // Stable: stored in the database's options; never change it.
-  const char* Name() const override { return "adclick.add64"; }
+  const char* Name() const override { return "adclick.minute_rows"; }
 };
 
 // Drops dedup keys whose click has expired: no click is accepted after its
@@ -106,14 +111,18 @@ write_batch& write_batch::operator=(write_batch&&) noexcept = default;
 
 void write_batch::add_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
                             std::uint64_t delta) {
-  impl_->ops.push_back({kCounts, impl::op::merge, count_key(ad_id, minute, kind), encode_u64(delta)});
-  impl_->bytes += 17 + 8;
+  impl_->ops.push_back({kCounts, impl::op::merge, count_key(ad_id, row_hour(minute), kind),
+                        encode_minute_delta(row_slot(minute), delta)});
+  impl_->bytes += 17 + 24;
 }
 
 void write_batch::set_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
                             std::uint64_t value) {
-  impl_->ops.push_back({kCounts, impl::op::put, count_key(ad_id, minute, kind), encode_u64(value)});
-  impl_->bytes += 17 + 8;
+  // A merge operand that overwrites the one minute, leaving the row's other
+  // minutes as they are.
+  impl_->ops.push_back({kCounts, impl::op::merge, count_key(ad_id, row_hour(minute), kind),
+                        encode_minute_set(row_slot(minute), value)});
+  impl_->bytes += 17 + 24;
 }
 
 void write_batch::put_dedup(std::uint64_t ad_id, std::string_view impression_id,
@@ -204,7 +213,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
     return o;
   };
   rocksdb::ColumnFamilyOptions counts = base_cf();
-  counts.merge_operator = std::make_shared<add64_operator>();
+  counts.merge_operator = std::make_shared<minute_row_operator>();
   rocksdb::ColumnFamilyOptions dedup = base_cf();
   // Most dedup lookups miss: a whole-key bloom filter on the memtable answers
   // them without walking its skiplist.
@@ -225,6 +234,40 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
     return to_error(s);
   }
   im->db.reset(db);
+  // A new state records its format; an existing one must be of this build's.
+  auto check_format = [&]() -> std::error_code {
+    std::string v;
+    const auto key = format_version_key();
+    auto s = im->db->Get(rocksdb::ReadOptions(), im->cf(kMeta), key, &v);
+    if (s.IsNotFound()) {
+      rocksdb::WriteOptions synced;
+      synced.sync = true;
+      s = im->db->Put(synced, im->cf(kMeta), key, encode_u64(kStateFormatVersion));
+      if (!s.ok()) {
+        error_line = "state: cannot record the state format in " + dir + ": " + s.ToString();
+        return to_error(s);
+      }
+      return {};
+    }
+    if (!s.ok()) {
+      error_line = "state: cannot read the state format in " + dir + ": " + s.ToString();
+      return to_error(s);
+    }
+    const auto found = decode_u64(v);
+    if (!found) {
+      error_line = "state: the state format marker in " + dir + " is damaged";
+      return state_errc::corrupt;
+    }
+    if (*found != kStateFormatVersion) {
+      error_line = fmt::format(
+          "state: {} holds state format {}, this adclick reads format {}; use a data dir "
+          "written by this version",
+          dir, *found, kStateFormatVersion);
+      return state_errc::corrupt;
+    }
+    return {};
+  };
+  if (auto ec = check_format()) return ec;
   return std::unique_ptr<store>(new store(std::move(im)));
 }
 
@@ -341,17 +384,27 @@ result<std::optional<std::int64_t>> store::get_watermark(std::uint32_t shard) {
 std::error_code store::scan_counts(
     std::uint64_t ad_id, std::int64_t from_minute, std::int64_t to_minute,
     const std::function<void(std::int64_t, tally_kind, std::uint64_t)>& fn) {
-  const std::string start = count_key(ad_id, from_minute, tally_kind::clicks);
-  const std::string end = count_key(ad_id, to_minute, tally_kind::clicks);
+  if (from_minute >= to_minute) return {};
+  const std::string start = count_key(ad_id, row_hour(from_minute), tally_kind::clicks);
+  const std::string end = count_key(ad_id, row_hour(to_minute - 1) + 1, tally_kind::clicks);
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(end);
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kCounts)));
+  minute_row row;
   for (it->Seek(start); it->Valid(); it->Next()) {
     auto parts = decode_count_key(std::string_view(it->key().data(), it->key().size()));
-    auto v = decode_u64(std::string_view(it->value().data(), it->value().size()));
-    if (!parts || !v || parts->ad_id != ad_id) return state_errc::corrupt;
-    fn(parts->minute, parts->kind, *v);
+    if (!parts || parts->ad_id != ad_id ||
+        !decode_minute_row(std::string_view(it->value().data(), it->value().size()), row)) {
+      return state_errc::corrupt;
+    }
+    const std::int64_t base = parts->hour * kMinutesPerRow;
+    for (std::uint64_t bits = row.present; bits != 0; bits &= bits - 1) {
+      const int slot = std::countr_zero(bits);
+      const std::int64_t minute = base + slot;
+      if (minute < from_minute || minute >= to_minute) continue;
+      fn(minute, parts->kind, row.value[slot]);
+    }
   }
   return it->status().ok() ? std::error_code{} : to_error(it->status());
 }

@@ -41,9 +41,10 @@ class write_batch {
   write_batch(write_batch&&) noexcept;
   write_batch& operator=(write_batch&&) noexcept;
 
-  // counts: add `delta` to a row (merge-add).
+  // counts: add `delta` to one minute's counter (a merge).
   void add_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::uint64_t delta);
-  // counts: overwrite a row (the batch layer's corrections).
+  // counts: overwrite one minute's counter, whatever was merged into it
+  // before (the batch layer's corrections); deltas merged after it add on.
   void set_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::uint64_t value);
   void put_dedup(std::uint64_t ad_id, std::string_view impression_id, std::int64_t expires_at_s);
   void put_offset(std::uint32_t partition, std::uint64_t next_offset);
@@ -94,8 +95,9 @@ class store {
   [[nodiscard]] result<std::optional<std::uint64_t>> get_offset(std::uint32_t partition);
   [[nodiscard]] result<std::optional<std::int64_t>> get_watermark(std::uint32_t shard);
 
-  // Rows of one ad with minute in [from_minute, to_minute), in key order
-  // (minute, then kind).
+  // The counters of one ad with minute in [from_minute, to_minute), in key
+  // order: hour by hour, within an hour kind by kind, then minute by minute.
+  // Minutes without a value are skipped.
   [[nodiscard]] std::error_code scan_counts(
       std::uint64_t ad_id, std::int64_t from_minute, std::int64_t to_minute,
       const std::function<void(std::int64_t minute, tally_kind kind, std::uint64_t value)>& fn);

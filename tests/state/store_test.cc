@@ -4,6 +4,9 @@
 #include <map>
 #include <thread>
 
+#include <rocksdb/db.h>
+
+#include "state/state_format.h"
 #include "state/store.h"
 #include "testutil/temp_dir.h"
 
@@ -57,6 +60,158 @@ TEST_CASE("counts merge-add, overwrite, and scan by ad and minute", "[state]") {
     rows[{m, k}] = v;
   }));
   CHECK(rows[{100, tally_kind::clicks}] == 6);
+}
+
+TEST_CASE("minute rows: hour boundaries, overwrites of one minute, compaction, reopen", "[state]") {
+  testutil::temp_dir dir;
+  using counters = std::map<std::pair<std::int64_t, tally_kind>, std::uint64_t>;
+  auto scan = [](store& db, std::int64_t from, std::int64_t to) {
+    counters rows;
+    REQUIRE_FALSE(db.scan_counts(3, from, to, [&](std::int64_t m, tally_kind k, std::uint64_t v) {
+      rows[{m, k}] += v;
+    }));
+    return rows;
+  };
+  const std::int64_t h = 29'000'040;  // an hour-aligned Unix minute (row_hour * 60)
+  REQUIRE(h % 60 == 0);
+  {
+    auto db = open_store(dir.path());
+    write_batch b;
+    for (std::int64_t m : {h - 1, h, h + 1, h + 59, h + 60}) b.add_count(3, m, tally_kind::clicks, 10);
+    b.add_count(3, h + 1, tally_kind::late, 2);
+    REQUIRE_FALSE(db->write(b, true));
+    // Overwriting one minute leaves its neighbours in the same row alone.
+    write_batch c;
+    c.set_count(3, h + 1, tally_kind::clicks, 4);
+    c.add_count(3, h + 59, tally_kind::clicks, 5);
+    REQUIRE_FALSE(db->write(c, true));
+    auto rows = scan(*db, h - 1, h + 61);
+    CHECK(rows.size() == 6);
+    CHECK(rows[{h - 1, tally_kind::clicks}] == 10);
+    CHECK(rows[{h, tally_kind::clicks}] == 10);
+    CHECK(rows[{h + 1, tally_kind::clicks}] == 4);
+    CHECK(rows[{h + 1, tally_kind::late}] == 2);
+    CHECK(rows[{h + 59, tally_kind::clicks}] == 15);
+    CHECK(rows[{h + 60, tally_kind::clicks}] == 10);
+    // A range that starts and ends inside rows.
+    rows = scan(*db, h + 1, h + 60);
+    CHECK(rows.size() == 3);
+    CHECK(rows.count({h, tally_kind::clicks}) == 0);
+    CHECK(rows.count({h + 60, tally_kind::clicks}) == 0);
+    CHECK(scan(*db, h + 2, h + 59).empty());
+    // Folded by a full compaction, the values stay.
+    REQUIRE_FALSE(db->compact_counts());
+    CHECK(scan(*db, h - 1, h + 61) == scan(*db, h - 1, h + 61));
+    CHECK(scan(*db, h, h + 60)[{h + 59, tally_kind::clicks}] == 15);
+    // An overwrite merged after compaction still overwrites only its minute.
+    write_batch d;
+    d.set_count(3, h, tally_kind::clicks, 1);
+    REQUIRE_FALSE(db->write(d, true));
+  }
+  auto db = open_store(dir.path());
+  auto rows = scan(*db, h - 1, h + 61);
+  CHECK(rows[{h - 1, tally_kind::clicks}] == 10);
+  CHECK(rows[{h, tally_kind::clicks}] == 1);
+  CHECK(rows[{h + 1, tally_kind::clicks}] == 4);
+  CHECK(rows[{h + 59, tally_kind::clicks}] == 15);
+}
+
+TEST_CASE("minute row codec: round trip, merge order, malformed bytes refused", "[state]") {
+  minute_row a;
+  a.present = (1ull << 0) | (1ull << 59);
+  a.value[0] = 7;
+  a.value[59] = 1ull << 40;
+  minute_row back;
+  REQUIRE(decode_minute_row(encode_minute_row(a), back));
+  CHECK(back.present == a.present);
+  CHECK(back.value[0] == 7);
+  CHECK(back.value[59] == 1ull << 40);
+  // add then set = set; set then add = set + add.
+  minute_row add5, set2;
+  REQUIRE(decode_minute_row(encode_minute_delta(0, 5), add5));
+  REQUIRE(decode_minute_row(encode_minute_set(0, 2), set2));
+  minute_row x = a;
+  merge_minute_rows(x, add5);
+  merge_minute_rows(x, set2);
+  CHECK(x.value[0] == 2);
+  minute_row ops = set2;  // operands combined first (associativity)
+  merge_minute_rows(ops, add5);
+  minute_row y = a;
+  merge_minute_rows(y, ops);
+  CHECK(y.value[0] == 7 - 7 + 2 + 5);
+  CHECK(y.value[59] == 1ull << 40);
+  // Malformed: short, wrong length for its bits, a bit past minute 59, set outside present.
+  minute_row out;
+  std::string good = encode_minute_row(a);
+  CHECK_FALSE(decode_minute_row(good.substr(0, 15), out));
+  CHECK_FALSE(decode_minute_row(good + std::string(8, '\0'), out));
+  CHECK_FALSE(decode_minute_row(good.substr(0, good.size() - 8), out));
+  std::string high = good;
+  high[7] = static_cast<char>(0x80);  // bit 63 of `present`
+  CHECK_FALSE(decode_minute_row(high, out));
+  std::string stray_set = good;
+  stray_set[8] = 0x02;  // set bit 1, not present
+  CHECK_FALSE(decode_minute_row(stray_set, out));
+}
+
+TEST_CASE("a corrupt counts value is reported, never counted", "[state]") {
+  testutil::temp_dir dir;
+  {
+    auto db = open_store(dir.path());
+    write_batch b;
+    b.add_count(4, 120, tally_kind::clicks, 1);
+    REQUIRE_FALSE(db->write(b, true));
+  }
+  {
+    // Damage the row with RocksDB itself (a Put of bytes that are no row).
+    rocksdb::DBOptions o;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> hs;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(o, dir.path(), cfs, &hs, &raw).ok());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == kCountsFamily) {
+        REQUIRE(raw->Put(rocksdb::WriteOptions(), hs[i], count_key(4, 2, tally_kind::clicks), "bad").ok());
+      }
+    }
+    for (auto* hnd : hs) REQUIRE(raw->DestroyColumnFamilyHandle(hnd).ok());
+    delete raw;
+  }
+  auto db = open_store(dir.path());
+  std::uint64_t seen = 0;
+  const auto ec = db->scan_counts(4, 0, 1000, [&](std::int64_t, tally_kind, std::uint64_t v) { seen += v; });
+  CHECK(ec == state_errc::corrupt);
+  CHECK(seen == 0);
+}
+
+TEST_CASE("a data dir of another state format is refused with one clear line", "[state]") {
+  testutil::temp_dir dir;
+  { auto db = open_store(dir.path()); }
+  {
+    rocksdb::DBOptions o;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> hs;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(o, dir.path(), cfs, &hs, &raw).ok());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == kMetaFamily) {
+        REQUIRE(raw->Put(rocksdb::WriteOptions(), hs[i], format_version_key(), encode_u64(1)).ok());
+      }
+    }
+    for (auto* hnd : hs) REQUIRE(raw->DestroyColumnFamilyHandle(hnd).ok());
+    delete raw;
+  }
+  std::string err;
+  auto s = store::open(dir.path(), err);
+  REQUIRE_FALSE(s);
+  CHECK(err.find("holds state format 1, this adclick reads format 2") != std::string::npos);
+  CHECK(err.find('\n') == std::string::npos);
 }
 
 TEST_CASE("concurrent merges from several threads add up exactly", "[state]") {
