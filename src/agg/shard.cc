@@ -136,7 +136,15 @@ std::error_code shard::flush() {
       return a.ad_id != b.ad_id ? a.ad_id < b.ad_id : a.impression_id < b.impression_id;
     });
     state::write_batch b;
-    for (const auto& [k, n] : deltas_) b.add_count(k.ad_id, k.minute, state::tally_kind::clicks, n);
+    active_.clear();
+    for (const auto& [k, n] : deltas_) {
+      b.add_count(k.ad_id, k.minute, state::tally_kind::clicks, n);
+      active_.emplace_back(state::row_hour(k.minute), k.ad_id);
+    }
+    // The hour index lets the batch layer find every ad with a row in an hour.
+    std::sort(active_.begin(), active_.end());
+    active_.erase(std::unique(active_.begin(), active_.end()), active_.end());
+    for (const auto& [hour, ad] : active_) b.put_active(hour, ad);
     for (const auto& [k, n] : late_) b.add_count(k.ad_id, k.minute, state::tally_kind::late, n);
     for (const auto& d : dedup_) b.put_dedup(d.ad_id, d.impression_id, d.expires_at_s);
     for (std::size_t i = 0; i < partitions_.size(); ++i) b.put_offset(partitions_[i], positions[i]);

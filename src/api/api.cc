@@ -12,6 +12,7 @@
 #include "base/duration.h"
 #include "base/metrics.h"
 #include "base/task_queue.h"
+#include "recon/reconciler.h"
 #include "http/response.h"
 #include "ingest/ad_registry.h"
 #include "ingest/click_processor.h"
@@ -172,6 +173,107 @@ class routes_impl {
                       {"configured", h.configured}});
     }
     respond(json_response(200, json{{"hotAds", list}}));
+  }
+
+  // A stored report as the API shows it: its fields, plus the range in RFC 3339.
+  static json report_json(const std::string& stored) {
+    json j = json::parse(stored, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      return json{{"error", "this report is damaged and cannot be shown"}};
+    }
+    for (const char* k : {"requestedFrom", "requestedTo", "from", "to"}) {
+      const std::string ms_key = std::string(k) + "Ms";
+      if (j.contains(ms_key) && j[ms_key].is_number_integer()) {
+        j[k] = query::format_time(floor_div_ms(j[ms_key].get<std::int64_t>()));
+      }
+    }
+    if (j.contains("reconciledThroughMs") && j["reconciledThroughMs"].is_number_integer()) {
+      j["reconciledThrough"] = query::format_time(floor_div_ms(j["reconciledThroughMs"].get<std::int64_t>()));
+    }
+    return j;
+  }
+  static std::int64_t floor_div_ms(std::int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
+
+  // POST /api/v1/reconciliations {"from","to"}; GET /api/v1/reconciliations[?before&limit]
+  void reconciliations(const http::request& req, http::responder respond) {
+    if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
+    if (ctx_.reconciler == nullptr) {
+      return respond(http::json_error(503, "unavailable", "reconciliation is not running"));
+    }
+    if (req.method == "POST") {
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) {
+        return respond(http::json_error(400, "bad_request", "the body must be a JSON object {\"from\",\"to\"}"));
+      }
+      std::int64_t t[2] = {0, 0};
+      const char* names[2] = {"from", "to"};
+      for (int i = 0; i < 2; ++i) {
+        if (!body.contains(names[i])) {
+          return respond(http::json_error(400, "bad_request", fmt::format("{} is missing", names[i])));
+        }
+        const json& v = body[names[i]];
+        std::optional<std::int64_t> parsed;
+        if (v.is_string()) parsed = query::parse_time(v.get<std::string>());
+        if (v.is_number_integer()) parsed = query::parse_time(std::to_string(v.get<std::int64_t>()));
+        if (!parsed) {
+          return respond(http::json_error(
+              400, "bad_request", fmt::format("{} must be an RFC 3339 UTC time or Unix seconds", names[i])));
+        }
+        t[i] = *parsed;
+      }
+      if (t[0] >= t[1]) return respond(http::json_error(400, "bad_request", "from must be before to"));
+      for (const auto& [k, v] : body.items()) {
+        if (k != "from" && k != "to") {
+          return respond(http::json_error(400, "bad_request", fmt::format("unknown field {}", k)));
+        }
+      }
+      auto r = ctx_.reconciler->request(t[0] * 1000, t[1] * 1000, recon::trigger::api);
+      if (!r) {
+        if (r.error() == recon::reconciler_errc::queue_full) {
+          auto e = http::json_error(503, "overloaded", r.error().message());
+          e.headers.emplace_back("Retry-After", "60");
+          return respond(std::move(e));
+        }
+        if (r.error() == recon::reconciler_errc::stopped) {
+          return respond(http::json_error(503, "unavailable", r.error().message()));
+        }
+        return respond(http::json_error(500, "internal", r.error().message()));
+      }
+      auto resp = json_response(202, report_json(recon::to_json(*r)));
+      resp.headers.emplace_back("Location", fmt::format("/api/v1/reconciliations/{}", r->id));
+      return respond(std::move(resp));
+    }
+    std::uint64_t before = 0, limit = 20;
+    if (auto b = query_param(req.query, "before"); b && (!parse_u64(*b, before) || before == 0)) {
+      return respond(http::json_error(400, "bad_request", "before must be a report id"));
+    }
+    if (auto l = query_param(req.query, "limit"); l && (!parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
+      return respond(http::json_error(400, "bad_request", "limit must be an integer from 1 to 1000"));
+    }
+    json list = json::array();
+    std::uint64_t last = 0;
+    auto ec = ctx_.store->list_reports(before, limit, [&](std::uint64_t id, const std::string& text) {
+      list.push_back(report_json(text));
+      last = id;
+    });
+    if (ec) return respond(http::json_error(500, "internal", ec.message()));
+    json body{{"reconciliations", list}};
+    if (list.size() == limit && last > 1) body["next"] = last;
+    respond(json_response(200, body));
+  }
+
+  // GET /api/v1/reconciliations/{id}
+  void reconciliation(const http::request& req, http::responder respond) {
+    if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
+    constexpr std::string_view prefix = "/api/v1/reconciliations/";
+    std::uint64_t id = 0;
+    if (!parse_u64(req.path.substr(prefix.size()), id) || id == 0) {
+      return respond(http::json_error(404, "not_found", "no such reconciliation"));
+    }
+    auto text = ctx_.store->get_report(id);
+    if (!text) return respond(http::json_error(500, "internal", text.error().message()));
+    if (!*text) return respond(http::json_error(404, "not_found", "no such reconciliation"));
+    respond(json_response(200, report_json(**text)));
   }
 
   void list_ads(const http::request& req, http::responder respond) {
@@ -583,6 +685,10 @@ void add_routes(http::router& routes, const api_context& ctx) {
   routes.add("GET", "/metrics", bind(&routes_impl::metrics, "metrics", false));
   routes.add("GET", "/api/v1/hot-ads", bind(&routes_impl::hot_ads, "hot_ads"));
   routes.add("GET", "/api/v1/ads", bind(&routes_impl::list_ads, "ads"));
+  auto recon_list = bind(&routes_impl::reconciliations, "reconciliations");
+  routes.add("GET", "/api/v1/reconciliations", recon_list);
+  routes.add("POST", "/api/v1/reconciliations", recon_list);
+  routes.add_prefix("GET", "/api/v1/reconciliations/", bind(&routes_impl::reconciliation, "reconciliation"));
   auto ad_route = bind(&routes_impl::ad_route, "ad");
   routes.add_prefix("GET", "/api/v1/advertisers/", bind(&routes_impl::advertiser_route, "advertiser"));
   for (const char* m : {"GET", "PUT", "DELETE", "POST"}) routes.add_prefix(m, "/api/v1/ads/", ad_route);

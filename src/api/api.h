@@ -23,6 +23,9 @@ class aggregator;
 namespace adclick::query {
 class query_service;
 }
+namespace adclick::recon {
+class reconciler;
+}
 namespace adclick::base {
 class task_queue;
 }
@@ -39,6 +42,7 @@ struct api_context {
   const ingest::signer* signer = nullptr;
   state::store* store = nullptr;
   agg::aggregator* aggregator = nullptr;  // may be null
+  recon::reconciler* reconciler = nullptr;  // may be null: /api/v1/reconciliations answers 503
   query::query_service* query = nullptr;
   // Where query work runs (never on an I/O thread); null: inline.
   base::task_queue* query_workers = nullptr;

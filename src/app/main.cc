@@ -19,6 +19,7 @@
 #include "ingest/click_processor.h"
 #include "ingest/signature.h"
 #include "log/inspect.h"
+#include "query/query_service.h"
 #include "state/store.h"
 
 #ifndef ADCLICK_VERSION
@@ -89,6 +90,15 @@ int main(int argc, char** argv) {
                 "reported by line and skipped; exit 1 if any row was bad");
   import->add_option("FILE", import_file, "The CSV file")->required();
   import->add_option("--config", import_config, "TOML config file (default: the embedded one)");
+
+  std::string recon_config, recon_from, recon_to;
+  auto* reconcile = app.add_subcommand(
+      "reconcile",
+      "Recount [from, to) exactly from the log and correct the counts that differ, on a stopped "
+      "server's data dir (a running server: POST /api/v1/reconciliations); prints the report");
+  reconcile->add_option("--config", recon_config, "TOML config file (default: the embedded one)");
+  reconcile->add_option("--from", recon_from, "Start, RFC 3339 UTC or Unix seconds")->required();
+  reconcile->add_option("--to", recon_to, "End (excluded), RFC 3339 UTC or Unix seconds")->required();
 
   try {
     app.parse(argc, argv);
@@ -185,6 +195,21 @@ int main(int argc, char** argv) {
     for (const auto& e : rep.errors) std::fprintf(stderr, "adclick: %s: %s\n", import_file.c_str(), e.c_str());
     std::printf("imported %zu ads, %zu bad rows\n", rep.imported, rep.errors.size());
     return rep.errors.empty() ? 0 : 1;
+  }
+  if (reconcile->parsed()) {
+    adclick::config::config cfg;
+    if (!load_config(recon_config, cfg)) return 2;
+    const auto from = adclick::query::parse_time(recon_from);
+    const auto to = adclick::query::parse_time(recon_to);
+    if (!from || !to) {
+      std::fprintf(stderr, "adclick: --%s must be an RFC 3339 UTC time or Unix seconds\n", !from ? "from" : "to");
+      return 2;
+    }
+    if (*from >= *to) {
+      std::fprintf(stderr, "adclick: --from must be before --to\n");
+      return 2;
+    }
+    return adclick::app::reconcile_offline(cfg, *from, *to);
   }
   if (inspect->parsed()) {
     std::string dir = inspect_dir;

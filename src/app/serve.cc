@@ -23,6 +23,7 @@
 #include "ingest/partitioner.h"
 #include "ingest/signature.h"
 #include "log/segmented_log.h"
+#include "recon/reconciler.h"
 #include "query/query_service.h"
 #include "state/store.h"
 
@@ -89,6 +90,29 @@ http::server_options make_server_options(const config::config& cfg) {
 
 // Gauges read from the parts when /metrics is rendered. The parts outlive the
 // server's handlers (they are stopped after it).
+void register_recon_metrics(const recon::reconciler& rec) {
+  auto& m = base::metrics();
+  using field = std::uint64_t recon::reconciler_totals::*;
+  const std::pair<const char*, std::pair<const char*, field>> counters[] = {
+      {"adclick_reconcile_runs_total", {"outcome=\"done\"", &recon::reconciler_totals::runs_done}},
+      {"adclick_reconcile_runs_total", {"outcome=\"failed\"", &recon::reconciler_totals::runs_failed}},
+      {"adclick_reconcile_runs_total", {"outcome=\"cancelled\"", &recon::reconciler_totals::runs_cancelled}},
+      {"adclick_reconcile_records_read_total", {"", &recon::reconciler_totals::records_read}},
+      {"adclick_reconcile_rows_checked_total", {"", &recon::reconciler_totals::rows_checked}},
+      {"adclick_reconcile_rows_corrected_total", {"", &recon::reconciler_totals::rows_corrected}},
+      {"adclick_reconcile_drift_clicks_total", {"", &recon::reconciler_totals::drift_abs}},
+      {"adclick_reconcile_duplicates_total", {"", &recon::reconciler_totals::duplicates_found}},
+      {"adclick_reconcile_corrupt_stretches_total", {"", &recon::reconciler_totals::corrupt_stretches}},
+  };
+  for (const auto& [name, rest] : counters) {
+    const auto [labels, member] = rest;
+    m.add_gauge(name, "Reconciliation totals since start (see GET /api/v1/reconciliations)", labels,
+                [&rec, member = member] { return static_cast<double>(rec.totals().*member); });
+  }
+  m.add_gauge("adclick_reconcile_last_success_seconds", "Unix time of the last reconciliation that finished",
+              "", [&rec] { return static_cast<double>(rec.totals().last_done_ms) / 1000.0; });
+}
+
 void register_metrics(const log::segmented_log& lg, const http::server& server,
                       const ingest::dedup_index& dedup, ingest::partitioner& parts,
                       const agg::aggregator& aggregator, state::store& store,
@@ -184,6 +208,18 @@ void register_metrics(const log::segmented_log& lg, const http::server& server,
     const auto st = server.stats();
     return static_cast<double>(st.request_timeouts + st.idle_timeouts + st.write_timeouts);
   });
+}
+
+recon::reconciler_options make_recon_options(const config::config& cfg) {
+  recon::reconciler_options o;
+  o.recount.max_validity_ms = cfg.signing.max_validity.count();
+  o.recount.allowed_lateness_ms = cfg.aggregation.allowed_lateness.count();
+  o.recount.max_out_of_orderness_ms = cfg.aggregation.max_out_of_orderness.count();
+  o.recount.shards = static_cast<std::uint32_t>(std::min(cfg.aggregation.shards, cfg.log.partitions));
+  o.recount.max_read_rate = cfg.reconcile.max_read_rate;
+  o.interval = cfg.reconcile.interval;
+  o.lookback = cfg.reconcile.lookback;
+  return o;
 }
 
 }  // namespace
@@ -343,6 +379,16 @@ int serve(const config::config& cfg) {
 
   register_metrics(click_log, server, dedup, partitioner, aggregator, store, ads);
 
+  // The batch layer: its own thread, its first periodic run one interval
+  // from now; runs that a stop or crash interrupted are queued again.
+  recon::reconciler reconciler(click_log, store, make_recon_options(cfg));
+  if (auto ec = reconciler.start()) {
+    spdlog::error("serve: cannot start reconciliation: {}", ec.message());
+    server.stop();
+    return 1;
+  }
+  register_recon_metrics(reconciler);
+
   query::query_options qopts;
   qopts.max_points = static_cast<std::uint64_t>(cfg.query.max_points);
   qopts.shards = static_cast<std::uint32_t>(std::min(cfg.aggregation.shards, cfg.log.partitions));
@@ -358,6 +404,7 @@ int serve(const config::config& cfg) {
   api_ctx.signer = &signer;
   api_ctx.store = &store;
   api_ctx.aggregator = &aggregator;
+  api_ctx.reconciler = &reconciler;
   ready.store(true, std::memory_order_release);
   server.set_ready(true);
   spdlog::info("serve: ready");
@@ -371,11 +418,50 @@ int serve(const config::config& cfg) {
   // write the last tallies, and close RocksDB (when `store` goes).
   server.stop();
   query_workers.stop();
+  reconciler.stop();  // a run in progress is cancelled and queued again at the next start
   click_log.stop();
   aggregator.stop();
   tally_flush.stop();
   dedup_compaction.stop();
   spdlog::info("serve: stopped cleanly");
+  return 0;
+}
+
+int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64_t to_s) {
+  const std::string& data_dir = cfg.storage.data_dir;
+  long holder = 0;
+  auto lock = base::lock_file::acquire(data_dir + "/LOCK", &holder);
+  if (!lock) {
+    std::fprintf(stderr, "adclick: data dir %s is in use (pid %ld); stop the server first, or use "
+                 "POST /api/v1/reconciliations on it\n", data_dir.c_str(), holder);
+    return 1;
+  }
+  std::string error_line;
+  auto store = state::store::open(data_dir + "/state", error_line);
+  if (!store) {
+    std::fprintf(stderr, "adclick: %s\n", error_line.c_str());
+    return 1;
+  }
+  log::recovery_report recovered;
+  auto opened = log::segmented_log::open(make_log_options(cfg), recovered, error_line);
+  if (!opened) {
+    std::fprintf(stderr, "adclick: %s\n", error_line.c_str());
+    return 1;
+  }
+  recon::reconciler rec(**opened, **store, make_recon_options(cfg));
+  auto r = rec.run_now(from_s * 1000, to_s * 1000, recon::trigger::cli);
+  (*opened)->stop();
+  if (!r) {
+    std::fprintf(stderr, "adclick: reconcile: %s\n", r.error().message().c_str());
+    return 1;
+  }
+  std::printf("%s\n", recon::to_json(*r).c_str());
+  if (r->state != recon::run_state::done) {
+    std::fprintf(stderr, "adclick: reconcile: run %llu %s%s%s\n", static_cast<unsigned long long>(r->id),
+                 std::string(recon::to_string(r->state)).c_str(), r->error.empty() ? "" : ": ",
+                 r->error.c_str());
+    return 1;
+  }
   return 0;
 }
 

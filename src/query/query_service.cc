@@ -173,19 +173,15 @@ query_service::query_service(state::store& store, query_options options)
     : store_(store), options_(options) {}
 
 std::optional<std::int64_t> query_service::final_through_s() const {
-  std::int64_t lowest = INT64_MAX;
-  for (std::uint32_t s = 0; s < options_.shards; ++s) {
-    auto wm = store_.get_watermark(s);
-    if (!wm || !wm->has_value()) return std::nullopt;
-    lowest = std::min(lowest, **wm);
-  }
-  if (lowest == INT64_MAX || lowest == INT64_MIN) return std::nullopt;
-  const std::int64_t ms = lowest - options_.allowed_lateness_ms;
-  return floor_div(ms, 60000) * 60;
+  auto ms = state::committed_final_through_ms(store_, options_.shards, options_.allowed_lateness_ms);
+  if (!ms || !ms->has_value()) return std::nullopt;
+  return **ms / 1000;
 }
 
 std::optional<std::int64_t> query_service::reconciled_through_s() const {
-  return std::nullopt;  // set by the batch layer
+  auto ms = store_.get_reconciled_through();
+  if (!ms || !ms->has_value()) return std::nullopt;
+  return floor_div(**ms, 60000) * 60;
 }
 
 result<series> query_service::ad_series(std::uint64_t ad_id, std::int64_t from_s, std::int64_t to_s,

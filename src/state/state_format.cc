@@ -168,6 +168,26 @@ void merge_minute_rows(minute_row& into, const minute_row& later) {
   into.present |= later.present;
 }
 
+std::string active_prefix(std::int64_t hour) {
+  std::string k = "active/";
+  put_be64(k, static_cast<std::uint64_t>(hour));
+  return k;
+}
+
+std::string active_key(std::int64_t hour, std::uint64_t ad_id) {
+  std::string k = active_prefix(hour);
+  put_be64(k, ad_id);
+  return k;
+}
+
+std::string reconciled_through_key() { return "reconciled_through"; }
+
+std::string report_key(std::uint64_t run_id) {
+  std::string k;
+  put_be64(k, run_id);
+  return k;
+}
+
 std::string offset_key(std::uint32_t partition) {
   std::string k = "offset/";
   for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((partition >> (8 * i)) & 0xff));

@@ -17,6 +17,11 @@
 //              "watermark/" shard(4)                -> event-time watermark ms, i64
 //   reconcile  (the batch layer's reports)
 //   meta       "format"                             -> state format version, u64
+//              "active/" hour(8) adId(8)            -> "" (the ad has a clicks row
+//                                                      for that hour; written with it)
+//              "reconciled_through"                 -> Unix ms, i64: every minute
+//                                                      before it has been reconciled
+//   reconcile  runId(8)                             -> report, JSON text
 //
 // Minute row, the counts value and also its merge operand:
 //   u64 present | u64 set | u64 value for each bit of `present`, lowest first
@@ -120,6 +125,10 @@ void merge_minute_rows(minute_row& into, const minute_row& later);
 
 std::string offset_key(std::uint32_t partition);
 std::string watermark_key(std::uint32_t shard);
+std::string active_key(std::int64_t hour, std::uint64_t ad_id);
+std::string active_prefix(std::int64_t hour);
+std::string reconciled_through_key();
+std::string report_key(std::uint64_t run_id);
 
 std::string encode_u64(std::uint64_t v);
 std::optional<std::uint64_t> decode_u64(std::string_view bytes);

@@ -125,6 +125,16 @@ void write_batch::set_count(std::uint64_t ad_id, std::int64_t minute, tally_kind
   impl_->bytes += 17 + 24;
 }
 
+void write_batch::put_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind,
+                                const minute_row& row) {
+  minute_row clean = row;
+  clean.present &= kMinuteRowMask;
+  clean.set = 0;
+  std::string v = encode_minute_row(clean);
+  impl_->bytes += 17 + v.size();
+  impl_->ops.push_back({kCounts, impl::op::put, count_key(ad_id, hour, kind), std::move(v)});
+}
+
 void write_batch::put_dedup(std::uint64_t ad_id, std::string_view impression_id,
                             std::int64_t expires_at_s) {
   impl_->ops.push_back({kDedup, impl::op::put, dedup_key(ad_id, impression_id),
@@ -141,6 +151,22 @@ void write_batch::put_watermark(std::uint32_t shard, std::int64_t watermark_ms) 
   impl_->ops.push_back({kMeta, impl::op::put, watermark_key(shard),
                         encode_u64(static_cast<std::uint64_t>(watermark_ms))});
   impl_->bytes += 22;
+}
+
+void write_batch::put_active(std::int64_t hour, std::uint64_t ad_id) {
+  impl_->ops.push_back({kMeta, impl::op::put, active_key(hour, ad_id), std::string()});
+  impl_->bytes += 23;
+}
+
+void write_batch::put_reconciled_through(std::int64_t ms) {
+  impl_->ops.push_back({kMeta, impl::op::put, reconciled_through_key(),
+                        encode_u64(static_cast<std::uint64_t>(ms))});
+  impl_->bytes += 26;
+}
+
+void write_batch::put_report(std::uint64_t run_id, std::string_view json) {
+  impl_->ops.push_back({kReconcile, impl::op::put, report_key(run_id), std::string(json)});
+  impl_->bytes += 8 + json.size();
 }
 
 void write_batch::put_ad(const ad_record& ad, const std::optional<ad_record>& previous) {
@@ -381,6 +407,78 @@ result<std::optional<std::int64_t>> store::get_watermark(std::uint32_t shard) {
   return std::optional<std::int64_t>(static_cast<std::int64_t>(*o));
 }
 
+result<std::optional<std::int64_t>> store::get_reconciled_through() {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), reconciled_through_key(), &v);
+  if (s.IsNotFound()) return std::optional<std::int64_t>();
+  if (!s.ok()) return to_error(s);
+  auto o = decode_u64(v);
+  if (!o) return state_errc::corrupt;
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(*o));
+}
+
+result<minute_row> store::get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind) {
+  std::string v;
+  minute_row row;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kCounts), count_key(ad_id, hour, kind), &v);
+  if (s.IsNotFound()) return row;
+  if (!s.ok()) return to_error(s);
+  if (!decode_minute_row(v, row)) return state_errc::corrupt;
+  return row;
+}
+
+std::error_code store::scan_active_ads(std::int64_t hour,
+                                       const std::function<void(std::uint64_t)>& fn) {
+  const std::string prefix = active_prefix(hour);
+  const std::string end = active_prefix(hour + 1);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kMeta)));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    const auto k = it->key();
+    if (k.size() != prefix.size() + 8 || !k.starts_with(prefix)) return state_errc::corrupt;
+    fn(get_be64(k.data() + prefix.size()));
+  }
+  return it->status().ok() ? std::error_code{} : to_error(it->status());
+}
+
+result<std::optional<std::string>> store::get_report(std::uint64_t run_id) {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kReconcile), report_key(run_id), &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return to_error(s);
+  return std::optional<std::string>(std::move(v));
+}
+
+std::error_code store::list_reports(std::uint64_t before, std::size_t limit,
+                                    const std::function<void(std::uint64_t, const std::string&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kReconcile)));
+  if (before == 0) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(report_key(before - 1));
+  }
+  std::string value;
+  for (std::size_t n = 0; it->Valid() && n < limit; it->Prev(), ++n) {
+    if (it->key().size() != 8) return state_errc::corrupt;
+    value.assign(it->value().data(), it->value().size());
+    fn(get_be64(it->key().data()), value);
+  }
+  return it->status().ok() ? std::error_code{} : to_error(it->status());
+}
+
+result<std::uint64_t> store::last_report_id() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(kReconcile)));
+  it->SeekToLast();
+  if (!it->status().ok()) return to_error(it->status());
+  if (!it->Valid()) return std::uint64_t{0};
+  if (it->key().size() != 8) return state_errc::corrupt;
+  return get_be64(it->key().data());
+}
+
 std::error_code store::scan_counts(
     std::uint64_t ad_id, std::int64_t from_minute, std::int64_t to_minute,
     const std::function<void(std::int64_t, tally_kind, std::uint64_t)>& fn) {
@@ -443,6 +541,21 @@ store_stats store::stats() {
   st.wal_bytes_written = impl_->statistics->getTickerCount(rocksdb::WAL_FILE_BYTES);
   st.user_bytes_written = impl_->statistics->getTickerCount(rocksdb::BYTES_WRITTEN);
   return st;
+}
+
+result<std::optional<std::int64_t>> committed_final_through_ms(store& st, std::uint32_t shards,
+                                                              std::int64_t allowed_lateness_ms) {
+  std::int64_t lowest = INT64_MAX;
+  for (std::uint32_t s = 0; s < shards; ++s) {
+    auto wm = st.get_watermark(s);
+    if (!wm) return wm.error();
+    if (!wm->has_value()) return std::optional<std::int64_t>();
+    lowest = std::min(lowest, **wm);
+  }
+  if (shards == 0 || lowest == INT64_MIN) return std::optional<std::int64_t>();
+  const std::int64_t ms = lowest - allowed_lateness_ms;
+  const std::int64_t minute = ms >= 0 ? ms / 60000 : -((-ms + 59999) / 60000);
+  return std::optional<std::int64_t>(minute * 60000);
 }
 
 }  // namespace adclick::state

@@ -46,9 +46,17 @@ class write_batch {
   // counts: overwrite one minute's counter, whatever was merged into it
   // before (the batch layer's corrections); deltas merged after it add on.
   void set_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::uint64_t value);
+  // counts: replace a whole row (a damaged one; `set` bits are dropped).
+  void put_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind, const minute_row& row);
   void put_dedup(std::uint64_t ad_id, std::string_view impression_id, std::int64_t expires_at_s);
   void put_offset(std::uint32_t partition, std::uint64_t next_offset);
   void put_watermark(std::uint32_t shard, std::int64_t watermark_ms);
+  // meta: the ad has a clicks row in this hour (see store::scan_active_ads).
+  void put_active(std::int64_t hour, std::uint64_t ad_id);
+  // meta: every minute before `ms` has been reconciled.
+  void put_reconciled_through(std::int64_t ms);
+  // reconcile: a run's report (JSON text).
+  void put_report(std::uint64_t run_id, std::string_view json);
   // ads: the record plus the advertiser index (moving it if the advertiser changed).
   void put_ad(const ad_record& ad, const std::optional<ad_record>& previous);
 
@@ -95,6 +103,24 @@ class store {
   [[nodiscard]] result<std::optional<std::uint64_t>> get_offset(std::uint32_t partition);
   [[nodiscard]] result<std::optional<std::int64_t>> get_watermark(std::uint32_t shard);
 
+  [[nodiscard]] result<std::optional<std::int64_t>> get_reconciled_through();
+
+  // One counts row (an empty row when there is none).
+  [[nodiscard]] result<minute_row> get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind);
+  // The ads with a clicks row in `hour` (put_active), in id order.
+  [[nodiscard]] std::error_code scan_active_ads(std::int64_t hour,
+                                                const std::function<void(std::uint64_t ad_id)>& fn);
+
+  // Reconciliation reports.
+  [[nodiscard]] result<std::optional<std::string>> get_report(std::uint64_t run_id);
+  // Reports with id < before (all when before is 0), newest first, up to
+  // `limit`; fn gets (id, json).
+  [[nodiscard]] std::error_code list_reports(
+      std::uint64_t before, std::size_t limit,
+      const std::function<void(std::uint64_t, const std::string&)>& fn);
+  // The highest report id (0 when there is none).
+  [[nodiscard]] result<std::uint64_t> last_report_id();
+
   // The counters of one ad with minute in [from_minute, to_minute), in key
   // order: hour by hour, within an hour kind by kind, then minute by minute.
   // Minutes without a value are skipped.
@@ -117,6 +143,13 @@ class store {
   explicit store(std::unique_ptr<impl> impl);
   std::unique_ptr<impl> impl_;
 };
+
+// The speed layer's finality from its committed watermarks: the lowest
+// watermark of shards 0..shards-1 minus the allowed lateness, floored to a
+// minute (Unix ms). Minutes before it will not change in the speed layer.
+// nullopt while some shard has not committed a watermark yet.
+[[nodiscard]] result<std::optional<std::int64_t>> committed_final_through_ms(
+    store& st, std::uint32_t shards, std::int64_t allowed_lateness_ms);
 
 }  // namespace adclick::state
 

@@ -1,0 +1,452 @@
+#include "recon/recount.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <queue>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace adclick::recon {
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "adclick.recount"; }
+  std::string message(int c) const override {
+    switch (static_cast<recount_errc>(c)) {
+      case recount_errc::cancelled: return "the reconciliation was cancelled";
+      case recount_errc::log_read: return "the log could not be read";
+      case recount_errc::state: return "the state store failed";
+    }
+    return "unknown recount error";
+  }
+};
+
+constexpr std::int64_t kMinuteMs = 60'000;
+constexpr std::int64_t kHourMs = 3'600'000;
+constexpr std::size_t kReadBatch = 4096;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  const std::int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// (adId, impressionId) as 128 hash bits: a collision between two of the
+// at most ~10^10 impressions of a window is about as likely as 10^-18.
+struct impression_key {
+  std::uint64_t lo = 0;
+  std::uint64_t hi = 0;
+  friend bool operator==(const impression_key&, const impression_key&) = default;
+};
+struct impression_hash {
+  std::size_t operator()(const impression_key& k) const { return static_cast<std::size_t>(k.lo); }
+};
+
+impression_key key_of(std::uint64_t ad_id, std::string_view impression_id) {
+  std::array<char, 8 + kMaxImpressionIdLength> buf;
+  std::memcpy(buf.data(), &ad_id, 8);
+  const std::size_t n = std::min(impression_id.size(), kMaxImpressionIdLength);
+  std::memcpy(buf.data() + 8, impression_id.data(), n);
+  const XXH128_hash_t h = XXH3_128bits(buf.data(), 8 + n);
+  return {h.low64, h.high64};
+}
+
+// What a read record contributes; copied out of the reader's buffer.
+struct item {
+  std::int64_t t_ms;
+  std::uint64_t ad_id;
+  std::int64_t expires_at_s;
+  impression_key key;
+};
+
+// Reads one partition's overlapping segments, up to the snapshot.
+struct cursor {
+  log::partition_id partition = 0;
+  std::vector<std::pair<log::offset_t, log::offset_t>> ranges;  // [begin, end) offsets
+  std::size_t range = 0;
+  std::unique_ptr<log::partition_reader> reader;
+  std::vector<item> buf;
+  std::size_t pos = 0;
+  std::int64_t max_t_ms = INT64_MIN;  // for telling which records the speed layer took as late
+  bool done = false;
+
+  bool has_item() const { return pos < buf.size(); }
+  const item& head() const { return buf[pos]; }
+};
+
+struct seen {
+  std::int64_t t_ms;          // event time of the copy that counts (the earliest)
+  std::int64_t expires_at_s;  // the latest expiry among the copies
+  bool counted;               // that copy is in [from, to)
+};
+
+class pass {
+ public:
+  pass(log::click_log& log, state::store& store, const recount_options& o, report& r, cancel_token& cancel)
+      : log_(log), store_(store), o_(o), r_(r), cancel_(cancel) {
+    slack_ms_ = o.max_out_of_orderness_ms + o.allowed_lateness_ms + kMinuteMs;
+  }
+
+  std::error_code run() {
+    // 1. Snapshot the durable ends, then the finality (in this order: what is
+    //    final was decided from records the snapshot holds).
+    const std::uint32_t parts = log_.partitions();
+    r_.snapshot.clear();
+    for (std::uint32_t p = 0; p < parts; ++p) r_.snapshot.push_back({p, log_.durable_end(p)});
+    auto final_ms = state::committed_final_through_ms(store_, o_.shards, o_.allowed_lateness_ms);
+    if (!final_ms) return recount_errc::state;
+    from_ = floor_div(r_.requested_from_ms, kMinuteMs) * kMinuteMs;
+    to_ = floor_div(r_.requested_to_ms, kMinuteMs) * kMinuteMs;
+    if (!final_ms->has_value()) {
+      to_ = from_;  // the speed layer has committed nothing yet: nothing is final
+    } else {
+      to_ = std::min(to_, **final_ms);
+    }
+    // Records of deleted segments are gone: never recount a minute whose
+    // history (or the dedup window before it) they may have held.
+    std::int64_t history_from = INT64_MIN;
+    for (std::uint32_t p = 0; p < parts; ++p) {
+      if (log_.start_offset(p) == 0) continue;
+      for (const auto& s : log_.segments(p)) {
+        if (s.records == 0) continue;
+        history_from = std::max(history_from, s.min_event_time_ms);
+        break;
+      }
+    }
+    if (history_from != INT64_MIN) {
+      const std::int64_t earliest = history_from + o_.max_validity_ms + slack_ms_;
+      from_ = std::max(from_, (floor_div(earliest - 1, kMinuteMs) + 1) * kMinuteMs);
+    }
+    if (to_ < from_) to_ = from_;
+    r_.from_ms = from_;
+    r_.to_ms = to_;
+    if (to_ == from_) return {};
+
+    // 2. The segments that meet the scan window, per partition.
+    scan_from_ = from_ - o_.max_validity_ms - slack_ms_;
+    for (std::uint32_t p = 0; p < parts; ++p) {
+      cursor c;
+      c.partition = p;
+      const log::offset_t end = r_.snapshot[p].end_offset;
+      for (const auto& s : log_.segments(p)) {
+        if (s.records == 0 || s.base_offset >= end) continue;
+        if (s.max_event_time_ms < scan_from_ || s.min_event_time_ms >= to_) continue;
+        const log::offset_t b = s.base_offset, e = std::min(s.end_offset, end);
+        if (!c.ranges.empty() && c.ranges.back().second == b) {
+          c.ranges.back().second = e;  // adjacent segments: one range
+        } else {
+          c.ranges.emplace_back(b, e);
+        }
+        ++r_.segments_read;
+      }
+      if (c.ranges.empty()) continue;
+      c.reader = log_.open_reader(p, c.ranges.front().first);
+      cursors_.push_back(std::move(c));
+    }
+
+    // 3. Merge the partitions in event-time order.
+    started_ = std::chrono::steady_clock::now();
+    open_hour_ = floor_div(from_, kHourMs);
+    auto later = [this](std::size_t a, std::size_t b) {
+      return cursors_[a].head().t_ms > cursors_[b].head().t_ms;
+    };
+    std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(later)> heads(later);
+    for (std::size_t i = 0; i < cursors_.size(); ++i) {
+      if (auto ec = refill(cursors_[i])) return ec;
+      if (cursors_[i].has_item()) heads.push(i);
+    }
+    while (!heads.empty()) {
+      const std::size_t i = heads.top();
+      heads.pop();
+      cursor& c = cursors_[i];
+      const item it = c.head();
+      ++c.pos;
+      if (auto ec = apply(c, it)) return ec;
+      if (!c.has_item()) {
+        if (auto ec = refill(c)) return ec;
+      }
+      if (c.has_item()) heads.push(i);
+    }
+
+    // 4. Everything read: finish the hours still open.
+    clock_ms_ = INT64_MAX;
+    if (auto ec = finish_hours()) return ec;
+    return {};
+  }
+
+ private:
+  // Reads the next batch of c's current range (moving to its next range when
+  // one is done), pacing to max_read_rate.
+  std::error_code refill(cursor& c) {
+    c.buf.clear();
+    c.pos = 0;
+    while (!c.done && c.buf.empty()) {
+      if (cancel_.cancelled()) return recount_errc::cancelled;
+      if (c.range >= c.ranges.size()) {
+        c.done = true;
+        break;
+      }
+      const auto [begin, end] = c.ranges[c.range];
+      if (c.reader->position() < begin) c.reader->seek(begin);
+      if (c.reader->position() >= end) {
+        ++c.range;
+        continue;
+      }
+      std::vector<log::corruption> skipped;
+      std::uint64_t bytes = 0;
+      auto n = c.reader->read(
+          kReadBatch,
+          [&](log::offset_t off, const click_view& v) {
+            // A read may run on into the next segments: keep what lies in a
+            // later range, skip what lies between ranges.
+            while (c.range < c.ranges.size() && off >= c.ranges[c.range].second) ++c.range;
+            if (c.range >= c.ranges.size() || off < c.ranges[c.range].first) return;
+            // Frame (checksum, length, type, offset) + fixed fields + strings.
+            bytes += 48 + v.key_id.size() + v.impression_id.size() + v.user_agent.size();
+            c.buf.push_back({v.event_time_ms, v.ad_id, v.expires_at_s, key_of(v.ad_id, v.impression_id)});
+          },
+          &skipped);
+      if (!n) {
+        spdlog::error("recon: reading partition {}: {}", c.partition, n.error().message());
+        return recount_errc::log_read;
+      }
+      for (const auto& s : skipped) {
+        ++r_.corrupt_stretches;
+        r_.corrupt_bytes += s.bytes_skipped;
+        spdlog::warn("recon: partition {} segment {}: skipped {} corrupt bytes at {} (not counted)",
+                     s.partition, s.segment_base, s.bytes_skipped, s.position);
+      }
+      r_.records_read += c.buf.size();
+      r_.bytes_read += bytes;
+      if (*n == 0) {
+        // The durable end of this partition came before the range's end
+        // (retention or truncation): nothing more to read here.
+        c.done = true;
+        break;
+      }
+      if (auto ec = pace()) return ec;
+    }
+    return {};
+  }
+
+  std::error_code pace() {
+    if (o_.max_read_rate == 0) return {};
+    const double allowed_s = static_cast<double>(r_.bytes_read) / static_cast<double>(o_.max_read_rate);
+    const auto elapsed = std::chrono::steady_clock::now() - started_;
+    const auto due = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(allowed_s));
+    if (due > elapsed && cancel_.sleep_for(due - elapsed)) return recount_errc::cancelled;
+    return {};
+  }
+
+  std::error_code apply(cursor& c, const item& it) {
+    const std::int64_t t = it.t_ms;
+    // As the speed layer judged it: late if older than this partition's
+    // newest event time minus out-of-orderness and lateness (approximately:
+    // the speed layer's watermark spans all partitions of its shard).
+    const bool late_for_speed =
+        c.max_t_ms != INT64_MIN && t < c.max_t_ms - o_.max_out_of_orderness_ms - o_.allowed_lateness_ms;
+    c.max_t_ms = std::max(c.max_t_ms, t);
+    if (t >= clock_ms_) {
+      clock_ms_ = t;
+      if (auto ec = finish_hours()) return ec;
+      evict();
+    }
+    if (t < scan_from_ || t >= to_) return {};  // cannot matter to [from, to)
+    const bool in_range = t >= from_;
+    if (in_range) ++r_.records_in_range;
+    auto [pos, inserted] = seen_.try_emplace(it.key, seen{t, it.expires_at_s, in_range});
+    if (inserted) {
+      expiry_.push({it.expires_at_s, it.key});
+      r_.dedup_peak_entries = std::max<std::uint64_t>(r_.dedup_peak_entries, seen_.size());
+      if (in_range) {
+        if (late_for_speed) ++r_.late_included;
+        return count(it.ad_id, t, +1);
+      }
+      return {};
+    }
+    seen& s = pos->second;
+    if (it.expires_at_s > s.expires_at_s) {
+      s.expires_at_s = it.expires_at_s;
+      expiry_.push({it.expires_at_s, it.key});
+    }
+    if (t >= s.t_ms) {
+      if (in_range) ++r_.duplicates_found;  // an earlier copy counts (or was before the range)
+      return {};
+    }
+    // This copy is older than the one counted so far (out of order): the
+    // count moves to its minute, and the other copy becomes the duplicate.
+    if (s.counted) {
+      ++r_.duplicates_found;
+      if (auto ec = count(it.ad_id, s.t_ms, -1)) return ec;
+    }
+    s.t_ms = t;
+    s.counted = in_range;
+    if (in_range) {
+      if (late_for_speed) ++r_.late_included;
+      return count(it.ad_id, t, +1);
+    }
+    return {};
+  }
+
+  // Forgets impressions whose expiry the scan has passed (by more than the
+  // slack): no copy of them can come later in event time.
+  void evict() {
+    while (!expiry_.empty() && expiry_.top().first * 1000 + slack_ms_ < clock_ms_) {
+      const auto [exp_s, key] = expiry_.top();
+      expiry_.pop();
+      auto pos = seen_.find(key);
+      if (pos != seen_.end() && pos->second.expires_at_s == exp_s) seen_.erase(pos);
+    }
+  }
+
+  std::error_code count(std::uint64_t ad_id, std::int64_t t_ms, std::int64_t delta) {
+    const std::int64_t minute = floor_div(t_ms, kMinuteMs);
+    const std::int64_t hour = floor_div(minute, 60);
+    if (hour >= open_hour_) {
+      auto& row = open_[hour][ad_id];
+      row[static_cast<std::size_t>(minute - hour * 60)] += static_cast<std::uint64_t>(delta);
+      return {};
+    }
+    // Its hour is already finished: correct that one minute now.
+    auto stored = store_.get_count_row(ad_id, hour, state::tally_kind::clicks);
+    if (!stored) return recount_errc::state;
+    const int slot = state::row_slot(minute);
+    const std::uint64_t before = (stored->present >> slot & 1) != 0 ? stored->value[slot] : 0;
+    const std::uint64_t after = before + static_cast<std::uint64_t>(delta);
+    state::write_batch b;
+    b.set_count(ad_id, minute, state::tally_kind::clicks, after);
+    b.put_active(hour, ad_id);
+    if (store_.write(b, true)) return recount_errc::state;
+    ++r_.rows_corrected;
+    r_.drift_net += delta;
+    r_.drift_abs += static_cast<std::uint64_t>(delta < 0 ? -delta : delta);
+    r_.clicks_counted += static_cast<std::uint64_t>(delta);
+    return {};
+  }
+
+  // Finishes every open hour whose end the scan clock has passed by the slack
+  // (all of them at the end), up to the range's end.
+  std::error_code finish_hours() {
+    const std::int64_t last_hour = floor_div(to_ - 1, kHourMs);
+    while (open_hour_ <= last_hour &&
+           (clock_ms_ == INT64_MAX || (open_hour_ + 1) * kHourMs + slack_ms_ <= clock_ms_)) {
+      if (cancel_.cancelled()) return recount_errc::cancelled;
+      if (auto ec = finish_hour(open_hour_)) return ec;
+      ++open_hour_;
+    }
+    return {};
+  }
+
+  std::error_code finish_hour(std::int64_t hour) {
+    const std::int64_t first_minute = std::max(hour * 60, from_ / kMinuteMs);
+    const std::int64_t end_minute = std::min(hour * 60 + 60, to_ / kMinuteMs);
+    std::map<std::uint64_t, std::array<std::uint64_t, 60>> computed;
+    if (auto pos = open_.find(hour); pos != open_.end()) {
+      computed.insert(pos->second.begin(), pos->second.end());
+      open_.erase(pos);
+    }
+    // Ads with a stored row this hour but no click in the log (a damaged row).
+    if (store_.scan_active_ads(hour, [&](std::uint64_t ad) { computed.try_emplace(ad); })) {
+      return recount_errc::state;
+    }
+    state::write_batch b;
+    for (const auto& [ad, exact] : computed) {
+      auto stored = store_.get_count_row(ad, hour, state::tally_kind::clicks);
+      if (!stored && stored.error() == state::state_errc::corrupt) {
+        // A damaged row: replace it whole with the exact minutes of the range
+        // (minutes of that hour outside the range are lost with the damage).
+        spdlog::error("recon: counts row of ad {} hour {} is damaged; rewriting it", ad, hour);
+        state::minute_row fresh;
+        for (std::int64_t m = first_minute; m < end_minute; ++m) {
+          const int slot = static_cast<int>(m - hour * 60);
+          const std::uint64_t want = exact[static_cast<std::size_t>(slot)];
+          fresh.present |= std::uint64_t{1} << slot;
+          fresh.value[slot] = want;
+          r_.clicks_counted += want;
+          ++r_.rows_checked;
+          ++r_.rows_corrected;
+          r_.drift_net += static_cast<std::int64_t>(want);
+          r_.drift_abs += want;
+        }
+        b.put_count_row(ad, hour, state::tally_kind::clicks, fresh);
+        b.put_active(hour, ad);
+        continue;
+      }
+      if (!stored) return recount_errc::state;
+      bool any = false;
+      for (std::int64_t m = first_minute; m < end_minute; ++m) {
+        const int slot = static_cast<int>(m - hour * 60);
+        const std::uint64_t want = exact[static_cast<std::size_t>(slot)];
+        const bool present = (stored->present >> slot & 1) != 0;
+        const std::uint64_t have = present ? stored->value[slot] : 0;
+        r_.clicks_counted += want;
+        ++r_.rows_checked;
+        if (want == have) continue;
+        b.set_count(ad, m, state::tally_kind::clicks, want);
+        any = true;
+        ++r_.rows_corrected;
+        const auto diff = static_cast<std::int64_t>(want - have);
+        r_.drift_net += diff;
+        r_.drift_abs += static_cast<std::uint64_t>(diff < 0 ? -diff : diff);
+      }
+      if (any) b.put_active(hour, ad);
+    }
+    // One synced batch per hour: all of its corrections or none.
+    if (b.operations() > 0 && store_.write(b, true)) return recount_errc::state;
+    return {};
+  }
+
+  log::click_log& log_;
+  state::store& store_;
+  const recount_options& o_;
+  report& r_;
+  cancel_token& cancel_;
+
+  std::int64_t slack_ms_ = 0;
+  std::int64_t from_ = 0, to_ = 0, scan_from_ = 0;
+  std::int64_t clock_ms_ = INT64_MIN;  // the newest event time merged so far
+  std::int64_t open_hour_ = 0;         // hours before it are finished
+  std::chrono::steady_clock::time_point started_;
+  std::vector<cursor> cursors_;
+  std::unordered_map<impression_key, seen, impression_hash> seen_;
+  using expiry_entry = std::pair<std::int64_t, impression_key>;
+  struct expiry_later {
+    bool operator()(const expiry_entry& a, const expiry_entry& b) const { return a.first > b.first; }
+  };
+  std::priority_queue<expiry_entry, std::vector<expiry_entry>, expiry_later> expiry_;
+  std::map<std::int64_t, std::unordered_map<std::uint64_t, std::array<std::uint64_t, 60>>> open_;
+};
+
+}  // namespace
+
+const std::error_category& recount_category() noexcept {
+  static const category c;
+  return c;
+}
+
+std::error_code recount(log::click_log& log, state::store& store, const recount_options& o, report& r,
+                        cancel_token& cancel) {
+  const auto t0 = std::chrono::steady_clock::now();
+  r.started_ms = now_ms();
+  pass p(log, store, o, r, cancel);
+  const auto ec = p.run();
+  r.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  return ec;
+}
+
+}  // namespace adclick::recon
