@@ -1,6 +1,10 @@
 #include "recon/reconciler.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -284,6 +288,12 @@ void reconciler::raise_delete_floors(std::int64_t reconciled_through_ms) {
 }
 
 void reconciler::thread_main() {
+  // Reconciliation is background work: it gets the CPU the click path leaves
+  // idle, never a share taken from it (SCHED_IDLE needs no privilege).
+  sched_param idle{};
+  if (const int err = pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle); err != 0) {
+    spdlog::warn("recon: cannot lower the reconciliation thread's priority: {}", std::strerror(err));
+  }
   auto next_periodic = std::chrono::steady_clock::now() + o_.interval;
   for (;;) {
     std::optional<std::uint64_t> id;

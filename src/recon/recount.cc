@@ -33,6 +33,8 @@ class category final : public std::error_category {
 constexpr std::int64_t kMinuteMs = 60'000;
 constexpr std::int64_t kHourMs = 3'600'000;
 constexpr std::size_t kReadBatch = 4096;
+// How many items ahead (per partition) the dedup set's slot is prefetched.
+constexpr std::size_t kPrefetchAhead = 8;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   const std::int64_t q = a / b;
@@ -51,9 +53,6 @@ struct impression_key {
   std::uint64_t lo = 0;
   std::uint64_t hi = 0;
   friend bool operator==(const impression_key&, const impression_key&) = default;
-};
-struct impression_hash {
-  std::size_t operator()(const impression_key& k) const { return static_cast<std::size_t>(k.lo); }
 };
 
 impression_key key_of(std::uint64_t ad_id, std::string_view impression_id) {
@@ -92,6 +91,81 @@ struct seen {
   std::int64_t t_ms;          // event time of the copy that counts (the earliest)
   std::int64_t expires_at_s;  // the latest expiry among the copies
   bool counted;               // that copy is in [from, to)
+};
+
+// The impressions the scan remembers: open addressing with linear probing
+// over 128-bit keys (already hashes), backward-shift deletion, no node
+// allocations. Far faster than std::unordered_map at tens of millions of
+// entries, and 48 bytes per slot at 50-87% load.
+class seen_set {
+ public:
+  struct slot {
+    impression_key key;
+    seen value;
+    bool used = false;
+  };
+
+  seen_set() { slots_.resize(1024); }
+  std::size_t size() const { return size_; }
+
+  // The entry for `k`, inserting `v` if absent; second: whether inserted.
+  std::pair<seen*, bool> try_emplace(const impression_key& k, const seen& v) {
+    if ((size_ + 1) * 8 > slots_.size() * 7) grow();
+    std::size_t i = index(k);
+    while (slots_[i].used) {
+      if (slots_[i].key == k) return {&slots_[i].value, false};
+      i = (i + 1) & mask();
+    }
+    slots_[i].key = k;
+    slots_[i].value = v;
+    slots_[i].used = true;
+    ++size_;
+    return {&slots_[i].value, true};
+  }
+
+  // Starts loading the slot of `k` into the cache (a lookup soon after is
+  // then not a full memory round trip).
+  void prefetch(const impression_key& k) const { __builtin_prefetch(&slots_[index(k)]); }
+
+  seen* find(const impression_key& k) {
+    for (std::size_t i = index(k); slots_[i].used; i = (i + 1) & mask()) {
+      if (slots_[i].key == k) return &slots_[i].value;
+    }
+    return nullptr;
+  }
+
+  void erase(const impression_key& k) {
+    std::size_t i = index(k);
+    while (slots_[i].used && !(slots_[i].key == k)) i = (i + 1) & mask();
+    if (!slots_[i].used) return;
+    // Backward shift: move later entries of the run into the hole when
+    // their home is at or before it.
+    std::size_t hole = i;
+    for (std::size_t j = (i + 1) & mask(); slots_[j].used; j = (j + 1) & mask()) {
+      const std::size_t home = index(slots_[j].key);
+      if (((j - home) & mask()) >= ((j - hole) & mask())) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole].used = false;
+    --size_;
+  }
+
+ private:
+  std::size_t mask() const { return slots_.size() - 1; }
+  std::size_t index(const impression_key& k) const { return static_cast<std::size_t>(k.lo) & mask(); }
+  void grow() {
+    std::vector<slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    size_ = 0;
+    for (const auto& s : old) {
+      if (s.used) try_emplace(s.key, s.value);
+    }
+  }
+
+  std::vector<slot> slots_;
+  std::size_t size_ = 0;
 };
 
 class pass {
@@ -175,6 +249,7 @@ class pass {
       cursor& c = cursors_[i];
       const item it = c.head();
       ++c.pos;
+      if (c.pos + kPrefetchAhead < c.buf.size()) seen_.prefetch(c.buf[c.pos + kPrefetchAhead].key);
       if (auto ec = apply(c, it)) return ec;
       if (!c.has_item()) {
         if (auto ec = refill(c)) return ec;
@@ -268,9 +343,9 @@ class pass {
     if (t < scan_from_ || t >= to_) return {};  // cannot matter to [from, to)
     const bool in_range = t >= from_;
     if (in_range) ++r_.records_in_range;
-    auto [pos, inserted] = seen_.try_emplace(it.key, seen{t, it.expires_at_s, in_range});
+    auto [entry, inserted] = seen_.try_emplace(it.key, seen{t, it.expires_at_s, in_range});
     if (inserted) {
-      expiry_.push({it.expires_at_s, it.key});
+      remember_expiry(it.expires_at_s, it.key);
       r_.dedup_peak_entries = std::max<std::uint64_t>(r_.dedup_peak_entries, seen_.size());
       if (in_range) {
         if (late_for_speed) ++r_.late_included;
@@ -278,10 +353,10 @@ class pass {
       }
       return {};
     }
-    seen& s = pos->second;
+    seen& s = *entry;
     if (it.expires_at_s > s.expires_at_s) {
       s.expires_at_s = it.expires_at_s;
-      expiry_.push({it.expires_at_s, it.key});
+      remember_expiry(it.expires_at_s, it.key);
     }
     if (t >= s.t_ms) {
       if (in_range) ++r_.duplicates_found;  // an earlier copy counts (or was before the range)
@@ -302,14 +377,30 @@ class pass {
     return {};
   }
 
+  // Impressions are forgotten by expiry minute: one bucket of keys per
+  // minute, dropped whole once the scan is past it (plus the slack).
+  void remember_expiry(std::int64_t expires_at_s, const impression_key& key) {
+    const std::int64_t minute = floor_div(expires_at_s, 60);
+    if (last_bucket_ == nullptr || last_bucket_minute_ != minute) {
+      last_bucket_ = &expiry_[minute];
+      last_bucket_minute_ = minute;
+    }
+    last_bucket_->push_back(key);
+  }
+
   // Forgets impressions whose expiry the scan has passed (by more than the
   // slack): no copy of them can come later in event time.
   void evict() {
-    while (!expiry_.empty() && expiry_.top().first * 1000 + slack_ms_ < clock_ms_) {
-      const auto [exp_s, key] = expiry_.top();
-      expiry_.pop();
-      auto pos = seen_.find(key);
-      if (pos != seen_.end() && pos->second.expires_at_s == exp_s) seen_.erase(pos);
+    while (!expiry_.empty()) {
+      auto first = expiry_.begin();
+      const std::int64_t bucket_end_s = (first->first + 1) * 60;
+      if (bucket_end_s * 1000 + slack_ms_ >= clock_ms_) break;
+      for (const auto& key : first->second) {
+        // A later copy may have moved the expiry on (it is in a later bucket too).
+        if (seen* s = seen_.find(key); s != nullptr && s->expires_at_s < bucket_end_s) seen_.erase(key);
+      }
+      if (last_bucket_ == &first->second) last_bucket_ = nullptr;
+      expiry_.erase(first);
     }
   }
 
@@ -317,7 +408,11 @@ class pass {
     const std::int64_t minute = floor_div(t_ms, kMinuteMs);
     const std::int64_t hour = floor_div(minute, 60);
     if (hour >= open_hour_) {
-      auto& row = open_[hour][ad_id];
+      if (open_rows_ == nullptr || open_rows_hour_ != hour) {
+        open_rows_ = &open_[hour];
+        open_rows_hour_ = hour;
+      }
+      auto& row = (*open_rows_)[ad_id];
       row[static_cast<std::size_t>(minute - hour * 60)] += static_cast<std::uint64_t>(delta);
       return {};
     }
@@ -357,6 +452,7 @@ class pass {
     std::map<std::uint64_t, std::array<std::uint64_t, 60>> computed;
     if (auto pos = open_.find(hour); pos != open_.end()) {
       computed.insert(pos->second.begin(), pos->second.end());
+      if (open_rows_ == &pos->second) open_rows_ = nullptr;
       open_.erase(pos);
     }
     // Ads with a stored row this hour but no click in the log (a damaged row).
@@ -422,13 +518,13 @@ class pass {
   std::int64_t open_hour_ = 0;         // hours before it are finished
   std::chrono::steady_clock::time_point started_;
   std::vector<cursor> cursors_;
-  std::unordered_map<impression_key, seen, impression_hash> seen_;
-  using expiry_entry = std::pair<std::int64_t, impression_key>;
-  struct expiry_later {
-    bool operator()(const expiry_entry& a, const expiry_entry& b) const { return a.first > b.first; }
-  };
-  std::priority_queue<expiry_entry, std::vector<expiry_entry>, expiry_later> expiry_;
+  seen_set seen_;
+  std::map<std::int64_t, std::vector<impression_key>> expiry_;  // expiry minute -> keys
+  std::vector<impression_key>* last_bucket_ = nullptr;          // the bucket appended to last
+  std::int64_t last_bucket_minute_ = 0;
   std::map<std::int64_t, std::unordered_map<std::uint64_t, std::array<std::uint64_t, 60>>> open_;
+  std::unordered_map<std::uint64_t, std::array<std::uint64_t, 60>>* open_rows_ = nullptr;  // of open_rows_hour_
+  std::int64_t open_rows_hour_ = 0;
 };
 
 }  // namespace

@@ -1,0 +1,62 @@
+#!/bin/bash
+# The click path's latency at a fixed rate with and without a reconciliation
+# running. Fills a log with --records clicks of an old day (recon_bench),
+# starts adclick on it, runs loadgen open loop twice: once alone, once while
+# a reconciliation recounts the filled range. Prints both summaries and the
+# reconciliation's report.
+#
+#   bench/recon_load.sh [BUILD_DIR] [RECORDS] [RATE] [SECONDS]
+set -euo pipefail
+build=${1:-build}
+records=${2:-10000000}
+rate=${3:-10000}
+seconds=${4:-20}
+dir=$(mktemp -d /tmp/adclick-recon-load.XXXXXX)
+trap 'kill $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
+port=18181
+token=recon-load-admin-token
+
+echo "recon_load: filling $records records (recon_bench) ..."
+"$build/bench/recon_bench" --dir "$dir/data" --records "$records" --keep >/dev/null
+cat >"$dir/adclick.toml" <<TOML
+[server]
+listen = "127.0.0.1:$port"
+[storage]
+data_dir = "$dir/data"
+[signing]
+current_key = "k1"
+keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
+[auth]
+admin_token = "$token"
+TOML
+"$build/src/app/adclick" serve --config "$dir/adclick.toml" >"$dir/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "127.0.0.1:$port/readyz" >/dev/null || { echo "recon_load: adclick did not become ready:"; tail -5 "$dir/server.log"; exit 1; }
+"$build/bench/loadgen" --port $port --register --admin-token $token --duration 0 >/dev/null
+sleep 2  # every shard has committed a watermark
+
+run_load() {
+  "$build/bench/loadgen" --port $port --rate "$rate" --duration "$seconds" --connections 64 |
+    grep -E "requests/s|latency p(50|99|999)|status 302"
+}
+
+echo "== clicks alone: $rate/s open loop, $seconds s, 64 connections"
+run_load
+echo "== the same while a reconciliation recounts the $records filled records"
+run_load &
+load=$!
+sleep 1
+# recon_bench's clicks start at 1,700,000,000 s (Unix) and run at 10,000/s.
+to=$((1700000000 + records / 10000 + 120))
+id=$(curl -s -X POST -H "Authorization: Bearer $token" \
+  -d "{\"from\":1700000000,\"to\":$to}" "127.0.0.1:$port/api/v1/reconciliations" |
+  sed -E 's/.*"id":([0-9]+).*/\1/')
+wait $load
+for _ in $(seq 600); do
+  report=$(curl -s -H "Authorization: Bearer $token" "127.0.0.1:$port/api/v1/reconciliations/$id")
+  echo "$report" | grep -q '"state":"done"' && break
+  sleep 0.5
+done
+echo "== reconciliation report"
+echo "$report" | tr ',' '\n' | grep -E '"(state|durationMs|recordsRead|bytesRead|rowsCorrected|clicksCounted)"'
