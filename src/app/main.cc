@@ -18,6 +18,7 @@
 #include "ingest/ad_registry.h"
 #include "ingest/click_processor.h"
 #include "ingest/signature.h"
+#include "log/archive.h"
 #include "log/inspect.h"
 #include "query/query_service.h"
 #include "state/store.h"
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
       "inspect",
       "List partitions and segments with offset and time ranges, verify every checksum; exit 0 "
       "when clean, 1 when damaged");
-  inspect->add_option("DIR", inspect_dir, "The log directory (<data_dir>/log) or a data dir")
+  inspect->add_option("DIR", inspect_dir,
+                      "The log directory (<data_dir>/log), a data dir, or an archive (storage.archive_dir)")
       ->required();
 
   std::string sign_config;
@@ -99,6 +101,9 @@ int main(int argc, char** argv) {
   reconcile->add_option("--config", recon_config, "TOML config file (default: the embedded one)");
   reconcile->add_option("--from", recon_from, "Start, RFC 3339 UTC or Unix seconds")->required();
   reconcile->add_option("--to", recon_to, "End (excluded), RFC 3339 UTC or Unix seconds")->required();
+  bool recon_from_archive = false;
+  reconcile->add_flag("--from-archive", recon_from_archive,
+                      "Read the records from storage.archive_dir (ranges older than log.retention)");
 
   try {
     app.parse(argc, argv);
@@ -209,7 +214,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "adclick: --from must be before --to\n");
       return 2;
     }
-    return adclick::app::reconcile_offline(cfg, *from, *to);
+    return adclick::app::reconcile_offline(cfg, *from, *to, recon_from_archive);
   }
   if (inspect->parsed()) {
     std::string dir = inspect_dir;
@@ -218,7 +223,8 @@ int main(int argc, char** argv) {
       std::fclose(f);
       dir += "/log";
     }
-    const auto report = adclick::log::inspect_log(dir);
+    const auto report = adclick::log::is_archive_dir(dir) ? adclick::log::inspect_archive(dir)
+                                                          : adclick::log::inspect_log(dir);
     std::fputs(adclick::log::format_report(report).c_str(), stdout);
     return report.clean() ? 0 : 1;
   }

@@ -22,6 +22,7 @@
 #include "ingest/outcome_tallies.h"
 #include "ingest/partitioner.h"
 #include "ingest/signature.h"
+#include "log/archive.h"
 #include "log/segmented_log.h"
 #include "recon/reconciler.h"
 #include "query/query_service.h"
@@ -109,6 +110,10 @@ void register_recon_metrics(const recon::reconciler& rec) {
     m.add_gauge(name, "Reconciliation totals since start (see GET /api/v1/reconciliations)", labels,
                 [&rec, member = member] { return static_cast<double>(rec.totals().*member); });
   }
+  m.add_gauge("adclick_archive_segments_total", "Log segments archived since start", "",
+              [&rec] { return static_cast<double>(rec.totals().segments_archived); });
+  m.add_gauge("adclick_archive_failures_total", "Segments whose archiving failed (kept in the log)", "",
+              [&rec] { return static_cast<double>(rec.totals().archive_failures); });
   m.add_gauge("adclick_reconcile_last_success_seconds", "Unix time of the last reconciliation that finished",
               "", [&rec] { return static_cast<double>(rec.totals().last_done_ms) / 1000.0; });
 }
@@ -381,7 +386,21 @@ int serve(const config::config& cfg) {
 
   // The batch layer: its own thread, its first periodic run one interval
   // from now; runs that a stop or crash interrupted are queued again.
-  recon::reconciler reconciler(click_log, store, make_recon_options(cfg));
+  std::unique_ptr<log::segment_archive> archive;
+  auto recon_options = make_recon_options(cfg);
+  if (cfg.storage.archive_dir) {
+    auto a = log::segment_archive::open(*cfg.storage.archive_dir, error_line);
+    if (!a) {
+      spdlog::error("serve: {}", error_line);
+      server.stop();
+      return 1;
+    }
+    archive = std::move(*a);
+    recon_options.archive = archive.get();
+    recon_options.log_dir = make_log_options(cfg).dir;
+    spdlog::info("archive: {} holds {} segments", archive->dir(), archive->segments().size());
+  }
+  recon::reconciler reconciler(click_log, store, recon_options);
   if (auto ec = reconciler.start()) {
     spdlog::error("serve: cannot start reconciliation: {}", ec.message());
     server.stop();
@@ -427,7 +446,7 @@ int serve(const config::config& cfg) {
   return 0;
 }
 
-int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64_t to_s) {
+int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64_t to_s, bool from_archive) {
   const std::string& data_dir = cfg.storage.data_dir;
   long holder = 0;
   auto lock = base::lock_file::acquire(data_dir + "/LOCK", &holder);
@@ -442,8 +461,63 @@ int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64
     std::fprintf(stderr, "adclick: %s\n", error_line.c_str());
     return 1;
   }
+  auto log_options = make_log_options(cfg);
+  std::string scratch;
+  if (from_archive) {
+    // The archived segments that meet the range (and the dedup window before
+    // it) become a log of their own in a scratch directory.
+    if (!cfg.storage.archive_dir) {
+      std::fprintf(stderr, "adclick: --from-archive needs storage.archive_dir in the config\n");
+      return 2;
+    }
+    auto archive = log::segment_archive::open(*cfg.storage.archive_dir, error_line);
+    if (!archive) {
+      std::fprintf(stderr, "adclick: %s\n", error_line.c_str());
+      return 1;
+    }
+    // Only minutes the archive holds completely: every record of the live
+    // log that it does not hold is at or after this time.
+    {
+      log::recovery_report live_rep;
+      auto live = log::segmented_log::open(log_options, live_rep, error_line);
+      if (!live) {
+        std::fprintf(stderr, "adclick: %s\n", error_line.c_str());
+        return 1;
+      }
+      const std::int64_t complete = log::archive_complete_before(**archive, **live);
+      (*live)->stop();
+      if (complete != INT64_MAX) {
+        const std::int64_t cut_s = complete / 60000 * 60;
+        if (cut_s < to_s) {
+          std::fprintf(stderr, "adclick: the archive holds every record only before %lld (Unix s); the range ends there\n",
+                       static_cast<long long>(cut_s));
+          to_s = cut_s;
+        }
+        if (to_s <= from_s) {
+          std::fprintf(stderr, "adclick: the archive does not hold this range completely; use the live log\n");
+          return 1;
+        }
+      }
+    }
+    scratch = data_dir + "/reconcile-from-archive";
+    std::error_code rm_ec;
+    std::filesystem::remove_all(scratch, rm_ec);
+    const std::int64_t slack = cfg.aggregation.max_out_of_orderness.count() +
+                               cfg.aggregation.allowed_lateness.count() + 60'000;
+    std::string problem;
+    auto n = log::extract_range(**archive, static_cast<std::uint32_t>(cfg.log.partitions),
+                                from_s * 1000 - cfg.signing.max_validity.count() - slack, to_s * 1000,
+                                scratch, problem);
+    if (!n) {
+      std::fprintf(stderr, "adclick: archive: %s\n", problem.empty() ? n.error().message().c_str() : problem.c_str());
+      std::filesystem::remove_all(scratch, rm_ec);
+      return 1;
+    }
+    std::fprintf(stderr, "adclick: %zu archived segments extracted\n", *n);
+    log_options.dir = scratch;
+  }
   log::recovery_report recovered;
-  auto opened = log::segmented_log::open(make_log_options(cfg), recovered, error_line);
+  auto opened = log::segmented_log::open(log_options, recovered, error_line);
   if (!opened) {
     std::fprintf(stderr, "adclick: %s\n", error_line.c_str());
     return 1;
@@ -451,6 +525,11 @@ int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64
   recon::reconciler rec(**opened, **store, make_recon_options(cfg));
   auto r = rec.run_now(from_s * 1000, to_s * 1000, recon::trigger::cli);
   (*opened)->stop();
+  if (!scratch.empty()) {
+    opened->reset();
+    std::error_code rm_ec;
+    std::filesystem::remove_all(scratch, rm_ec);
+  }
   if (!r) {
     std::fprintf(stderr, "adclick: reconcile: %s\n", r.error().message().c_str());
     return 1;

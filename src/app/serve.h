@@ -12,8 +12,10 @@ namespace adclick::app {
 int serve(const config::config& cfg);
 
 // `adclick reconcile`: one reconciliation of [from_s, to_s) (Unix seconds) on
-// a stopped server's data dir; prints the report as JSON. Exit code 0 when
-// the run is done, 1 otherwise (one line on stderr says why).
-int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64_t to_s);
+// a stopped server's data dir; prints the report as JSON. With from_archive
+// the records are read from storage.archive_dir (for a range older than the
+// log's retention) instead of the live log. Exit code 0 when the run is done,
+// 1 otherwise (one line on stderr says why).
+int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64_t to_s, bool from_archive);
 
 }  // namespace adclick::app

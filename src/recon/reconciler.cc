@@ -108,7 +108,7 @@ std::error_code reconciler::start() {
     r->state = run_state::queued;
     if (auto ec = save(*r)) return ec;
   }
-  if (auto rt = store_.get_reconciled_through(); rt && *rt) raise_delete_floors(**rt);
+  if (auto rt = store_.get_reconciled_through(); rt && *rt) raise_delete_floors(**rt, false);
   std::lock_guard lock(mu_);
   if (running_ || stopping_) return reconciler_errc::stopped;
   queue_.assign(unfinished.begin(), unfinished.end());
@@ -239,7 +239,7 @@ void reconciler::execute(report& r, cancel_token& cancel) {
   if (auto wec = store_.write(b, true)) {
     spdlog::error("recon: run {}: cannot store its report: {}", r.id, wec.message());
   }
-  if (advanced) raise_delete_floors(*advanced);
+  if (advanced) raise_delete_floors(*advanced, true);
 
   spdlog::info(
       "recon: run {} ({}) {}: [{}, {}) ms, {} records read in {} segments, {} in range, {} duplicates, "
@@ -266,11 +266,11 @@ void reconciler::execute(report& r, cancel_token& cancel) {
   totals_.corrupt_stretches += r.corrupt_stretches;
 }
 
-void reconciler::raise_delete_floors(std::int64_t reconciled_through_ms) {
+void reconciler::raise_delete_floors(std::int64_t reconciled_through_ms, bool archive_now) {
   // A segment may go (once retention allows) when every later periodic run
   // can do without it: its newest record is older than the look-back and the
-  // dedup window before the reconciled mark. And never ahead of what the
-  // speed layer has committed.
+  // dedup window before the reconciled mark. With an archive, it is copied
+  // there first. And never ahead of what the speed layer has committed.
   const auto& rc = o_.recount;
   const std::int64_t slack = rc.max_out_of_orderness_ms + rc.allowed_lateness_ms + kMinuteMs;
   const std::int64_t covered = reconciled_through_ms - o_.lookback.count() - rc.max_validity_ms - 2 * slack;
@@ -278,6 +278,19 @@ void reconciler::raise_delete_floors(std::int64_t reconciled_through_ms) {
     log::offset_t floor = 0;
     for (const auto& s : log_.segments(p)) {
       if (!s.sealed || (s.records > 0 && s.max_event_time_ms >= covered)) break;
+      if (o_.archive != nullptr && !o_.archive->has(p, s.base_offset)) {
+        if (!archive_now) break;
+        if (auto ec = o_.archive->add(o_.log_dir, p, s)) {
+          spdlog::error("recon: archiving segment {} of partition {} failed (kept in the log): {}",
+                        s.base_offset, p, ec.message());
+          std::lock_guard lock(mu_);
+          ++totals_.archive_failures;
+          break;
+        }
+        spdlog::info("recon: archived segment {} of partition {} ({} records)", s.base_offset, p, s.records);
+        std::lock_guard lock(mu_);
+        ++totals_.segments_archived;
+      }
       floor = s.end_offset;
     }
     auto committed = store_.get_offset(p);

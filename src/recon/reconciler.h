@@ -24,6 +24,7 @@
 
 #include "adclick/click_log.h"
 #include "adclick/result.h"
+#include "log/archive.h"
 #include "recon/recount.h"
 #include "recon/report.h"
 #include "state/store.h"
@@ -35,6 +36,10 @@ struct reconciler_options {
   std::chrono::milliseconds interval{std::chrono::hours(1)};
   std::chrono::milliseconds lookback{std::chrono::hours(24)};
   std::size_t max_queued = 16;  // runs asked for and not started yet
+  // Where reconciled segments are copied before retention may delete them
+  // (null: no archive); `log_dir` is the live log's directory they are read from.
+  log::segment_archive* archive = nullptr;
+  std::string log_dir;
 };
 
 enum class reconciler_errc {
@@ -51,6 +56,7 @@ struct reconciler_totals {
   std::uint64_t runs_done = 0, runs_failed = 0, runs_cancelled = 0;
   std::uint64_t records_read = 0, rows_checked = 0, rows_corrected = 0, drift_abs = 0;
   std::uint64_t duplicates_found = 0, corrupt_stretches = 0;
+  std::uint64_t segments_archived = 0, archive_failures = 0;
   std::int64_t last_done_ms = 0;  // when the last run finished done (0: none yet)
 };
 
@@ -87,7 +93,9 @@ class reconciler {
   std::optional<std::pair<std::int64_t, std::int64_t>> periodic_range();
   result<report> new_report(std::int64_t from_ms, std::int64_t to_ms, trigger by);
   void execute(report& r, cancel_token& cancel);
-  void raise_delete_floors(std::int64_t reconciled_through_ms);
+  // With archive_now false, the floor stops at the first segment not yet
+  // archived (at start, so that archiving happens on this thread later).
+  void raise_delete_floors(std::int64_t reconciled_through_ms, bool archive_now);
   std::error_code save(const report& r);
 
   log::click_log& log_;
