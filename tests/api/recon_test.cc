@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "log/archive.h"
 #include "log/segmented_log.h"
 #include "state/store.h"
 #include "testutil/click_server.h"
@@ -217,6 +218,51 @@ TEST_CASE("adclick reconcile on a stopped server's data dir; refused while it ru
   CHECK(rep.at("trigger") == "cli");
   CHECK(rep.at("rowsCorrected") == 2);
   CHECK(rep.at("driftNet") == (60 - 7) + (60 - 0));
+
+  // From the archive: the live segments archived (as a periodic run would
+  // once they are covered), a counter damaged again, recounted from there.
+  {
+    std::string err;
+    auto archive = log::segment_archive::open(dir.path() + "/archive", err);
+    REQUIRE(archive);
+    log::log_options o;
+    o.dir = dir.path() + "/data/log";
+    o.partitions = 4;
+    log::recovery_report rep;
+    auto lg = log::segmented_log::open(o, rep, err);
+    REQUIRE(lg);
+    for (std::uint32_t p = 0; p < 4; ++p) {
+      for (const auto& seg : (*lg)->segments(p)) REQUIRE_FALSE((*archive)->add(o.dir, p, seg));
+    }
+    (*lg)->stop();
+    auto st = state::store::open(dir.path() + "/data/state", err);
+    REQUIRE(st);
+    state::write_batch damage;
+    damage.set_count(2, start / kMin + 3, state::tally_kind::clicks, 1000);
+    REQUIRE_FALSE((*st)->write(damage, true));
+  }
+  std::string with_archive;
+  {
+    std::ifstream in(config);
+    with_archive.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  const auto at = with_archive.find("[storage]\n");
+  REQUIRE(at != std::string::npos);
+  with_archive.insert(at + 10, "archive_dir = \"" + dir.path() + "/archive\"\n");
+  const std::string archive_config = dir.path() + "/with-archive.toml";
+  std::ofstream(archive_config) << with_archive;
+  auto [arc_code, arc_out] = testutil::run({ADCLICK_BINARY, "reconcile", "--config", archive_config, "--from", from, "--to",
+                                  to, "--from-archive"});
+  INFO(arc_out);
+  CHECK(arc_code == 0);
+  REQUIRE(std::regex_search(arc_out, m, std::regex(R"(\{"attempts".*\})")));
+  const json arc = json::parse(m.str());
+  CHECK(arc.at("rowsCorrected") == 1);
+  CHECK(arc.at("driftNet") == 60 - 1000);
+  auto [insp_code, insp_out] = testutil::run({ADCLICK_BINARY, "log", "inspect", dir.path() + "/archive"});
+  INFO(insp_out);
+  CHECK(insp_code == 0);
+  CHECK(insp_out.find("clean") != std::string::npos);
 
   // Bad arguments: one line, exit 2.
   process bad({ADCLICK_BINARY, "reconcile", "--config", config, "--from", to, "--to", from},
