@@ -24,6 +24,29 @@ std::unique_ptr<store> open_store(const std::string& dir) {
 ad_record ad(std::uint64_t id, std::string adv, std::string url = "https://example.com/x") {
   return ad_record{id, std::move(adv), std::move(url), false, 1000};
 }
+// Writes one key straight through RocksDB (no merge operator, no checks):
+// damage done behind the store's back.
+void raw_put(const std::string& dir, const std::string& family, const std::string& key,
+             const std::string& value) {
+  rocksdb::DBOptions o;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(o, dir, &names).ok());
+  for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> hs;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::Open(o, dir, cfs, &hs, &raw).ok());
+  bool found = false;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == family) {
+      REQUIRE(raw->Put(rocksdb::WriteOptions(), hs[i], key, value).ok());
+      found = true;
+    }
+  }
+  for (auto* h : hs) REQUIRE(raw->DestroyColumnFamilyHandle(h).ok());
+  delete raw;
+  REQUIRE(found);
+}
 }  // namespace
 
 TEST_CASE("counts merge-add, overwrite, and scan by ad and minute", "[state]") {
@@ -162,24 +185,8 @@ TEST_CASE("a corrupt counts value is reported, never counted", "[state]") {
     b.add_count(4, 120, tally_kind::clicks, 1);
     REQUIRE_FALSE(db->write(b, true));
   }
-  {
-    // Damage the row with RocksDB itself (a Put of bytes that are no row).
-    rocksdb::DBOptions o;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> hs;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(o, dir.path(), cfs, &hs, &raw).ok());
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == kCountsFamily) {
-        REQUIRE(raw->Put(rocksdb::WriteOptions(), hs[i], count_key(4, 2, tally_kind::clicks), "bad").ok());
-      }
-    }
-    for (auto* hnd : hs) REQUIRE(raw->DestroyColumnFamilyHandle(hnd).ok());
-    delete raw;
-  }
+  // Damage the row with RocksDB itself (a Put of bytes that are no row).
+  raw_put(dir.path(), kCountsFamily, count_key(4, 2, tally_kind::clicks), "bad");
   auto db = open_store(dir.path());
   std::uint64_t seen = 0;
   const auto ec = db->scan_counts(4, 0, 1000, [&](std::int64_t, tally_kind, std::uint64_t v) { seen += v; });
@@ -190,23 +197,7 @@ TEST_CASE("a corrupt counts value is reported, never counted", "[state]") {
 TEST_CASE("a data dir of another state format is refused with one clear line", "[state]") {
   testutil::temp_dir dir;
   { auto db = open_store(dir.path()); }
-  {
-    rocksdb::DBOptions o;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> hs;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(o, dir.path(), cfs, &hs, &raw).ok());
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == kMetaFamily) {
-        REQUIRE(raw->Put(rocksdb::WriteOptions(), hs[i], format_version_key(), encode_u64(1)).ok());
-      }
-    }
-    for (auto* hnd : hs) REQUIRE(raw->DestroyColumnFamilyHandle(hnd).ok());
-    delete raw;
-  }
+  raw_put(dir.path(), kMetaFamily, format_version_key(), encode_u64(1));
   std::string err;
   auto s = store::open(dir.path(), err);
   REQUIRE_FALSE(s);
