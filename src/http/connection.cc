@@ -14,6 +14,7 @@
 #include <cassert>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <ctime>
 #include <exception>
 #include <iterator>
@@ -154,7 +155,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
  private:
-  enum class phase { idle, header, body, handling, writing, closing };
+  enum class phase { idle, header, body, handling, writing, streaming, closing };
 
   void read_request();
   void wait_idle();
@@ -172,6 +173,17 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_write(beast::error_code ec, std::size_t n);
   void linger_close();
   void drain();
+  void start_streaming();
+  void on_stream_read(beast::error_code ec, std::size_t n);
+  void write_stream_front();
+  void on_stream_write(beast::error_code ec, std::size_t n);
+
+ public:
+  // On the connection's executor (posted by the stream's handle).
+  void stream_enqueue(std::string bytes);
+  void stream_close();
+
+ private:
   void on_drain(beast::error_code ec, std::size_t n);
   void fail(beast::error_code ec, const char* what);
   void finish();
@@ -194,6 +206,14 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string head_;
   std::string body_;
   bool write_keep_alive_ = false;  // the connection stays open after this write
+  // A streamed response (see response::on_stream_open): its opener until the
+  // head is written, then its handle and the bytes waiting to be written.
+  std::function<void(std::shared_ptr<event_stream>)> stream_opener_;
+  std::shared_ptr<class stream_handle> stream_handle_;
+  std::deque<std::string> stream_queue_;
+  std::size_t stream_queued_bytes_ = 0;
+  bool stream_writing_ = false;
+  bool stream_closing_ = false;
 
   std::array<std::uint8_t, 16> client_addr_{};
   std::uint8_t client_family_ = 0;
@@ -206,6 +226,43 @@ class connection : public std::enable_shared_from_this<connection> {
   bool in_flight_ = false;
   bool finished_ = false;       // the socket is closed; handlers return at once
   std::size_t lingered_ = 0;    // bytes discarded while lingering
+};
+
+// The handle a streamed response's handler writes through. It holds the
+// connection weakly: once the connection is gone, writes fail.
+class stream_handle final : public event_stream {
+ public:
+  stream_handle(std::weak_ptr<connection> c, std::shared_ptr<io_worker> w)
+      : conn_(std::move(c)), worker_(std::move(w)) {}
+
+  bool write(std::string bytes) override {
+    if (closed()) return false;
+    auto c = conn_.lock();
+    if (!c) {
+      mark_closed();
+      return false;
+    }
+    const auto ex = c->executor();
+    if (!worker_->post(ex, [c, bytes = std::move(bytes)]() mutable { c->stream_enqueue(std::move(bytes)); })) {
+      mark_closed();
+      return false;
+    }
+    return true;
+  }
+  void close() override {
+    if (closed_.exchange(true)) return;
+    if (auto c = conn_.lock()) {
+      const auto ex = c->executor();
+      (void)worker_->post(ex, [c] { c->stream_close(); });
+    }
+  }
+  bool closed() const override { return closed_.load(std::memory_order_acquire); }
+  void mark_closed() { closed_.store(true, std::memory_order_release); }
+
+ private:
+  const std::weak_ptr<connection> conn_;
+  const std::shared_ptr<io_worker> worker_;
+  std::atomic<bool> closed_{false};
 };
 
 // Shared by the copies of one request's responder; enforces "exactly once".
@@ -537,8 +594,12 @@ void connection::send(response r) {
   if (!r.content_type.empty()) {
     head_.append("Content-Type: ").append(r.content_type).append("\r\n");
   }
+  stream_opener_ = std::move(r.on_stream_open);
+  if (stream_opener_) write_keep_alive_ = false;  // the body ends with the connection
   // RFC 7230 3.3.2: no Content-Length on a 204.
-  if (r.status != 204) fmt::format_to(std::back_inserter(head_), "Content-Length: {}\r\n", r.body.size());
+  if (r.status != 204 && !stream_opener_) {
+    fmt::format_to(std::back_inserter(head_), "Content-Length: {}\r\n", r.body.size());
+  }
   if (version_ == 10) {
     if (write_keep_alive_) head_.append("Connection: keep-alive\r\n");
   } else if (!write_keep_alive_) {
@@ -571,8 +632,70 @@ void connection::on_write(beast::error_code ec, std::size_t) {
   }
   if (ec) return fail(ec, "write");
   body_ = std::string();  // free the body now rather than at the next response
+  if (stream_opener_) return start_streaming();
   if (!write_keep_alive_) return linger_close();
   read_request();
+}
+
+void connection::start_streaming() {
+  phase_ = phase::streaming;
+  stream_.expires_never();
+  stream_handle_ = std::make_shared<stream_handle>(weak_from_this(), worker_);
+  auto opener = std::move(stream_opener_);
+  stream_opener_ = nullptr;
+  try {
+    opener(stream_handle_);
+  } catch (const std::exception& e) {
+    count_handler_error();
+    spdlog::error("http: a stream's opener threw: {}", e.what());
+    return finish();
+  }
+  // Whatever the client sends now is ignored; its end (or an error) closes
+  // the stream.
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          beast::bind_front_handler(&connection::on_stream_read, shared_from_this()));
+}
+
+void connection::on_stream_read(beast::error_code ec, std::size_t) {
+  if (finished_) return;
+  if (ec) return finish();
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          beast::bind_front_handler(&connection::on_stream_read, shared_from_this()));
+}
+
+void connection::stream_enqueue(std::string bytes) {
+  if (finished_ || stream_closing_ || phase_ != phase::streaming) return;
+  stream_queued_bytes_ += bytes.size();
+  if (stream_queued_bytes_ > kMaxUnsentStreamBytes) {
+    spdlog::debug("http: a stream's client reads too slowly; closing it");
+    return finish();
+  }
+  stream_queue_.push_back(std::move(bytes));
+  if (!stream_writing_) write_stream_front();
+}
+
+void connection::stream_close() {
+  if (finished_) return;
+  stream_closing_ = true;
+  if (!stream_writing_) finish();
+}
+
+void connection::write_stream_front() {
+  stream_writing_ = true;
+  asio::async_write(stream_, asio::buffer(stream_queue_.front()),
+                    beast::bind_front_handler(&connection::on_stream_write, shared_from_this()));
+}
+
+void connection::on_stream_write(beast::error_code ec, std::size_t) {
+  stream_writing_ = false;
+  if (finished_) return;
+  if (ec) return fail(ec, "stream write");
+  stream_queued_bytes_ -= stream_queue_.front().size();
+  stream_queue_.pop_front();
+  if (!stream_queue_.empty()) return write_stream_front();
+  if (stream_closing_) finish();
 }
 
 void connection::linger_close() {
@@ -614,6 +737,7 @@ void connection::fail(beast::error_code ec, const char* what) {
 void connection::finish() {
   if (finished_) return;
   finished_ = true;
+  if (stream_handle_) stream_handle_->mark_closed();
   stream_.close();  // cancels the pending operation and the timer
   {
     std::lock_guard lock(worker_->connections_mu);

@@ -2,13 +2,30 @@
 // What a handler answers, and the callback it answers through. No Beast or
 // Asio types cross this header.
 
+#include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace adclick::http {
+
+// The writing end of a streamed response (Server-Sent Events). Any thread;
+// never blocks (bytes are queued and written on the connection's thread).
+class event_stream {
+ public:
+  virtual ~event_stream() = default;
+  // Queues bytes for the client. False once the stream is closed: the client
+  // went away, the server is stopping, close() was called, or the client
+  // reads so slowly that more than kMaxUnsentStreamBytes wait unsent.
+  virtual bool write(std::string bytes) = 0;
+  // Ends the response: what is queued is written, then the connection closes.
+  virtual void close() = 0;
+  virtual bool closed() const = 0;
+};
+inline constexpr std::size_t kMaxUnsentStreamBytes = 1 << 20;
 
 struct response {
   int status = 200;  // 200..599; anything else is answered as a 500 and logged
@@ -20,6 +37,13 @@ struct response {
   // Server is always "adclick"; Date is added unless given here.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // must be empty for 204 and 304 (it is dropped)
+  // A streamed response: when set, the head goes out without Content-Length
+  // (with `Connection: close`: the body ends when the connection does),
+  // then `body` if any, then this is called once, on the connection's
+  // thread, with the stream to write the rest through. The connection then
+  // stays open until either side closes it (no idle or write timeout; the
+  // unsent-bytes cap stands in for the latter).
+  std::function<void(std::shared_ptr<event_stream>)> on_stream_open;
 };
 
 // Sends the response for one request. Call it exactly once, from any

@@ -142,6 +142,18 @@ class test_client {
     fd_ = -1;
   }
 
+  // Reads until what was received holds `text`; then returns (and forgets)
+  // everything received so far. nullopt on EOF, error or timeout.
+  std::optional<std::string> read_until(std::string_view text, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = clock_type::now() + timeout;
+    while (buf_.find(text) == std::string::npos) {
+      if (!fill(deadline)) return std::nullopt;
+    }
+    std::string out;
+    out.swap(buf_);
+    return out;
+  }
+
  private:
   enum class recv_result { data, closed, timeout, again };
 
@@ -761,6 +773,66 @@ TEST_CASE("several I/O threads share the port", "[http]") {
   }
   CHECK(s->stats().connections_accepted == 24);
   CHECK(s->stats().connections_open == 24);
+}
+
+TEST_CASE("a streamed response: head, then events from any thread, until either side closes", "[http]") {
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
+  std::promise<std::shared_ptr<adclick::http::event_stream>> opened;
+  auto opened_future = opened.get_future();
+  router r;
+  r.add("GET", "/events", [&opened](const request&, responder resp) {
+    response out;
+    out.content_type = "text/event-stream";
+    out.body = ": hello\n\n";
+    out.on_stream_open = [&opened](std::shared_ptr<adclick::http::event_stream> es) {
+      opened.set_value(std::move(es));
+    };
+    resp(std::move(out));
+  });
+  auto s = start_server(test_options(model), r);
+  test_client c(s->port());
+  REQUIRE(c.send(get_request("/events")));
+  auto head = c.read_reply();
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK_FALSE(head->has("content-length"));
+  CHECK(head->header("connection") == "close");
+  CHECK(head->header("content-type") == "text/event-stream");
+  REQUIRE(opened_future.wait_for(5s) == std::future_status::ready);
+  auto es = opened_future.get();
+  std::thread([es] {
+    es->write("data: one\n\n");
+    es->write("data: two\n\n");
+  }).join();
+  auto got = c.read_until("data: two\n\n");
+  REQUIRE(got);
+  CHECK(head->body + *got == ": hello\n\ndata: one\n\ndata: two\n\n");
+  CHECK_FALSE(es->closed());
+
+  SECTION("the handler closes it: the client sees the end") {
+    es->close();
+    CHECK(c.wait_closed());
+    CHECK_FALSE(es->write("data: late\n\n"));
+  }
+  SECTION("the client goes away: the stream closes") {
+    c.close();
+    CHECK(eventually([&] { return es->closed(); }));
+    CHECK_FALSE(es->write("data: nobody\n\n"));
+  }
+  SECTION("the server stops: the stream closes, stop() does not wait for it") {
+    const auto t0 = clock_type::now();
+    s->stop();
+    CHECK(clock_type::now() - t0 < 3s);
+    CHECK(c.wait_closed());
+    CHECK(es->closed());
+  }
+  SECTION("a client that does not read is cut off once too much waits unsent") {
+    const std::string chunk(64 * 1024, 'x');
+    bool refused = false;
+    for (int i = 0; i < 2000 && !refused; ++i) refused = !es->write("data: " + chunk + "\n\n");
+    CHECK(eventually([&] { return es->closed(); }, 10s));
+  }
 }
 
 TEST_CASE("start() reports a port in use and a bad host", "[http]") {
