@@ -11,6 +11,7 @@
 
 #include "base/duration.h"
 #include "base/metrics.h"
+#include "api/live_feed.h"
 #include "base/task_queue.h"
 #include "recon/reconciler.h"
 #include "http/response.h"
@@ -175,6 +176,28 @@ class routes_impl {
     respond(json_response(200, json{{"hotAds", list}}));
   }
 
+  // GET /api/v1/ads/{adId}/live?minutes=60 (Server-Sent Events; see live_feed.h)
+  void live(std::uint64_t id, const http::request& req, http::responder respond) {
+    std::uint64_t minutes = 60;
+    if (auto m = query_param(req.query, "minutes"); m && (!parse_u64(*m, minutes) || minutes == 0 || minutes > 1440)) {
+      return respond(http::json_error(400, "bad_request", "minutes must be an integer from 1 to 1440"));
+    }
+    if (ctx_.live == nullptr || !ctx_.live->has_room()) {
+      auto e = http::json_error(503, "unavailable", "too many live streams; retry shortly");
+      e.headers.emplace_back("Retry-After", "5");
+      return respond(std::move(e));
+    }
+    http::response r;
+    r.content_type = "text/event-stream";
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.headers.emplace_back("X-Accel-Buffering", "no");
+    r.body = "retry: 2000\n\n";  // EventSource reconnects after 2 s
+    r.on_stream_open = [feed = ctx_.live, id, minutes](std::shared_ptr<http::event_stream> stream) {
+      feed->subscribe(id, static_cast<std::int64_t>(minutes), std::move(stream));
+    };
+    respond(std::move(r));
+  }
+
   // A stored report as the API shows it: its fields, plus the range in RFC 3339.
   static json report_json(const std::string& stored) {
     json j = json::parse(stored, nullptr, false);
@@ -313,6 +336,19 @@ class routes_impl {
     } else if (rest == "/click-urls" && req.method == "POST") {
       if (who.kind != caller::admin) return respond(unauthorized());
       return click_urls(id, req, std::move(respond));
+    }
+    if (rest == "/live") {
+      if (req.method != "GET") {
+        auto r = http::json_error(405, "method_not_allowed", "use GET");
+        r.headers.emplace_back("Allow", "GET");
+        return respond(std::move(r));
+      }
+      if (who.kind == caller::none) return respond(unauthorized());
+      auto ad = ctx_.ads->find(id);
+      if (!ad || (who.kind == caller::advertiser && ad->advertiser_id != who.advertiser_id)) {
+        return respond(http::json_error(404, "not_found", "no such ad"));
+      }
+      return live(id, req, std::move(respond));
     }
     if (rest == "/aggregates") {
       if (req.method != "GET") {
@@ -521,34 +557,7 @@ class routes_impl {
       }
       return respond(std::move(r));
     }
-    // Written directly: tens of thousands of points, no JSON object per point.
-    auto time_or_null = [](const std::optional<std::int64_t>& t) {
-      return t ? "\"" + query::format_time(*t) + "\"" : std::string("null");
-    };
-    std::string out;
-    out.reserve(160 + s->points.size() * (key.size() + 60));
-    fmt::format_to(std::back_inserter(out), "{{\"adId\":{},\"granularity\":\"{}\",\"from\":\"{}\",\"to\":\"{}\",\"series\":[",
-                   id, key, query::format_time(from), query::format_time(to));
-    char ts[20];
-    for (std::size_t i = 0; i < s->points.size(); ++i) {
-      const auto& p = s->points[i];
-      if (i > 0) out.push_back(',');
-      out += "{\"";
-      out += key;
-      out += "\":\"";
-      out.append(ts, query::format_time(p.start_s, ts));
-      out += "\",\"clicks\":";
-      out += std::to_string(p.clicks);
-      out += ",\"state\":\"";
-      out += query::to_string(p.state);
-      out += "\"}";
-    }
-    fmt::format_to(std::back_inserter(out),
-                   "],\"total\":{},\"invalid\":{{\"duplicate\":{},\"bad_signature\":{},\"expired\":{},"
-                   "\"late\":{},\"unrecorded\":{}}},\"finalThrough\":{},\"reconciledThrough\":{}}}",
-                   s->total, s->invalid.duplicate, s->invalid.bad_signature, s->invalid.expired,
-                   s->invalid.late, s->invalid.unrecorded, time_or_null(s->final_through_s),
-                   time_or_null(s->reconciled_through_s));
+    std::string out = query::to_json(*s);
     http::response r;
     r.body = std::move(out);
     r.headers.emplace_back("Cache-Control", "no-store");

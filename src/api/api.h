@@ -35,6 +35,8 @@ class store;
 
 namespace adclick::api {
 
+class live_feed;
+
 struct api_context {
   ingest::click_processor* clicks = nullptr;
   ingest::ad_registry* ads = nullptr;
@@ -43,6 +45,7 @@ struct api_context {
   state::store* store = nullptr;
   agg::aggregator* aggregator = nullptr;  // may be null
   recon::reconciler* reconciler = nullptr;  // may be null: /api/v1/reconciliations answers 503
+  live_feed* live = nullptr;                // may be null: .../live answers 503
   query::query_service* query = nullptr;
   // Where query work runs (never on an I/O thread); null: inline.
   base::task_queue* query_workers = nullptr;

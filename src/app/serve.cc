@@ -11,6 +11,7 @@
 
 #include "agg/aggregator.h"
 #include "api/api.h"
+#include "api/live_feed.h"
 #include "base/lock_file.h"
 #include "base/metrics.h"
 #include "base/periodic.h"
@@ -353,9 +354,12 @@ int serve(const config::config& cfg) {
   shard_opts.flush_interval = cfg.aggregation.flush_interval;
   shard_opts.allowed_lateness = cfg.aggregation.allowed_lateness;
   shard_opts.max_out_of_orderness = cfg.aggregation.max_out_of_orderness;
+  // Set once the live feed exists (below); the shards read it on every commit.
+  std::atomic<api::live_feed*> live_ptr{nullptr};
   agg::aggregator aggregator(click_log, store, static_cast<std::uint32_t>(cfg.aggregation.shards),
-                             shard_opts, [&dedup](log::partition_id p, log::offset_t end) {
+                             shard_opts, [&dedup, &live_ptr](log::partition_id p, log::offset_t end) {
                                dedup.committed(p, end);
+                               if (auto* live = live_ptr.load(std::memory_order_acquire)) live->notify();
                              });
   // Replay before any click is served: the dedup keys of every logged click
   // are in RocksDB before a duplicate of it can arrive.
@@ -415,6 +419,10 @@ int serve(const config::config& cfg) {
   query::query_service queries(store, qopts);
   // Queries scan RocksDB: they run here, not on the I/O threads.
   base::task_queue query_workers(2, 256);
+  api::live_feed live(queries);
+  live.start();
+  live_ptr.store(&live, std::memory_order_release);
+  api_ctx.live = &live;
   api_ctx.query = &queries;
   api_ctx.query_workers = &query_workers;
   api_ctx.clicks = &clicks;
@@ -435,6 +443,7 @@ int serve(const config::config& cfg) {
   // Reverse order: stop taking requests and finish those in flight, then
   // write and sync the log, let the shards apply and commit what it holds,
   // write the last tallies, and close RocksDB (when `store` goes).
+  live.stop();  // closes the live streams, so that the server need not wait for them
   server.stop();
   query_workers.stop();
   reconciler.stop();  // a run in progress is cancelled and queued again at the next start

@@ -1,5 +1,8 @@
 #include "query/query_service.h"
 
+#include <fmt/format.h>
+#include <iterator>
+
 #include <charconv>
 #include <climits>
 #include <ctime>
@@ -241,6 +244,38 @@ result<std::uint64_t> query_service::ad_total(std::uint64_t ad_id, std::int64_t 
                                });
   if (ec) return ec;
   return total;
+}
+
+std::string to_json(const series& s) {
+  auto time_or_null = [](const std::optional<std::int64_t>& t) {
+    return t ? "\"" + format_time(*t) + "\"" : std::string("null");
+  };
+  const std::string_view key = to_string(s.gran);
+  std::string out;
+  out.reserve(160 + s.points.size() * (key.size() + 60));
+  fmt::format_to(std::back_inserter(out),
+                 "{{\"adId\":{},\"granularity\":\"{}\",\"from\":\"{}\",\"to\":\"{}\",\"series\":[", s.ad_id, key,
+                 format_time(s.from_s), format_time(s.to_s));
+  char ts[20];
+  for (std::size_t i = 0; i < s.points.size(); ++i) {
+    const auto& p = s.points[i];
+    if (i > 0) out.push_back(',');
+    out += "{\"";
+    out += key;
+    out += "\":\"";
+    out.append(ts, format_time(p.start_s, ts));
+    out += "\",\"clicks\":";
+    out += std::to_string(p.clicks);
+    out += ",\"state\":\"";
+    out += to_string(p.state);
+    out += "\"}";
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "],\"total\":{},\"invalid\":{{\"duplicate\":{},\"bad_signature\":{},\"expired\":{},"
+                 "\"late\":{},\"unrecorded\":{}}},\"finalThrough\":{},\"reconciledThrough\":{}}}",
+                 s.total, s.invalid.duplicate, s.invalid.bad_signature, s.invalid.expired, s.invalid.late,
+                 s.invalid.unrecorded, time_or_null(s.final_through_s), time_or_null(s.reconciled_through_s));
+  return out;
 }
 
 }  // namespace adclick::query

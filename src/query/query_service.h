@@ -56,6 +56,10 @@ struct series {
   std::optional<std::int64_t> reconciled_through_s;  // ... reconciled
 };
 
+// The series as the aggregates API answers it (written directly: tens of
+// thousands of points, no JSON object per point).
+std::string to_json(const series& s);
+
 struct ad_total {
   std::uint64_t ad_id = 0;
   std::uint64_t clicks = 0;

@@ -1,0 +1,123 @@
+#include "api/live_feed.h"
+
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "query/query_service.h"
+
+namespace adclick::api {
+namespace {
+
+// Shard commits of one flush arrive close together: one update for all.
+constexpr std::chrono::milliseconds kCoalesce{20};
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+live_feed::live_feed(query::query_service& queries, std::chrono::milliseconds keepalive)
+    : queries_(queries), keepalive_(keepalive) {}
+
+live_feed::~live_feed() { stop(); }
+
+void live_feed::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void live_feed::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  for (auto& s : subs_) s.stream->close();
+  subs_.clear();
+}
+
+bool live_feed::has_room() const {
+  std::lock_guard lock(mu_);
+  return subs_.size() < kMaxSubscribers;
+}
+
+void live_feed::subscribe(std::uint64_t ad_id, std::int64_t minutes, std::shared_ptr<http::event_stream> stream) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      stream->close();
+      return;
+    }
+    subs_.push_back(subscriber{ad_id, minutes, std::move(stream), {}});
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+void live_feed::notify() {
+  {
+    std::lock_guard lock(mu_);
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::size_t live_feed::subscribers() const {
+  std::lock_guard lock(mu_);
+  return subs_.size();
+}
+
+void live_feed::push_updates(std::vector<subscriber>& subs) {
+  const std::int64_t now = now_s();
+  const std::int64_t to = (now / 60 + 1) * 60;  // through the end of the current minute
+  for (auto& s : subs) {
+    auto series = queries_.ad_series(s.ad_id, to - s.minutes * 60, to, query::granularity::minute);
+    if (!series) {
+      spdlog::warn("live: ad {}: {}", s.ad_id, series.error().message());
+      continue;
+    }
+    std::string data = query::to_json(*series);
+    if (data == s.last_sent) continue;
+    if (!s.stream->write("event: buckets\ndata: " + data + "\n\n")) continue;  // closed: dropped below
+    s.last_sent = std::move(data);
+  }
+}
+
+void live_feed::run() {
+  auto next_keepalive = std::chrono::steady_clock::now() + keepalive_;
+  for (;;) {
+    std::vector<subscriber> work;
+    bool keepalive = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_keepalive, [&] { return stopping_ || dirty_; });
+      if (stopping_) return;
+      keepalive = std::chrono::steady_clock::now() >= next_keepalive;
+      if (!dirty_ && !keepalive) continue;
+    }
+    std::this_thread::sleep_for(kCoalesce);
+    {
+      std::lock_guard lock(mu_);
+      dirty_ = false;
+      work.swap(subs_);
+    }
+    push_updates(work);
+    if (keepalive) {
+      for (auto& s : work) (void)s.stream->write(": keep-alive\n\n");
+      next_keepalive = std::chrono::steady_clock::now() + keepalive_;
+    }
+    std::lock_guard lock(mu_);
+    // Subscribers that came meanwhile are in subs_ (and dirty_ is set).
+    for (auto& s : work) {
+      if (!s.stream->closed()) subs_.push_back(std::move(s));
+    }
+  }
+}
+
+}  // namespace adclick::api
