@@ -12,6 +12,7 @@
 #include "base/duration.h"
 #include "base/metrics.h"
 #include "api/live_feed.h"
+#include "api/web_assets.h"
 #include "base/task_queue.h"
 #include "recon/reconciler.h"
 #include "http/response.h"
@@ -174,6 +175,53 @@ class routes_impl {
                       {"configured", h.configured}});
     }
     respond(json_response(200, json{{"hotAds", list}}));
+  }
+
+  // The dashboard: static files built into the binary, with headers that
+  // keep it from being framed, sniffed or fed inline script.
+  static void dashboard_headers(http::response& r) {
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+    r.headers.emplace_back("X-Frame-Options", "DENY");
+    r.headers.emplace_back("Cache-Control", "no-cache");
+  }
+
+  static http::response redirect(std::string location) {
+    http::response r;
+    r.status = 302;
+    r.content_type.clear();
+    r.headers.emplace_back("Location", std::move(location));
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+
+  // GET / and /dashboard: to /dashboard/; GET /dashboard/{file}
+  void dashboard(const http::request& req, http::responder respond) {
+    if (req.path == "/" || req.path == "/dashboard") return respond(redirect("/dashboard/"));
+    std::string_view file = req.path.substr(std::string_view("/dashboard/").size());
+    if (file.empty()) file = "index.html";
+    for (const auto& a : web_assets()) {
+      if (a.path != file) continue;
+      http::response r;
+      r.content_type = std::string(a.content_type);
+      r.body.assign(a.bytes.data(), a.bytes.size());
+      dashboard_headers(r);
+      return respond(std::move(r));
+    }
+    auto r = http::json_error(404, "not_found", "no such file");
+    dashboard_headers(r);
+    respond(std::move(r));
+  }
+
+  // GET /api/v1/me: who the bearer key belongs to (the dashboard's sign-in).
+  void me(const http::request& req, http::responder respond) {
+    const caller who = authenticate(ctx_, req.authorization);
+    if (who.kind == caller::none) return respond(unauthorized());
+    if (who.kind == caller::admin) return respond(json_response(200, json{{"role", "admin"}}));
+    respond(json_response(200, json{{"role", "advertiser"}, {"advertiserId", who.advertiser_id}}));
   }
 
   // GET /api/v1/ads/{adId}/live?minutes=60 (Server-Sent Events; see live_feed.h)
@@ -694,6 +742,11 @@ void add_routes(http::router& routes, const api_context& ctx) {
   routes.add("GET", "/metrics", bind(&routes_impl::metrics, "metrics", false));
   routes.add("GET", "/api/v1/hot-ads", bind(&routes_impl::hot_ads, "hot_ads"));
   routes.add("GET", "/api/v1/ads", bind(&routes_impl::list_ads, "ads"));
+  routes.add("GET", "/api/v1/me", bind(&routes_impl::me, "me"));
+  auto dashboard = bind(&routes_impl::dashboard, "dashboard", false);
+  routes.add("GET", "/", dashboard);
+  routes.add("GET", "/dashboard", dashboard);
+  routes.add_prefix("GET", "/dashboard/", dashboard);
   auto recon_list = bind(&routes_impl::reconciliations, "reconciliations");
   routes.add("GET", "/api/v1/reconciliations", recon_list);
   routes.add("POST", "/api/v1/reconciliations", recon_list);

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "testutil/click_server.h"
 #include "testutil/config_file.h"
 #include "testutil/temp_dir.h"
@@ -112,4 +114,41 @@ TEST_CASE("live: buckets pushed after each flush, same auth and isolation as the
 
   // The server stops cleanly with a stream open.
   CHECK(s.stop() == 0);
+}
+
+TEST_CASE("dashboard: files from the binary with security headers; /api/v1/me", "[api]") {
+  temp_dir dir;
+  click_server s(dir.path());
+  REQUIRE(s.ready());
+  auto root = http_get(s.port(), "/");
+  CHECK(root.status == 302);
+  CHECK(root.headers["location"] == "/dashboard/");
+  CHECK(http_get(s.port(), "/dashboard").headers["location"] == "/dashboard/");
+  auto index = http_get(s.port(), "/dashboard/");
+  REQUIRE(index.status == 200);
+  CHECK(index.headers["content-type"] == "text/html; charset=utf-8");
+  CHECK(index.body.find("<script src=\"app.js\"") != std::string::npos);
+  CHECK(index.body.find("<script>") == std::string::npos);  // no inline script
+  const auto& csp = index.headers["content-security-policy"];
+  CHECK(csp.find("script-src 'self'") != std::string::npos);
+  CHECK(csp.find("unsafe-inline") == std::string::npos);
+  CHECK(index.headers["x-content-type-options"] == "nosniff");
+  CHECK(index.headers["referrer-policy"] == "no-referrer");
+  CHECK(index.headers["x-frame-options"] == "DENY");
+  auto js = http_get(s.port(), "/dashboard/app.js");
+  CHECK(js.status == 200);
+  CHECK(js.headers["content-type"] == "text/javascript; charset=utf-8");
+  CHECK(js.body.find("sessionStorage") != std::string::npos);
+  CHECK(http_get(s.port(), "/dashboard/app.css").headers["content-type"] == "text/css; charset=utf-8");
+  auto missing = http_get(s.port(), "/dashboard/../adclick.toml");
+  CHECK(missing.status == 404);
+  CHECK(missing.headers["x-frame-options"] == "DENY");
+
+  CHECK(http_get(s.port(), "/api/v1/me").status == 401);
+  CHECK(http_get(s.port(), "/api/v1/me", "Authorization: Bearer wrong\r\n").status == 401);
+  const auto adv = nlohmann::json::parse(http_get(s.port(), "/api/v1/me", kAdv1).body);
+  CHECK(adv == nlohmann::json{{"role", "advertiser"}, {"advertiserId", "adv-1"}});
+  const auto admin = nlohmann::json::parse(
+      http_get(s.port(), "/api/v1/me", std::string("Authorization: Bearer ") + kTestAdminToken + "\r\n").body);
+  CHECK(admin == nlohmann::json{{"role", "admin"}});
 }
