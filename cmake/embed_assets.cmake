@@ -1,13 +1,25 @@
-# Writes a C++ source that holds every file below ROOT as a byte array,
-# served by the dashboard routes (one binary: no files needed at run time).
-#   cmake -DROOT=<dir> -DOUT=<file.cc> -P embed_assets.cmake
+# Writes a C++ source that holds every file below ROOT, plus the EXTRA files
+# (a ;-list, served under their base names), as byte arrays for the
+# dashboard routes (one binary: no files needed at run time).
+#   cmake -DROOT=<dir> -DEXTRA=<file|file...> -DOUT=<file.cc> -P embed_assets.cmake
 file(GLOB_RECURSE files RELATIVE ${ROOT} ${ROOT}/*)
+string(REPLACE "|" ";" EXTRA "${EXTRA}")
+file(MAKE_DIRECTORY ${OUT}.dir)
+foreach(x ${EXTRA})
+  get_filename_component(name ${x} NAME)
+  file(COPY_FILE ${x} ${OUT}.dir/${name} ONLY_IF_DIFFERENT)
+  list(APPEND files ${name})
+endforeach()
 list(SORT files)
 set(arrays "")
 set(entries "")
 set(i 0)
 foreach(f ${files})
-  file(READ ${ROOT}/${f} hex HEX)
+  if(EXISTS ${ROOT}/${f})
+    file(READ ${ROOT}/${f} hex HEX)
+  else()
+    file(READ ${OUT}.dir/${f} hex HEX)
+  endif()
   string(LENGTH "${hex}" hex_len)
   if(hex_len EQUAL 0)
     set(bytes "0")
@@ -35,7 +47,7 @@ foreach(f ${files})
   string(APPEND entries "      {\"${f}\", \"${type}\", std::string_view(reinterpret_cast<const char*>(a${i}), ${size})},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-file(WRITE ${OUT}.tmp "// Generated from web/dashboard by cmake/embed_assets.cmake; do not edit.
+file(WRITE ${OUT}.tmp "// Generated from web/dashboard (and uPlot from web/node_modules) by cmake/embed_assets.cmake; do not edit.
 #include \"api/web_assets.h\"
 
 namespace adclick::api {

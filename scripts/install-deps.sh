@@ -14,6 +14,8 @@ packages=(
   catch2                  # tests
   libfmt-dev libspdlog-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libbenchmark-dev        # bench/
+  nodejs npm              # the dashboard's build step (uPlot) and its browser tests
+  chromium                # the dashboard's browser tests (headless)
 )
 
 missing=()

@@ -7,6 +7,7 @@
 const $ = (id) => document.getElementById(id);
 const KEY = 'adclick.key';
 let live = null; // AbortController of the open stream
+let chart = null; // the uPlot of the open ad
 
 function key() { return sessionStorage.getItem(KEY); }
 
@@ -68,7 +69,49 @@ async function listAds(me) {
   }
 }
 
+function drawChart(series) {
+  const xs = series.series.map((p) => Date.parse(p.minute) / 1000);
+  const ys = series.series.map((p) => p.clicks);
+  const states = series.series.map((p) => p.state);
+  const marks = [
+    [series.finalThrough, [6, 4]],
+    [series.reconciledThrough, []],
+  ].filter(([t]) => t).map(([t, dash]) => [Date.parse(t) / 1000, dash]);
+  const width = Math.max(280, Math.min(900, $('chart').clientWidth || 600));
+  if (chart) chart.destroy();
+  chart = new uPlot({
+    width, height: 260,
+    scales: { x: { time: true } },
+    axes: [{}, { label: 'clicks' }],
+    series: [
+      {},
+      {
+        label: 'clicks', stroke: '#1f5fa8', fill: 'rgba(31,95,168,0.35)',
+        paths: uPlot.paths.bars({ size: [0.8, 40] }),
+        value: (u, v, si, i) => (v == null ? '-' : `${v} (${states[i]})`),
+      },
+    ],
+    hooks: {
+      draw: [(u) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = '#333';
+        for (const [t, dash] of marks) {
+          const x = u.valToPos(t, 'x', true);
+          ctx.setLineDash(dash);
+          ctx.beginPath();
+          ctx.moveTo(x, u.bbox.top);
+          ctx.lineTo(x, u.bbox.top + u.bbox.height);
+          ctx.stroke();
+        }
+        ctx.restore();
+      }],
+    },
+  }, [xs, ys], $('chart'));
+}
+
 function render(series) {
+  drawChart(series);
   $('ad-status').textContent = `${series.total} clicks; final through ${series.finalThrough || '-'}; reconciled through ${series.reconciledThrough || '-'}`;
   const body = $('buckets').tBodies[0];
   body.replaceChildren();

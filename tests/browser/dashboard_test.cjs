@@ -1,0 +1,177 @@
+// The dashboard in a real browser (Debian's chromium, headless, driven by
+// playwright-core), against the real adclick binary on 127.0.0.1.
+//
+//   node tests/browser/dashboard_test.cjs <adclick binary> <repo root> <screenshot dir>
+//
+// Exit 0 when every check holds; otherwise one line per failed check, exit 1.
+'use strict';
+
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+
+const [adclick, root, shots] = process.argv.slice(2);
+const { chromium } = require(path.join(root, 'web/node_modules/playwright-core'));
+
+const ADMIN = 'browser-test-admin-token-0123456789';
+const ADV1 = 'browser-test-key-adv-1-xyz';
+const ADV2 = 'browser-test-key-adv-2-xyz';
+const failures = [];
+function check(ok, what) {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+}
+
+function request(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      let data = '';
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  fs.mkdirSync(shots, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'adclick-browser-'));
+  // The advertiser's landing page, on loopback.
+  let landings = 0;
+  const landing = http.createServer((req, res) => {
+    landings += 1;
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end('<!doctype html><title>Shop</title><h1>Welcome to the shop</h1>');
+  });
+  await new Promise((r) => landing.listen(0, '127.0.0.1', r));
+  const landingUrl = `http://127.0.0.1:${landing.address().port}/landing`;
+
+  const config = path.join(dir, 'adclick.toml');
+  fs.writeFileSync(config, `[server]
+listen = "127.0.0.1:0"
+[storage]
+data_dir = "${dir}/data"
+[signing]
+current_key = "k1"
+keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
+[aggregation]
+flush_interval = "200ms"
+[auth]
+admin_token = "${ADMIN}"
+advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
+`);
+  const server = spawn(adclick, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  server.stdout.on('data', (c) => { out += c; });
+  server.stderr.on('data', (c) => { out += c; });
+  let browser;
+  try {
+    for (let i = 0; i < 300 && !out.includes('serve: ready'); i++) await sleep(50);
+    const port = Number((out.match(/serve: listening on 127\.0\.0\.1:(\d+)/) || [])[1]);
+    if (!port || !out.includes('serve: ready')) throw new Error('adclick did not start:\n' + out);
+    const base = `http://127.0.0.1:${port}`;
+    const admin = { Authorization: 'Bearer ' + ADMIN };
+    for (const [id, adv] of [[1, 'adv-1'], [2, 'adv-2'], [3, 'adv-1']]) {
+      const r = await request(`${base}/api/v1/ads/${id}`, {
+        method: 'PUT', headers: admin, body: JSON.stringify({ advertiserId: adv, url: landingUrl }),
+      });
+      if (r.status !== 201) throw new Error(`registering ad ${id}: ${r.status} ${r.body}`);
+    }
+    const sign = (ad) => execFileSync(adclick, ['sign', '--config', config, '--ad', String(ad), '--base-url', base])
+      .toString().trim();
+    const click = async (ad) => (await request(sign(ad))).status;
+    for (const [ad, n] of [[1, 5], [3, 2], [2, 4]]) {
+      for (let i = 0; i < n; i++) check(await click(ad) === 302, `click on ad ${ad} answered 302`);
+    }
+    const total = async (ad, key) => {
+      const now = Math.floor(Date.now() / 1000);
+      const r = await request(`${base}/api/v1/ads/${ad}/aggregates?from=${now - 3600}&to=${now + 60}`,
+        { headers: { Authorization: 'Bearer ' + key } });
+      return JSON.parse(r.body).total;
+    };
+    for (let i = 0; i < 100 && (await total(1, ADMIN)) < 5; i++) await sleep(50);
+
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(base + '/');
+    check(page.url() === base + '/dashboard/', '/ redirects to /dashboard/');
+
+    // A wrong key gets a clear message.
+    await page.fill('#key', 'not-a-key');
+    await page.click('button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('sign-in-error').textContent.length > 0);
+    check((await page.textContent('#sign-in-error')).includes('not known'), 'a wrong key is refused with a message');
+
+    // Advertiser 1 sees its two ads with their totals, not advertiser 2's.
+    await page.fill('#key', ADV1);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#ads-table tbody tr');
+    const rows = await page.$$eval('#ads-table tbody tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ').trim()));
+    check(rows.length === 2, `two ads listed (${JSON.stringify(rows)})`);
+    check(rows.includes('Ad 1 5') && rows.includes('Ad 3 2'), 'ads 1 and 3 with 5 and 2 clicks');
+    check(!rows.some((r) => r.startsWith('Ad 2')), "advertiser 2's ad is not listed");
+    check(await page.evaluate(() => sessionStorage.getItem('adclick.key')) === ADV1, 'the key is in sessionStorage');
+    check(!page.url().includes(ADV1), 'the key is not in the URL');
+    await page.screenshot({ path: path.join(shots, 'dashboard-ads.png') });
+
+    // The chart of ad 1: its minute(s) hold the five clicks.
+    await page.click('text=Ad 1');
+    await page.waitForFunction(() => /\d+ clicks/.test(document.getElementById('ad-status').textContent));
+    const sumTable = () => page.$$eval('#buckets tbody tr', (trs) => trs.reduce((s, tr) => s + Number(tr.children[1].textContent), 0));
+    check(await sumTable() === 5, 'the buckets of ad 1 add up to 5');
+    check(await page.$('#chart canvas') !== null, 'the chart is drawn');
+    const nowMinute = new Date(Math.floor(Date.now() / 60000) * 60000).toISOString().replace('.000Z', 'Z');
+    const prevMinute = new Date(Math.floor(Date.now() / 60000) * 60000 - 60000).toISOString().replace('.000Z', 'Z');
+    const busy = await page.$$eval('#buckets tbody tr', (trs) => trs.filter((tr) => Number(tr.children[1].textContent) > 0)
+      .map((tr) => tr.children[0].textContent));
+    check(busy.length > 0 && busy.every((m) => m === nowMinute || m === prevMinute), `the clicks are in this minute (${busy})`);
+
+    // Live: a click while the page is open shows within 3 s, no reload.
+    const t0 = Date.now();
+    check(await click(1) === 302, 'a live click answered 302');
+    await page.waitForFunction(() => document.getElementById('ad-status').textContent.startsWith('6 clicks'), null, { timeout: 3000 });
+    check(Date.now() - t0 < 3000, `the live click appeared in ${Date.now() - t0} ms`);
+    await page.screenshot({ path: path.join(shots, 'dashboard-chart.png') });
+
+    // Another advertiser's ad is not reachable with this key, even by hand.
+    const status = await page.evaluate(async (key) => (await fetch('/api/v1/ads/2/live', { headers: { Authorization: 'Bearer ' + key } })).status, ADV1);
+    check(status === 404, "advertiser 2's ad is a 404 for advertiser 1");
+
+    // A real browser follows a signed link to the landing page; following it
+    // again reaches adclick again (the 302 is not cached) and is a duplicate.
+    const link = sign(1);
+    const metric = async (outcome) => Number(((await request(`${base}/metrics`)).body
+      .match(new RegExp(`adclick_clicks_total\\{outcome="${outcome}"\\} (\\d+)`)) || [])[1]);
+    const dup0 = await metric('duplicate');
+    const counted0 = await metric('counted');
+    const visitor = await browser.newPage();
+    await visitor.goto(link);
+    check(visitor.url() === landingUrl, `the browser lands on the advertiser's page (${visitor.url()})`);
+    check((await visitor.textContent('h1')) === 'Welcome to the shop', 'the landing page is shown');
+    await visitor.goto(link);
+    check(visitor.url() === landingUrl, 'the same link lands again');
+    check(await metric('counted') === counted0 + 1, 'the first visit is counted');
+    check(await metric('duplicate') === dup0 + 1, 'the second visit reached adclick and is a duplicate');
+    check(landings >= 2, 'the landing page was served twice');
+  } catch (e) {
+    failures.push(String(e && e.stack || e));
+    console.log('FAIL ' + (e && e.stack || e));
+  } finally {
+    if (browser) await browser.close();
+    server.kill('SIGTERM');
+    landing.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (failures.length) {
+    console.log(`${failures.length} check(s) failed`);
+    process.exit(1);
+  }
+  console.log('all browser checks passed');
+}
+
+main();
