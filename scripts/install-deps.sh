@@ -14,9 +14,14 @@ packages=(
   catch2                  # tests
   libfmt-dev libspdlog-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libbenchmark-dev        # bench/
-  nodejs npm              # the dashboard's build step (uPlot) and its browser tests
-  chromium                # the dashboard's browser tests (headless)
+  chromium                # the dashboard's browser test (headless)
 )
+# The dashboard's build step (npm ci: uPlot) and its browser test need Node.js
+# and npm: Debian's, unless a Node.js with npm is installed already (Debian's
+# npm package cannot sit beside another vendor's nodejs).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
