@@ -9,18 +9,19 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/duration.h"
-#include "base/metrics.h"
+#include "agg/aggregator.h"
 #include "api/live_feed.h"
 #include "api/web_assets.h"
+#include "base/duration.h"
+#include "base/metrics.h"
 #include "base/task_queue.h"
-#include "recon/reconciler.h"
 #include "http/response.h"
 #include "ingest/ad_registry.h"
 #include "ingest/click_processor.h"
 #include "ingest/partitioner.h"
 #include "ingest/signature.h"
 #include "query/query_service.h"
+#include "recon/reconciler.h"
 #include "state/store.h"
 
 namespace adclick::api {
@@ -214,6 +215,40 @@ class routes_impl {
     auto r = http::json_error(404, "not_found", "no such file");
     dashboard_headers(r);
     respond(std::move(r));
+  }
+
+  // GET /api/v1/status (admin): the speed layer's shards with their
+  // watermark and, per partition, the log's durable end, the shard's read
+  // position and committed offset (lag = durable end - committed).
+  void status(const http::request& req, http::responder respond) {
+    if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
+    json shards = json::array();
+    if (ctx_.aggregator != nullptr) {
+      for (const auto& sh : ctx_.aggregator->status()) {
+        json parts = json::array();
+        std::uint64_t lag = 0;
+        for (const auto& p : sh.partitions) {
+          parts.push_back({{"partition", p.partition}, {"durableEnd", p.durable_end},
+                           {"position", p.position}, {"committed", p.committed}});
+          lag += p.durable_end - std::min(p.durable_end, p.committed);
+        }
+        shards.push_back({{"shard", sh.shard},
+                          {"watermark", sh.watermark_ms == INT64_MIN ? json(nullptr)
+                                                                     : json(query::format_time(sh.watermark_ms / 1000))},
+                          {"lagRecords", lag},
+                          {"recordsApplied", sh.records_applied},
+                          {"lateRecords", sh.late_records},
+                          {"commits", sh.commits},
+                          {"commitFailures", sh.commit_failures},
+                          {"partitions", parts}});
+      }
+    }
+    auto time_or_null = [](const std::optional<std::int64_t>& t) {
+      return t ? json(query::format_time(*t)) : json(nullptr);
+    };
+    respond(json_response(200, json{{"shards", shards},
+                                    {"finalThrough", time_or_null(ctx_.query->final_through_s())},
+                                    {"reconciledThrough", time_or_null(ctx_.query->reconciled_through_s())}}));
   }
 
   // GET /api/v1/me: who the bearer key belongs to (the dashboard's sign-in).
@@ -743,6 +778,7 @@ void add_routes(http::router& routes, const api_context& ctx) {
   routes.add("GET", "/api/v1/hot-ads", bind(&routes_impl::hot_ads, "hot_ads"));
   routes.add("GET", "/api/v1/ads", bind(&routes_impl::list_ads, "ads"));
   routes.add("GET", "/api/v1/me", bind(&routes_impl::me, "me"));
+  routes.add("GET", "/api/v1/status", bind(&routes_impl::status, "status"));
   auto dashboard = bind(&routes_impl::dashboard, "dashboard", false);
   routes.add("GET", "/", dashboard);
   routes.add("GET", "/dashboard", dashboard);

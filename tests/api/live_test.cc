@@ -151,4 +151,13 @@ TEST_CASE("dashboard: files from the binary with security headers; /api/v1/me", 
   const auto admin = nlohmann::json::parse(
       http_get(s.port(), "/api/v1/me", std::string("Authorization: Bearer ") + kTestAdminToken + "\r\n").body);
   CHECK(admin == nlohmann::json{{"role", "admin"}});
+
+  // The admin's view of the speed layer.
+  CHECK(http_get(s.port(), "/api/v1/status", kAdv1).status == 401);
+  const auto st = http_get(s.port(), "/api/v1/status", std::string("Authorization: Bearer ") + kTestAdminToken + "\r\n");
+  REQUIRE(st.status == 200);
+  const auto status = nlohmann::json::parse(st.body);
+  REQUIRE(status.at("shards").size() == 2);
+  CHECK(status.at("shards")[0].at("partitions").size() == 4);  // 8 partitions over 2 shards
+  CHECK(status.at("shards")[0].contains("lagRecords"));
 }

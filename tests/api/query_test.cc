@@ -67,7 +67,10 @@ TEST_CASE("the aggregates API: counts, granularities, CSV, validation, isolation
   REQUIRE(s.click(1, "one-0").status == 302);  // a duplicate
   const std::int64_t now = unix_now_s();
   const std::int64_t from = now - 3600, to = now + 120;
+  // Each ad's partition belongs to one of two shards, which flush on their own.
   REQUIRE(wait_total(s, 1, from, to, 5, kAdv1) == 5);
+  REQUIRE(wait_total(s, 2, from, to, 2, kAdv1) == 2);
+  REQUIRE(wait_total(s, 3, from, to, 1, kAdmin) == 1);
 
   SECTION("minute, hour and day agree; buckets are aligned and zero-filled") {
     for (const char* g : {"minute", "hour", "day"}) {

@@ -142,6 +142,62 @@ advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
     const status = await page.evaluate(async (key) => (await fetch('/api/v1/ads/2/live', { headers: { Authorization: 'Bearer ' + key } })).status, ADV1);
     check(status === 404, "advertiser 2's ad is a 404 for advertiser 1");
 
+    // Sorting: by ad id, then by clicks again (most first).
+    await page.click('#ads-table th button[data-sort="adId"]');
+    let order = await page.$$eval('#ads-table tbody tr a', (as) => as.map((a) => a.textContent));
+    check(JSON.stringify(order) === '["Ad 1","Ad 3"]', `sorted by ad (${order})`);
+    await page.click('#ads-table th button[data-sort="adId"]');
+    order = await page.$$eval('#ads-table tbody tr a', (as) => as.map((a) => a.textContent));
+    check(JSON.stringify(order) === '["Ad 3","Ad 1"]', `sorted by ad, descending (${order})`);
+    check(await page.getAttribute('#ads-table th:first-child', 'aria-sort') === 'descending', 'aria-sort tells the order');
+
+    // A from/to range (UTC) around now gives the same totals.
+    const iso = (ms) => new Date(ms).toISOString().slice(0, 16);
+    await page.selectOption('#range', 'custom');
+    await page.fill('#from', iso(Date.now() - 3600 * 1000));
+    await page.fill('#to', iso(Date.now() + 120 * 1000));
+    await page.click('#custom button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#ads-table tbody tr') !== null);
+    const custom = await page.$$eval('#ads-table tbody tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ').trim()));
+    check(custom.includes('Ad 1 6') && custom.includes('Ad 3 2'), `a from/to range lists the same totals (${custom})`);
+
+    // The admin sees every ad and the state of the system.
+    const adminPage = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await adminPage.goto(base + '/dashboard/');
+    await adminPage.fill('#key', ADMIN);
+    await adminPage.click('button[type=submit]');
+    await adminPage.waitForFunction(() => document.querySelectorAll('#ads-table tbody tr').length === 3);
+    await adminPage.waitForFunction(() => document.querySelectorAll('#shards tbody tr').length > 0);
+    check(await adminPage.$$eval('#shards tbody tr', (trs) => trs.length) === 2, 'the admin sees both shards');
+    check((await adminPage.textContent('#system-marks')).includes('Final through 20'), 'the admin sees final through');
+    await adminPage.screenshot({ path: path.join(shots, 'dashboard-admin.png'), fullPage: true });
+
+    // Keyboard only: tab to the key, Enter; tab to an ad, Enter.
+    const kb = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await kb.goto(base + '/dashboard/');
+    for (let i = 0; i < 10 && await kb.evaluate(() => document.activeElement.id) !== 'key'; i++) await kb.keyboard.press('Tab');
+    check(await kb.evaluate(() => document.activeElement.id) === 'key', 'the key field is reached with Tab');
+    await kb.keyboard.type(ADV1);
+    await kb.keyboard.press('Enter');
+    await kb.waitForSelector('#ads-table tbody tr a');
+    for (let i = 0; i < 20 && await kb.evaluate(() => document.activeElement.textContent) !== 'Ad 1'; i++) await kb.keyboard.press('Tab');
+    check(await kb.evaluate(() => document.activeElement.textContent) === 'Ad 1', 'an ad is reached with Tab');
+    await kb.keyboard.press('Enter');
+    await kb.waitForFunction(() => /\d+ clicks/.test(document.getElementById('ad-status').textContent));
+    check(true, 'an ad opens with Enter');
+
+    // Phone width: nothing wider than the screen.
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.goto(base + '/dashboard/');
+    await phone.fill('#key', ADV1);
+    await phone.click('button[type=submit]');
+    await phone.waitForSelector('#ads-table tbody tr a');
+    await phone.click('text=Ad 1');
+    await phone.waitForSelector('#chart canvas');
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `nothing overflows at phone width (${overflow} px)`);
+    await phone.screenshot({ path: path.join(shots, 'dashboard-phone.png') });
+
     // A real browser follows a signed link to the landing page; following it
     // again reaches adclick again (the 302 is not cached) and is a duplicate.
     const link = sign(1);
