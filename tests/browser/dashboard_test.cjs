@@ -59,6 +59,8 @@ data_dir = "${dir}/data"
 [signing]
 current_key = "k1"
 keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
+[ingest]
+hot_ads = [1]
 [aggregation]
 flush_interval = "200ms"
 [auth]
@@ -119,12 +121,21 @@ advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
     check(!page.url().includes(ADV1), 'the key is not in the URL');
     await page.screenshot({ path: path.join(shots, 'dashboard-ads.png') });
 
-    // The chart of ad 1: its minute(s) hold the five clicks.
+    // The chart of ad 1 (a hot ad: its clicks are spread over several
+    // partitions and shards): its minute(s) hold the five clicks.
     await page.click('text=Ad 1');
     await page.waitForFunction(() => /\d+ clicks/.test(document.getElementById('ad-status').textContent));
     const sumTable = () => page.$$eval('#buckets tbody tr', (trs) => trs.reduce((s, tr) => s + Number(tr.children[1].textContent), 0));
-    check(await sumTable() === 5, 'the buckets of ad 1 add up to 5');
+    check(await sumTable() === 5, 'the buckets of ad 1 add up to 5 in the table');
     check(await page.$('#chart canvas') !== null, 'the chart is drawn');
+    // What the chart plots: x = bucket start (Unix s), y = clicks.
+    const plotted = await page.evaluate(() => chart.data[0].map((x, i) => [x, chart.data[1][i]]).filter(([, y]) => y > 0));
+    const plottedSum = plotted.reduce((s, [, y]) => s + y, 0);
+    check(plottedSum === 5, `the chart plots 5 clicks (${JSON.stringify(plotted)})`);
+    const minuteNow = Math.floor(Date.now() / 60000) * 60;
+    check(plotted.every(([x]) => x === minuteNow || x === minuteNow - 60), 'the chart plots them at this minute');
+    const hot = JSON.parse((await request(`${base}/api/v1/hot-ads`, { headers: admin })).body).hotAds;
+    check(hot.some((h) => h.adId === 1), 'ad 1 is hot (salted over several partitions)');
     const nowMinute = new Date(Math.floor(Date.now() / 60000) * 60000).toISOString().replace('.000Z', 'Z');
     const prevMinute = new Date(Math.floor(Date.now() / 60000) * 60000 - 60000).toISOString().replace('.000Z', 'Z');
     const busy = await page.$$eval('#buckets tbody tr', (trs) => trs.filter((tr) => Number(tr.children[1].textContent) > 0)
@@ -134,8 +145,8 @@ advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
     // Live: a click while the page is open shows within 3 s, no reload.
     const t0 = Date.now();
     check(await click(1) === 302, 'a live click answered 302');
-    await page.waitForFunction(() => document.getElementById('ad-status').textContent.startsWith('6 clicks'), null, { timeout: 3000 });
-    check(Date.now() - t0 < 3000, `the live click appeared in ${Date.now() - t0} ms`);
+    await page.waitForFunction(() => chart.data[1].reduce((s, y) => s + (y || 0), 0) === 6, null, { timeout: 3000 });
+    check(Date.now() - t0 < 3000, `the live click appeared in the chart in ${Date.now() - t0} ms, no reload`);
     await page.screenshot({ path: path.join(shots, 'dashboard-chart.png') });
 
     // Another advertiser's ad is not reachable with this key, even by hand.
