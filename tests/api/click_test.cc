@@ -201,7 +201,7 @@ TEST_CASE("click URLs from the admin API and from adclick sign are counted", "[a
   CHECK(run({ADCLICK_BINARY, "sign", "--config", s.config_path(), "--ad", "9", "--ttl", "2d"}).first == 2);
 }
 
-TEST_CASE("oversized headers get 431; a slow client is cut off while others are served", "[api]") {
+TEST_CASE("oversized headers get 431, and a slow client is cut off while others are served", "[api]") {
   temp_dir dir;
   click_server s(dir.path(), "", "header_timeout = \"300ms\"\n");
   REQUIRE(s.ready());

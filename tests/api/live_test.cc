@@ -116,7 +116,7 @@ TEST_CASE("live: buckets pushed after each flush, same auth and isolation as the
   CHECK(s.stop() == 0);
 }
 
-TEST_CASE("dashboard: files from the binary with security headers; /api/v1/me", "[api]") {
+TEST_CASE("dashboard: files from the binary with security headers, and /api/v1/me", "[api]") {
   temp_dir dir;
   click_server s(dir.path());
   REQUIRE(s.ready());

@@ -194,7 +194,7 @@ TEST_CASE("reconciliation over the API: drift repaired, reports, a SIGKILL mid-r
   CHECK(s.metric("adclick_reconcile_runs_total{outcome=\"done\"}") >= 1);
 }
 
-TEST_CASE("adclick reconcile on a stopped server's data dir; refused while it runs", "[api][recon]") {
+TEST_CASE("adclick reconcile on a stopped server's data dir, and refused while it runs", "[api][recon]") {
   temp_dir dir;
   const std::int64_t start = (now_ms() - 3 * 3'600'000) / 3'600'000 * 3'600'000 + 5 * kMin;
   const std::string extra = "[log]\npartitions = 4\n";

@@ -340,7 +340,7 @@ TEST_CASE("built-in routes: healthz and readyz", "[http]") {
   }
 }
 
-TEST_CASE("unknown path is 404 JSON; wrong method is 405 with Allow", "[http]") {
+TEST_CASE("unknown path is 404 JSON, and wrong method is 405 with Allow", "[http]") {
   router r;
   r.add("GET", "/thing", kNoop);
   r.add("PUT", "/thing", kNoop);
@@ -901,7 +901,7 @@ TEST_CASE("stop() lets an in-flight request finish, closes idle connections", "[
   CHECK_FALSE(after.connected());
 }
 
-TEST_CASE("stop() gives up after the grace period; late responders are harmless", "[http]") {
+TEST_CASE("stop() gives up after the grace period, and late responders are harmless", "[http]") {
   const io_model model = GENERATE(io_model::per_thread, io_model::shared);
   INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
   parked_responder parked;

@@ -33,7 +33,7 @@ TEST_CASE("first writer wins across threads", "[ingest]") {
   }
 }
 
-TEST_CASE("a withdrawn key can be reserved again; a committed one lives in RocksDB", "[ingest]") {
+TEST_CASE("a withdrawn key can be reserved again, and a committed one lives in RocksDB", "[ingest]") {
   testutil::temp_dir dir;
   std::string err;
   auto store = state::store::open(dir.path(), err);

@@ -13,7 +13,7 @@ TEST_CASE("an ordinary ad keeps one partition", "[ingest]") {
   CHECK(*used.begin() == p.partition_of(7, 0));
 }
 
-TEST_CASE("a hot ad spreads over fanout partitions; duplicates meet in one", "[ingest]") {
+TEST_CASE("a hot ad spreads over fanout partitions, and duplicates meet in one", "[ingest]") {
   partitioner p(16, 100, 4, {});
   std::int64_t t = 5'000'000;
   // Second 1: 200 clicks make the ad hot for the next second.

@@ -229,7 +229,7 @@ TEST_CASE("dedup beyond the speed layer: a duplicate whose key was lost is count
   CHECK(r->dedup_peak_entries >= 3);
 }
 
-TEST_CASE("a late click is counted by reconciliation; the late tally explains the difference",
+TEST_CASE("a late click is counted by reconciliation, and the late tally explains the difference",
           "[recon]") {
   fixture f;
   agg::shard_options so;
