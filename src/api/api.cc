@@ -420,20 +420,7 @@ class routes_impl {
       if (who.kind != caller::admin) return respond(unauthorized());
       return click_urls(id, req, std::move(respond));
     }
-    if (rest == "/live") {
-      if (req.method != "GET") {
-        auto r = http::json_error(405, "method_not_allowed", "use GET");
-        r.headers.emplace_back("Allow", "GET");
-        return respond(std::move(r));
-      }
-      if (who.kind == caller::none) return respond(unauthorized());
-      auto ad = ctx_.ads->find(id);
-      if (!ad || (who.kind == caller::advertiser && ad->advertiser_id != who.advertiser_id)) {
-        return respond(http::json_error(404, "not_found", "no such ad"));
-      }
-      return live(id, req, std::move(respond));
-    }
-    if (rest == "/aggregates") {
+    if (rest == "/live" || rest == "/aggregates") {
       if (req.method != "GET") {
         auto r = http::json_error(405, "method_not_allowed", "use GET");
         r.headers.emplace_back("Allow", "GET");
@@ -445,6 +432,7 @@ class routes_impl {
       if (!ad || (who.kind == caller::advertiser && ad->advertiser_id != who.advertiser_id)) {
         return respond(http::json_error(404, "not_found", "no such ad"));
       }
+      if (rest == "/live") return live(id, req, std::move(respond));
       return offload(respond, [this, id, &req](http::responder r) { aggregates(id, req, std::move(r)); });
     }
     if (rest == "/click-urls") {
