@@ -9,12 +9,15 @@ namespace {
 
 bool is_ipv4_literal(const std::string& host) {
   // inet_pton(AF_INET) takes exactly four dotted decimal octets: no octal,
-  // hex or shortened forms, unlike inet_aton.
+  // hex or shortened forms, unlike inet_aton. It reads a C string: a NUL
+  // inside the host would end it early.
+  if (host.find('\0') != std::string::npos) return false;
   std::array<unsigned char, 4> out{};
   return inet_pton(AF_INET, host.c_str(), out.data()) == 1;
 }
 
 bool is_ipv6_literal(const std::string& host) {
+  if (host.find('\0') != std::string::npos) return false;
   std::array<unsigned char, 16> out{};
   return inet_pton(AF_INET6, host.c_str(), out.data()) == 1;
 }

@@ -227,6 +227,17 @@ TEST_CASE("listen addresses", "[config]") {
   }
 }
 
+TEST_CASE("a listen address with a NUL byte in its host is refused", "[config]") {
+  // Found by the time fuzz target: inet_pton read the host only up to the
+  // NUL, so "127.0.0.1\0..." was taken for 127.0.0.1 and printed back as
+  // something else.
+  using namespace std::string_literals;
+  CHECK_FALSE(parse_endpoint("127.0.0.1\0\0\0:\0\0\0:00"s).has_value());
+  CHECK_FALSE(parse_endpoint("127.0.0.1\0:80"s).has_value());
+  CHECK_FALSE(parse_endpoint("[::1\0]:80"s).has_value());
+  CHECK(parse_endpoint("127.0.0.1:80").has_value());
+}
+
 TEST_CASE("the default config file parses and matches the built-in defaults", "[config]") {
   const auto p = parse(std::string(default_config_text()));
   INFO(p.error_line);
