@@ -18,6 +18,7 @@ namespace {
 
 constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::size_t kMacBytes = 32;
+static_assert(sizeof(parsed_signature::mac_bytes) == kMacBytes);
 constexpr std::size_t kMacChars = 43;  // unpadded base64url of 32 bytes
 constexpr std::size_t kMaxKeyId = 32;
 
@@ -169,7 +170,7 @@ bool parse_signature(std::string_view sig, parsed_signature& out) {
   auto [p, ec] = std::from_chars(exp.data(), exp.data() + exp.size(), out.expires_at_s);
   if (ec != std::errc() || p != exp.data() + exp.size() || out.expires_at_s < 0) return false;
   out.mac = sig.substr(dot2 + 1);
-  return out.mac.size() == kMacChars;
+  return decode_mac(out.mac, out.mac_bytes);
 }
 
 struct signer::key {
@@ -178,13 +179,13 @@ struct signer::key {
   std::uint64_t serial = 0;
 };
 
-signer::signer(std::map<std::string, std::string> keys, std::string current_key,
+signer::signer(const std::map<std::string, std::string>& keys, std::string current_key,
                std::int64_t max_validity_s)
     : current_key_(std::move(current_key)), max_validity_s_(max_validity_s) {
   for (auto& [kid, raw] : keys) {
     static std::atomic<std::uint64_t> next_serial{1};
     auto k = std::make_unique<key>();
-    k->raw = std::move(raw);
+    k->raw = raw;
     k->serial = next_serial.fetch_add(1);
     keys_.emplace(kid, std::move(k));
   }
@@ -218,13 +219,11 @@ signature_check signer::verify(std::uint64_t ad_id, std::string_view impression_
   if (parsed != nullptr) *parsed = p;
   const key* k = find(p.key_id);
   if (k == nullptr) return signature_check::unknown_key;
-  unsigned char given[kMacBytes];
-  if (!decode_mac(p.mac, given)) return signature_check::malformed;
   char msg[256];
   const std::size_t n = signed_message(msg, sizeof msg, ad_id, impression_id, p.expires_at_s);
   unsigned char want[kMacBytes];
   thread_ctx(k->serial, k->raw).compute(std::string_view(msg, n), want);
-  if (CRYPTO_memcmp(given, want, kMacBytes) != 0) return signature_check::bad_mac;
+  if (CRYPTO_memcmp(p.mac_bytes, want, kMacBytes) != 0) return signature_check::bad_mac;
   // Time checks after the MAC: only a genuine signature learns about its expiry.
   if (p.expires_at_s < now_s) return signature_check::expired;
   if (p.expires_at_s - now_s > max_validity_s_) return signature_check::too_far;

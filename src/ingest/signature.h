@@ -29,9 +29,11 @@ struct parsed_signature {
   std::string_view key_id;
   std::int64_t expires_at_s = 0;
   std::string_view mac;  // base64url text
+  unsigned char mac_bytes[32] = {};  // the MAC decoded
 };
 
-// Parses the v1 form without checking the MAC. False if it is malformed.
+// Parses the v1 form, the MAC's base64url included, without checking the
+// MAC against a key. False if it is malformed.
 [[nodiscard]] bool parse_signature(std::string_view sig, parsed_signature& out);
 
 // The keys, constant after construction; verify() and sign() may be called
@@ -39,7 +41,7 @@ struct parsed_signature {
 class signer {
  public:
   // keys: kid -> raw key bytes. current_key names the one that signs.
-  signer(std::map<std::string, std::string> keys, std::string current_key,
+  signer(const std::map<std::string, std::string>& keys, std::string current_key,
          std::int64_t max_validity_s);
   ~signer();
   signer(const signer&) = delete;
