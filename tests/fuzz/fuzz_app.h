@@ -1,0 +1,160 @@
+#pragma once
+// The API as the server wires it, without a socket: a real RocksDB store and
+// a real segmented log in the scratch directory, the ad registry with three
+// ads, the signer, dedup, partitioner and click processor, and the router
+// with every route. The reconciler is built but not started (a POST parses
+// and validates its body, then answers 503); no aggregator or live feed
+// (their routes answer 503). Query work runs inline.
+//
+// call() hands one request to the router and waits for its answer: the click
+// route answers from the log's flusher thread.
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "api/api.h"
+#include "fuzz_support.h"
+#include "http/message.h"
+#include "http/router.h"
+#include "ingest/ad_registry.h"
+#include "ingest/click_processor.h"
+#include "ingest/dedup_index.h"
+#include "ingest/outcome_tallies.h"
+#include "ingest/partitioner.h"
+#include "ingest/signature.h"
+#include "log/segmented_log.h"
+#include "query/query_service.h"
+#include "recon/reconciler.h"
+#include "state/store.h"
+
+namespace adclick::fuzz {
+
+inline constexpr const char* kAdminToken = "fuzz-admin-token-0123456789";
+inline constexpr const char* kAdvertiserKey = "fuzz-adv-1-key-0123456789";
+
+class api_app {
+ public:
+  api_app() {
+    std::string error_line;
+    auto st = state::store::open(scratch_dir() + "/state", error_line);
+    require(bool(st), "store opens");
+    store_ = std::move(*st);
+    log::log_options lo;
+    lo.dir = scratch_dir() + "/log";
+    lo.partitions = 2;
+    lo.mode = log::durability::os;
+    lo.preallocate = 0;
+    log::recovery_report rep;
+    auto lg = log::segmented_log::open(lo, rep, error_line);
+    require(bool(lg), "log opens");
+    log_ = std::move(*lg);
+    log_->start();
+    ads_ = std::make_unique<ingest::ad_registry>(*store_);
+    require(!ads_->load(), "ads load");
+    for (std::uint64_t id : {1, 2, 3}) {
+      bool created = false;
+      std::string why;
+      require(bool(ads_->put(id, id == 2 ? "adv-2" : "adv-1", "https://example.com/landing?ad=" +
+                                                                  std::to_string(id),
+                             created, why)),
+              "demo ad");
+    }
+    signer_ = std::make_unique<ingest::signer>(
+        std::map<std::string, std::string>{{"k1", "0123456789abcdef0123456789abcdef"}}, "k1",
+        86'400);
+    dedup_ = std::make_unique<ingest::dedup_index>(store_.get(), log_->partitions());
+    parts_ = std::make_unique<ingest::partitioner>(log_->partitions(), 1000, 2,
+                                                   std::vector<std::uint64_t>{});
+    clicks_ = std::make_unique<ingest::click_processor>(*log_, *ads_, *dedup_, *parts_, *signer_,
+                                                        tallies_);
+    queries_ = std::make_unique<query::query_service>(*store_, query::query_options{});
+    recon_ = std::make_unique<recon::reconciler>(*log_, *store_, recon::reconciler_options{});
+    ctx_.reconciler = recon_.get();
+    ctx_.clicks = clicks_.get();
+    ctx_.ads = ads_.get();
+    ctx_.partitioner = parts_.get();
+    ctx_.signer = signer_.get();
+    ctx_.store = store_.get();
+    ctx_.query = queries_.get();
+    ctx_.admin_token = kAdminToken;
+    ctx_.advertiser_keys = {{"adv-1", kAdvertiserKey}};
+    ctx_.public_base_url = "http://127.0.0.1:8080";
+    ctx_.ready = &ready_;
+    api::add_routes(routes_, ctx_);
+  }
+
+  // Routes `r` (path and query filled from its target) and returns the
+  // response after checking what the connection would check.
+  http::response call(http::request r) {
+    http::split_target(r);
+    struct slot {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<http::response> answer;
+      int calls = 0;
+      bool dropped = false;
+    };
+    auto s = std::make_shared<slot>();
+    {
+      // The responder's last copy going away unanswered is a bug the
+      // connection would turn into a 500; here it stops the run.
+      auto guard = std::shared_ptr<void>(nullptr, [s](void*) {
+        std::lock_guard lock(s->mu);
+        s->dropped = true;
+        s->cv.notify_all();
+      });
+      http::responder respond = [s, guard](http::response resp) {
+        std::lock_guard lock(s->mu);
+        ++s->calls;
+        if (!s->answer) s->answer = std::move(resp);
+        s->cv.notify_all();
+      };
+      const auto m = routes_.match(r.method, r.path);
+      if (m.target == nullptr) {
+        http::response resp;
+        resp.status = m.allow.empty() ? 404 : 405;
+        return resp;
+      }
+      (*m.target)(r, std::move(respond));
+    }
+    std::unique_lock lock(s->mu);
+    require(s->cv.wait_for(lock, std::chrono::seconds(10), [&] { return s->dropped; }),
+            "the handler answers within 10 s");
+    require(s->answer.has_value(), "the handler answered before dropping its responder");
+    require(s->calls == 1, "the handler answered exactly once");
+    const http::response& resp = *s->answer;
+    require(resp.status >= 200 && resp.status <= 599, "status in 200..599");
+    for (const auto& [name, value] : resp.headers) {
+      require(http::header_problem(name, value) == nullptr, "response headers are valid");
+    }
+    return resp;
+  }
+
+ private:
+  std::unique_ptr<state::store> store_;
+  std::unique_ptr<log::segmented_log> log_;
+  std::unique_ptr<ingest::ad_registry> ads_;
+  std::unique_ptr<ingest::signer> signer_;
+  std::unique_ptr<ingest::dedup_index> dedup_;
+  std::unique_ptr<ingest::partitioner> parts_;
+  ingest::outcome_tallies tallies_;
+  std::unique_ptr<ingest::click_processor> clicks_;
+  std::unique_ptr<query::query_service> queries_;
+  std::unique_ptr<recon::reconciler> recon_;
+  std::atomic<bool> ready_{true};
+  api::api_context ctx_;
+  http::router routes_;
+};
+
+// One per process, never destroyed: libFuzzer exits without unwinding, and
+// the log's threads must not outlive what they use.
+inline api_app& app() {
+  static api_app* a = new api_app();
+  return *a;
+}
+
+}  // namespace adclick::fuzz
