@@ -15,6 +15,8 @@ packages=(
   libfmt-dev libspdlog-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libbenchmark-dev        # bench/
   chromium                # the dashboard's browser test (headless)
+  clang libclang-rt-14-dev  # the fuzz targets (libFuzzer, sanitizer runtimes)
+  clang-tidy              # static checks in CI
 )
 # The dashboard's build step (npm ci: uPlot) and its browser test need Node.js
 # and npm: Debian's, unless a Node.js with npm is installed already (Debian's

@@ -2,7 +2,8 @@
 # Installs what is missing, builds adclick with its tests, and runs the whole
 # suite: the release build with warnings as errors, then the same suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded suites under
-# ThreadSanitizer. Exits non-zero on the first failure.
+# ThreadSanitizer, then clang-tidy (warnings as errors) and every fuzz target
+# for 30 s under ASan+UBSan. Exits non-zero on the first failure.
 #
 #   scripts/test.sh            everything (what .ci/run runs)
 #   scripts/test.sh quick      the release build and suite only
@@ -45,5 +46,13 @@ if [ "$mode" = "full" ]; then
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     run_suite "$root/build-tsan" "tsan" -R "^(log|ingest|state|http|query|recon):" \
     -E "^log:SIGKILL|^state:concurrent merges|^recon:(a run stopped|a late click|no race)"
+
+  echo "=== clang-tidy ==="
+  "$root/scripts/tidy.sh" "$root/build-test"
+
+  echo "=== fuzz: every target for 30 s ==="
+  fuzz_start=$SECONDS
+  ADCLICK_FUZZ_BUILD="$root/build-fuzz" "$root/scripts/fuzz.sh" 30
+  echo "=== fuzz passed in $((SECONDS - fuzz_start)) s ==="
 fi
 echo "test: all suites passed in $((SECONDS - start)) s"

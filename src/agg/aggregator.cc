@@ -7,7 +7,7 @@
 namespace adclick::agg {
 
 aggregator::aggregator(log::click_log& log, state::store& store, std::uint32_t shards,
-                       shard_options options, commit_listener on_commit) {
+                       const shard_options& options, const commit_listener& on_commit) {
   shards = std::max<std::uint32_t>(1, std::min(shards, log.partitions()));
   for (std::uint32_t s = 0; s < shards; ++s) {
     std::vector<log::partition_id> mine;

@@ -19,8 +19,8 @@ struct recovery_summary {
 
 class aggregator {
  public:
-  aggregator(log::click_log& log, state::store& store, std::uint32_t shards, shard_options options,
-             commit_listener on_commit);
+  aggregator(log::click_log& log, state::store& store, std::uint32_t shards,
+             const shard_options& options, const commit_listener& on_commit);
   ~aggregator();
 
   // Every shard replays from its committed offsets to the durable end and

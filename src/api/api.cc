@@ -126,13 +126,13 @@ class routes_impl {
     return false;
   }
 
-  void click(const http::request& req, http::responder respond) {
+  void click(const http::request& req, const http::responder& respond) {
     ingest::click_context c;
     c.now_ms = now_ms();
     c.user_agent = req.user_agent;
     c.client.family = req.client_family;
     std::copy(req.client_addr.begin(), req.client_addr.end(), c.client.bytes.begin());
-    ctx_.clicks->process(req.query, c, [respond = std::move(respond)](ingest::click_result r) {
+    ctx_.clicks->process(req.query, c, [respond](const ingest::click_result& r) {
       http::response resp;
       resp.headers.emplace_back("Cache-Control", "no-store");
       switch (r.outcome) {
@@ -161,14 +161,14 @@ class routes_impl {
     });
   }
 
-  void metrics(const http::request&, http::responder respond) {
+  void metrics(const http::request&, const http::responder& respond) {
     http::response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = base::metrics().render();
     respond(std::move(r));
   }
 
-  void hot_ads(const http::request& req, http::responder respond) {
+  void hot_ads(const http::request& req, const http::responder& respond) {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     json list = json::array();
     for (const auto& h : ctx_.partitioner->hot_ads(now_ms())) {
@@ -200,7 +200,7 @@ class routes_impl {
   }
 
   // GET / and /dashboard: to /dashboard/; GET /dashboard/{file}
-  void dashboard(const http::request& req, http::responder respond) {
+  void dashboard(const http::request& req, const http::responder& respond) {
     if (req.path == "/" || req.path == "/dashboard") return respond(redirect("/dashboard/"));
     std::string_view file = req.path.substr(std::string_view("/dashboard/").size());
     if (file.empty()) file = "index.html";
@@ -220,7 +220,7 @@ class routes_impl {
   // GET /api/v1/status (admin): the speed layer's shards with their
   // watermark and, per partition, the log's durable end, the shard's read
   // position and committed offset (lag = durable end - committed).
-  void status(const http::request& req, http::responder respond) {
+  void status(const http::request& req, const http::responder& respond) {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     json shards = json::array();
     if (ctx_.aggregator != nullptr) {
@@ -252,7 +252,7 @@ class routes_impl {
   }
 
   // GET /api/v1/me: who the bearer key belongs to (the dashboard's sign-in).
-  void me(const http::request& req, http::responder respond) {
+  void me(const http::request& req, const http::responder& respond) {
     const caller who = authenticate(ctx_, req.authorization);
     if (who.kind == caller::none) return respond(unauthorized());
     if (who.kind == caller::admin) return respond(json_response(200, json{{"role", "admin"}}));
@@ -260,7 +260,7 @@ class routes_impl {
   }
 
   // GET /api/v1/ads/{adId}/live?minutes=60 (Server-Sent Events; see live_feed.h)
-  void live(std::uint64_t id, const http::request& req, http::responder respond) {
+  void live(std::uint64_t id, const http::request& req, const http::responder& respond) {
     std::uint64_t minutes = 60;
     if (auto m = query_param(req.query, "minutes"); m && (!parse_u64(*m, minutes) || minutes == 0 || minutes > 1440)) {
       return respond(http::json_error(400, "bad_request", "minutes must be an integer from 1 to 1440"));
@@ -301,7 +301,7 @@ class routes_impl {
   static std::int64_t floor_div_ms(std::int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
 
   // POST /api/v1/reconciliations {"from","to"}; GET /api/v1/reconciliations[?before&limit]
-  void reconciliations(const http::request& req, http::responder respond) {
+  void reconciliations(const http::request& req, const http::responder& respond) {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     if (ctx_.reconciler == nullptr) {
       return respond(http::json_error(503, "unavailable", "reconciliation is not running"));
@@ -369,7 +369,7 @@ class routes_impl {
   }
 
   // GET /api/v1/reconciliations/{id}
-  void reconciliation(const http::request& req, http::responder respond) {
+  void reconciliation(const http::request& req, const http::responder& respond) {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     constexpr std::string_view prefix = "/api/v1/reconciliations/";
     std::uint64_t id = 0;
@@ -382,7 +382,7 @@ class routes_impl {
     respond(json_response(200, report_json(**text)));
   }
 
-  void list_ads(const http::request& req, http::responder respond) {
+  void list_ads(const http::request& req, const http::responder& respond) {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     std::uint64_t after = 0, limit = 100;
     const auto adv = query_param(req.query, "advertiserId").value_or("");
@@ -404,7 +404,7 @@ class routes_impl {
     respond(json_response(200, body));
   }
 
-  void ad_route(const http::request& req, http::responder respond) {
+  void ad_route(const http::request& req, const http::responder& respond) {
     std::uint64_t id = 0;
     std::string_view rest;
     if (!split_ad_path(req.path, id, rest)) {
@@ -413,12 +413,12 @@ class routes_impl {
     const caller who = authenticate(ctx_, req.authorization);
     if (rest.empty()) {
       if (who.kind != caller::admin) return respond(unauthorized());
-      if (req.method == "GET") return get_ad(id, std::move(respond));
-      if (req.method == "PUT") return put_ad(id, req, std::move(respond));
-      if (req.method == "DELETE") return pause_ad(id, std::move(respond));
+      if (req.method == "GET") return get_ad(id, respond);
+      if (req.method == "PUT") return put_ad(id, req, respond);
+      if (req.method == "DELETE") return pause_ad(id, respond);
     } else if (rest == "/click-urls" && req.method == "POST") {
       if (who.kind != caller::admin) return respond(unauthorized());
-      return click_urls(id, req, std::move(respond));
+      return click_urls(id, req, respond);
     }
     if (rest == "/live" || rest == "/aggregates") {
       if (req.method != "GET") {
@@ -432,8 +432,8 @@ class routes_impl {
       if (!ad || (who.kind == caller::advertiser && ad->advertiser_id != who.advertiser_id)) {
         return respond(http::json_error(404, "not_found", "no such ad"));
       }
-      if (rest == "/live") return live(id, req, std::move(respond));
-      return offload(respond, [this, id, &req](http::responder r) { aggregates(id, req, std::move(r)); });
+      if (rest == "/live") return live(id, req, respond);
+      return offload(respond, [this, id, &req](const http::responder& r) { aggregates(id, req, r); });
     }
     if (rest == "/click-urls") {
       auto r = http::json_error(405, "method_not_allowed", "use POST");
@@ -449,13 +449,13 @@ class routes_impl {
   }
 
  private:
-  void get_ad(std::uint64_t id, http::responder respond) {
+  void get_ad(std::uint64_t id, const http::responder& respond) {
     auto ad = ctx_.ads->find(id);
     if (!ad) return respond(http::json_error(404, "not_found", "no such ad"));
     respond(json_response(200, ad_json(*ad)));
   }
 
-  void put_ad(std::uint64_t id, const http::request& req, http::responder respond) {
+  void put_ad(std::uint64_t id, const http::request& req, const http::responder& respond) {
     json body;
     try {
       body = json::parse(req.body);
@@ -483,7 +483,7 @@ class routes_impl {
     respond(json_response(created ? 201 : 200, ad_json(*ad)));
   }
 
-  void pause_ad(std::uint64_t id, http::responder respond) {
+  void pause_ad(std::uint64_t id, const http::responder& respond) {
     auto ad = ctx_.ads->pause(id);
     if (!ad) {
       if (ad.error() == ingest::registry_errc::not_found) {
@@ -494,7 +494,7 @@ class routes_impl {
     respond(json_response(200, ad_json(*ad)));
   }
 
-  void click_urls(std::uint64_t id, const http::request& req, http::responder respond) {
+  void click_urls(std::uint64_t id, const http::request& req, const http::responder& respond) {
     auto ad = ctx_.ads->find(id);
     if (!ad) return respond(http::json_error(404, "not_found", "no such ad"));
     std::uint64_t count = 1;
@@ -547,10 +547,10 @@ class routes_impl {
   // Runs a query on the query workers; the request stays valid until the
   // responder is called. A full queue answers 503 at once.
   template <class F>
-  void offload(http::responder& respond, F work) {
-    if (ctx_.query_workers == nullptr) return work(std::move(respond));
-    auto shared = std::make_shared<http::responder>(std::move(respond));
-    std::function<void()> task = [shared, work]() mutable { work(std::move(*shared)); };
+  void offload(const http::responder& respond, F work) {
+    if (ctx_.query_workers == nullptr) return work(respond);
+    auto shared = std::make_shared<http::responder>(respond);
+    std::function<void()> task = [shared, work]() mutable { work(*shared); };
     if (!ctx_.query_workers->post(task)) {
       auto r = http::json_error(503, "overloaded", "too many queries in progress; retry shortly");
       r.headers.emplace_back("Retry-After", "1");
@@ -597,7 +597,7 @@ class routes_impl {
     return true;
   }
 
-  void aggregates(std::uint64_t id, const http::request& req, http::responder respond) {
+  void aggregates(std::uint64_t id, const http::request& req, const http::responder& respond) {
     std::int64_t from = 0, to = 0;
     query::granularity g{};
     if (!parse_range(req, from, to, &g, respond)) return;
@@ -637,7 +637,7 @@ class routes_impl {
 
  public:
   // GET /api/v1/advertisers/{advertiserId}/ads/aggregates?from&to&limit&after
-  void advertiser_route(const http::request& req, http::responder respond) {
+  void advertiser_route(const http::request& req, const http::responder& respond) {
     constexpr std::string_view prefix = "/api/v1/advertisers/";
     std::string_view rest = req.path.substr(prefix.size());
     const auto slash = rest.find('/');
@@ -651,10 +651,10 @@ class routes_impl {
     if (who.kind == caller::advertiser && who.advertiser_id != adv) {
       return respond(http::json_error(404, "not_found", "no such advertiser"));
     }
-    offload(respond, [this, adv, &req](http::responder r) { advertiser_totals(adv, req, std::move(r)); });
+    offload(respond, [this, adv, &req](const http::responder& r) { advertiser_totals(adv, req, r); });
   }
 
-  void advertiser_totals(std::string_view adv, const http::request& req, http::responder respond) {
+  void advertiser_totals(std::string_view adv, const http::request& req, const http::responder& respond) {
     std::int64_t from = 0, to = 0;
     if (!parse_range(req, from, to, nullptr, respond)) return;
     std::uint64_t limit = 100;
@@ -738,7 +738,7 @@ caller authenticate(const api_context& ctx, std::string_view header) {
 
 void add_routes(http::router& routes, const api_context& ctx) {
   auto impl = std::make_shared<routes_impl>(ctx);
-  using member = void (routes_impl::*)(const http::request&, http::responder);
+  using member = void (routes_impl::*)(const http::request&, const http::responder&);
   // Every route is counted by status class and timed (handler call to answer).
   auto bind = [impl](member m, const char* route, bool needs_ready = true) {
     auto& reg = base::metrics();
@@ -758,7 +758,7 @@ void add_routes(http::router& routes, const api_context& ctx) {
         stats->by_class[c]->add();
         d(std::move(resp));
       };
-      if (!needs_ready || impl->ready(timed)) ((*impl).*m)(r, std::move(timed));
+      if (!needs_ready || impl->ready(timed)) ((*impl).*m)(r, timed);
     };
   };
   routes.add("GET", "/click", bind(&routes_impl::click, "click"));

@@ -44,9 +44,7 @@ bool load_config(const std::string& path, adclick::config::config& out) {
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"adclick: ad click aggregator (signed click redirects, exact per-minute counts)",
                "adclick"};
   app.require_subcommand(1);
@@ -229,4 +227,18 @@ int main(int argc, char** argv) {
     return report.clean() ? 0 : 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Whatever escapes a command is reported as one line, not as a terminate().
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "adclick: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "adclick: unexpected error\n");
+  }
+  return 1;
 }

@@ -594,7 +594,10 @@ std::string one_line(std::string_view text) {
 }  // namespace
 
 const env_lookup& process_env() {
-  static const env_lookup kEnv = [](const char* name) -> const char* { return std::getenv(name); };
+  // getenv is not thread-safe against setenv; adclick never calls setenv.
+  static const env_lookup kEnv = [](const char* name) -> const char* {
+    return std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+  };
   return kEnv;
 }
 
@@ -620,7 +623,7 @@ result<config> load_config_file(const std::string& path, std::string& error_line
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                        &std::fclose);
   if (!file) {
-    error_line = fmt::format("config {}: cannot open: {}", path, std::strerror(errno));
+    error_line = fmt::format("config {}: cannot open: {}", path, std::generic_category().message(errno));
     return config_errc::io;
   }
   std::string text;
@@ -631,7 +634,7 @@ result<config> load_config_file(const std::string& path, std::string& error_line
     if (n < sizeof buffer) break;
   }
   if (std::ferror(file.get())) {
-    error_line = fmt::format("config {}: cannot read: {}", path, std::strerror(errno));
+    error_line = fmt::format("config {}: cannot read: {}", path, std::generic_category().message(errno));
     return config_errc::io;
   }
   return parse_config(text, path, error_line, env);

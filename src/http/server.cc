@@ -154,7 +154,13 @@ void run_io(io_worker& w) {
 server::server(server_options options, const router& routes)
     : core_(std::make_shared<detail::server_core>(std::move(options), routes)) {}
 
-server::~server() { stop(); }
+server::~server() {
+  try {
+    stop();
+  } catch (const std::exception& e) {  // a destructor must not throw (stop() locks mutexes)
+    spdlog::error("http: stopping the server failed: {}", e.what());
+  }
+}
 
 std::error_code server::start() {
   std::lock_guard lock(lifecycle_mu_);

@@ -41,7 +41,7 @@ bool append_click_frame(std::string& out, const click_record& r) {
   *p++ = static_cast<char>(r.client.family);
   std::memcpy(p, r.client.bytes.data(), addr_len), p += addr_len;
   put_u16(p, static_cast<std::uint16_t>(r.user_agent.size())), p += 2;
-  std::memcpy(p, r.user_agent.data(), r.user_agent.size()), p += r.user_agent.size();
+  std::memcpy(p, r.user_agent.data(), r.user_agent.size());
   return true;
 }
 

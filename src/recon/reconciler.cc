@@ -305,7 +305,8 @@ void reconciler::thread_main() {
   // idle, never a share taken from it (SCHED_IDLE needs no privilege).
   sched_param idle{};
   if (const int err = pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle); err != 0) {
-    spdlog::warn("recon: cannot lower the reconciliation thread's priority: {}", std::strerror(err));
+    spdlog::warn("recon: cannot lower the reconciliation thread's priority: {}",
+                 std::generic_category().message(err));
   }
   auto next_periodic = std::chrono::steady_clock::now() + o_.interval;
   for (;;) {
