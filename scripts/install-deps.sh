@@ -17,6 +17,7 @@ packages=(
   chromium                # the dashboard's browser test (headless)
   clang libclang-rt-14-dev  # the fuzz targets (libFuzzer, sanitizer runtimes)
   clang-tidy              # static checks in CI
+  openssl                 # test certificates (the openssl command)
 )
 # The dashboard's build step (npm ci: uPlot) and its browser test need Node.js
 # and npm: Debian's, unless a Node.js with npm is installed already (Debian's

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "agg/aggregator.h"
@@ -87,6 +88,8 @@ http::server_options make_server_options(const config::config& cfg) {
   o.idle_timeout = cfg.server.idle_timeout;
   o.max_header_bytes = cfg.server.max_header_size;
   o.max_body_bytes = cfg.server.max_body_size;
+  o.tls_cert_file = cfg.server.tls_cert.value_or("");
+  o.tls_key_file = cfg.server.tls_key.value_or("");
   return o;
 }
 
@@ -246,6 +249,7 @@ int serve(const config::config& cfg) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // HTTPS: reload the certificate and key
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const std::string& data_dir = cfg.storage.data_dir;
@@ -279,16 +283,47 @@ int serve(const config::config& cfg) {
   http::router routes;
   api::add_routes(routes, api_ctx);
   http::server server(make_server_options(cfg), routes);
-  if (auto err = server.start()) {
-    spdlog::error("serve: cannot listen on {}:{}: {}", cfg.server.listen.host,
-                  cfg.server.listen.port, err.message());
+  std::string listen_error;
+  if (auto err = server.start(listen_error)) {
+    if (!listen_error.empty()) {
+      spdlog::error("serve: {}", listen_error);
+    } else {
+      spdlog::error("serve: cannot listen on {}:{}: {}", cfg.server.listen.host,
+                    cfg.server.listen.port, err.message());
+    }
     return 1;
   }
-  spdlog::info("serve: listening on {}:{}", cfg.server.listen.host, server.port());
+  const bool tls = cfg.server.tls_cert.has_value();
+  spdlog::info("serve: listening on {}:{} ({})", cfg.server.listen.host, server.port(),
+               tls ? "HTTPS" : "HTTP");
   const std::string host = cfg.server.listen.host.find(':') != std::string::npos
                                ? "[" + cfg.server.listen.host + "]"
                                : cfg.server.listen.host;
-  api_ctx.public_base_url = "http://" + host + ":" + std::to_string(server.port());
+  api_ctx.public_base_url =
+      (tls ? "https://" : "http://") + host + ":" + std::to_string(server.port());
+  // The optional plain-HTTP listener that only redirects to HTTPS.
+  std::optional<http::server> redirector;
+  if (cfg.server.redirect_listen) {
+    http::server_options ro;
+    ro.host = cfg.server.redirect_listen->host;
+    ro.port = cfg.server.redirect_listen->port;
+    ro.threads = 1;
+    ro.max_connections = static_cast<std::uint32_t>(cfg.server.max_connections);
+    ro.header_timeout = cfg.server.header_timeout;
+    ro.idle_timeout = cfg.server.idle_timeout;
+    ro.max_header_bytes = cfg.server.max_header_size;
+    ro.max_body_bytes = cfg.server.max_body_size;
+    ro.redirect_https_port = server.port();
+    redirector.emplace(ro, http::router{});
+    if (auto err = redirector->start()) {
+      spdlog::error("serve: cannot listen on {} (server.redirect_listen): {}",
+                    config::to_string(*cfg.server.redirect_listen), err.message());
+      server.stop();
+      return 1;
+    }
+    redirector->set_ready(true);
+    spdlog::info("serve: redirecting plain HTTP on {}:{} to HTTPS", ro.host, redirector->port());
+  }
 
   std::string state_error;
   const auto state_t0 = std::chrono::steady_clock::now();
@@ -437,13 +472,28 @@ int serve(const config::config& cfg) {
   spdlog::info("serve: ready");
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    if (!tls) {
+      spdlog::info("serve: SIGHUP received; nothing to reload (TLS is off)");
+      continue;
+    }
+    std::string reload_error;
+    if (server.reload_tls(reload_error)) {
+      spdlog::error("serve: SIGHUP: keeping the current certificate: {}", reload_error);
+    } else {
+      spdlog::info("serve: SIGHUP: certificate and key reloaded from {} and {}; new connections use them",
+                   *cfg.server.tls_cert, *cfg.server.tls_key);
+    }
+  }
   spdlog::info("serve: {} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 
   // Reverse order: stop taking requests and finish those in flight, then
   // write and sync the log, let the shards apply and commit what it holds,
   // write the last tallies, and close RocksDB (when `store` goes).
   live.stop();  // closes the live streams, so that the server need not wait for them
+  if (redirector) redirector->stop();
   server.stop();
   query_workers.stop();
   reconciler.stop();  // a run in progress is cancelled and queued again at the next start

@@ -516,6 +516,11 @@ class parser {
           fmt::format("must be set together with {}", cert ? "server.tls_cert" : "server.tls_key"));
       return;
     }
+    if (s.redirect_listen && !s.tls_cert) {
+      fail(config_errc::invalid_value, "server.redirect_listen",
+           "redirects to HTTPS, so it needs server.tls_cert and server.tls_key");
+      return;
+    }
     // A default that the chosen partition count cannot honour shrinks to
     // fit; a value the user wrote is refused instead.
     if (find("ingest", "hot_fanout") == nullptr) {

@@ -2,7 +2,9 @@
 // the response the handler sends back (possibly from another thread), and
 // repeats while keep-alive allows. One request at a time: the next one is
 // not read before the response is written, so pipelined requests are
-// answered in order.
+// answered in order. The same code serves plain TCP and TLS (a template on
+// the stream type); a TLS connection first completes its handshake, within
+// the header timeout.
 //
 // Every member function except post_response() and executor() runs on the
 // connection's executor: the worker's single I/O thread (per_thread model),
@@ -34,6 +36,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -64,6 +67,8 @@ constexpr std::chrono::milliseconds kLingerTimeout{2000};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// TLS: bodies up to this size are copied behind the head (one record).
+constexpr std::size_t kTlsCoalesce = 16 * 1024;
 
 // RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT", formatted once
 // per second per thread. By hand: strftime's %a and %b follow the locale.
@@ -91,33 +96,83 @@ bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
 }
 
+// Asio's SSL stream directly, not beast::ssl_stream: the latter's
+// flat_stream (Boost 1.74) writes nothing, and so ends async_write early,
+// when the buffer sequence it is given starts with an empty buffer, which
+// is what async_write passes after consuming the head of a gathered write.
+using tls_stream = asio::ssl::stream<beast::tcp_stream>;
+
+// The Location of a redirect to HTTPS: the request's Host without its port,
+// the HTTPS port unless it is 443, then the path and query as sent. Empty
+// when the Host is missing or not a plain host name or address literal.
+std::string https_location(const request& r, std::uint16_t port) {
+  std::string_view host = r.host;
+  if (host.starts_with('[')) {  // [v6]:port
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return {};
+    host = host.substr(0, close + 1);
+  } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.empty() || host.size() > 255) return {};
+  for (const char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == '[' || c == ']' || c == ':';
+    if (!ok) return {};
+  }
+  std::string loc = "https://";
+  loc.append(host);
+  if (port != 443) loc.append(":").append(std::to_string(port));
+  loc.append(r.path);
+  if (!r.query.empty()) loc.append("?").append(r.query);
+  return loc;
+}
+
 }  // namespace
 
-class response_slot;
-
-class connection : public std::enable_shared_from_this<connection> {
+// What the responder, the stream handle and the server's connection list
+// need of a connection, whatever its stream.
+class connection_base : public std::enable_shared_from_this<connection_base> {
  public:
-  connection(std::shared_ptr<io_worker> worker, tcp::socket socket);
-  ~connection();
+  virtual ~connection_base() = default;
+  // Closes the socket now; pending operations complete as aborted.
+  virtual void close_now() = 0;
+  // A request has been read (at least its header) and its response not yet
+  // written: stop() lets it finish within the grace period.
+  virtual bool in_flight() const = 0;
+  // Any thread. Where the connection's handlers run.
+  virtual const asio::any_io_executor& executor() const = 0;
+  // Any thread: queues `r` as the answer to the current request. False if
+  // the server has finished stopping (the answer is dropped).
+  virtual bool post_response(response r) = 0;
+  // Any thread.
+  virtual void count_handler_error() = 0;
+  // On the connection's executor (posted by the stream's handle).
+  virtual void stream_enqueue(std::string bytes) = 0;
+  virtual void stream_close() = 0;
+};
+
+template <class Stream>
+class connection final : public connection_base {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, tls_stream>;
+
+  connection(std::shared_ptr<io_worker> worker, tcp::socket socket,
+             std::shared_ptr<asio::ssl::context> tls);
+  ~connection() override;
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
   void start();
-  // Closes the socket now; pending operations complete as aborted.
-  void close_now() { finish(); }
-  // A request has been read (at least its header) and its response not yet
-  // written: stop() lets it finish within the grace period.
-  bool in_flight() const { return in_flight_; }
-
-  // Any thread. Where the connection's handlers run.
-  const asio::any_io_executor& executor() const { return executor_; }
-  // Any thread: queues `r` as the answer to the current request. False if
-  // the server has finished stopping (the answer is dropped).
-  bool post_response(response r);
-  // Any thread.
-  void count_handler_error() {
+  void close_now() override { finish(); }
+  bool in_flight() const override { return in_flight_; }
+  const asio::any_io_executor& executor() const override { return executor_; }
+  bool post_response(response r) override;
+  void count_handler_error() override {
     core_.counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
   }
+  void stream_enqueue(std::string bytes) override;
+  void stream_close() override;
 
  private:
   enum class phase { idle, header, body, handling, writing, streaming, closing };
@@ -142,25 +197,34 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_stream_read(beast::error_code ec, std::size_t n);
   void write_stream_front();
   void on_stream_write(beast::error_code ec, std::size_t n);
-
- public:
-  // On the connection's executor (posted by the stream's handle).
-  void stream_enqueue(std::string bytes);
-  void stream_close();
-
- private:
+  void on_handshake(beast::error_code ec);
   void on_drain(beast::error_code ec, std::size_t n);
   void fail(beast::error_code ec, const char* what);
   void finish();
   void begin_exchange();
   void end_exchange();
 
+  Stream make_stream(tcp::socket socket) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls_);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+  std::shared_ptr<connection> self() {
+    return std::static_pointer_cast<connection>(shared_from_this());
+  }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   // Declared first so that it is destroyed last: the worker owns the
   // io_context that stream_ is registered with.
   const std::shared_ptr<io_worker> worker_;
   server_core& core_;  // owned by worker_
+  // TLS: the certificate and key this connection was accepted with (a
+  // reload does not touch connections already open). Null for plain TCP.
+  const std::shared_ptr<asio::ssl::context> tls_;
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   const asio::any_io_executor executor_;  // stream_'s, copied for other threads
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -182,7 +246,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::array<std::uint8_t, 16> client_addr_{};
   std::uint8_t client_family_ = 0;
-  std::list<std::weak_ptr<connection>>::iterator registry_pos_;
+  std::list<std::weak_ptr<connection_base>>::iterator registry_pos_;
   phase phase_ = phase::header;
   unsigned version_ = 11;       // of the current request (11 until its header is read)
   bool keep_alive_ = false;     // the current request allows another one after it
@@ -197,7 +261,7 @@ class connection : public std::enable_shared_from_this<connection> {
 // connection weakly: once the connection is gone, writes fail.
 class stream_handle final : public event_stream {
  public:
-  stream_handle(std::weak_ptr<connection> c, std::shared_ptr<io_worker> w)
+  stream_handle(std::weak_ptr<connection_base> c, std::shared_ptr<io_worker> w)
       : conn_(std::move(c)), worker_(std::move(w)) {}
 
   bool write(std::string bytes) override {
@@ -225,7 +289,7 @@ class stream_handle final : public event_stream {
   void mark_closed() { closed_.store(true, std::memory_order_release); }
 
  private:
-  const std::weak_ptr<connection> conn_;
+  const std::weak_ptr<connection_base> conn_;
   const std::shared_ptr<io_worker> worker_;
   std::atomic<bool> closed_{false};
 };
@@ -233,7 +297,7 @@ class stream_handle final : public event_stream {
 // Shared by the copies of one request's responder; enforces "exactly once".
 class response_slot {
  public:
-  explicit response_slot(std::shared_ptr<connection> c) : conn_(std::move(c)) {}
+  explicit response_slot(std::shared_ptr<connection_base> c) : conn_(std::move(c)) {}
   response_slot(const response_slot&) = delete;
   response_slot& operator=(const response_slot&) = delete;
 
@@ -262,17 +326,20 @@ class response_slot {
   bool used() const { return used_.load(std::memory_order_acquire); }
 
  private:
-  const std::shared_ptr<connection> conn_;
+  const std::shared_ptr<connection_base> conn_;
   std::atomic<bool> used_{false};
 };
 
-connection::connection(std::shared_ptr<io_worker> worker, tcp::socket socket)
+template <class Stream>
+connection<Stream>::connection(std::shared_ptr<io_worker> worker, tcp::socket socket,
+                               std::shared_ptr<asio::ssl::context> tls)
     : worker_(std::move(worker)),
       core_(*worker_->core),
-      stream_(std::move(socket)),
+      tls_(std::move(tls)),
+      stream_(make_stream(std::move(socket))),
       executor_(stream_.get_executor()) {
   beast::error_code ec;
-  const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+  const tcp::endpoint peer = lowest().socket().remote_endpoint(ec);
   if (!ec) {
     asio::ip::address a = peer.address();
     if (a.is_v6() && a.to_v6().is_v4_mapped()) {
@@ -289,10 +356,11 @@ connection::connection(std::shared_ptr<io_worker> worker, tcp::socket socket)
     }
   }
   // Responses are written in one go; do not let Nagle hold back their tail.
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  lowest().socket().set_option(tcp::no_delay(true), ec);
 }
 
-connection::~connection() {
+template <class Stream>
+connection<Stream>::~connection() {
   // Normally finish() has run. If not (an exception unwound the chain of
   // handlers), settle the counts; the registry entry is left expired for
   // close_connections() to drop, since this may run on a foreign thread.
@@ -302,35 +370,60 @@ connection::~connection() {
   }
 }
 
-void connection::start() {
+template <class Stream>
+void connection<Stream>::start() {
   {
     std::lock_guard lock(worker_->connections_mu);
-    registry_pos_ = worker_->connections.insert(worker_->connections.end(), weak_from_this());
+    registry_pos_ = worker_->connections.insert(worker_->connections.end(),
+                                                std::weak_ptr<connection_base>(self()));
+  }
+  if constexpr (kTls) {
+    // The handshake is on the header clock: a client that stalls in it is
+    // cut off like one that stalls in its request head.
+    phase_ = phase::header;
+    lowest().expires_after(core_.options.header_timeout);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            beast::bind_front_handler(&connection<Stream>::on_handshake, self()));
+  } else {
+    read_request();
+  }
+}
+
+template <class Stream>
+void connection<Stream>::on_handshake(beast::error_code ec) {
+  if (finished_) return;
+  if (ec) {
+    core_.counters.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    return fail(ec, "TLS handshake");
   }
   read_request();
 }
 
-bool connection::post_response(response r) {
+template <class Stream>
+bool connection<Stream>::post_response(response r) {
   // If the gate is closed the server has finished stopping and closed this
   // connection: the answer has nowhere to go.
-  return worker_->post(executor_, [self = shared_from_this(), r = std::move(r)]() mutable {
+  return worker_->post(executor_, [self = self(), r = std::move(r)]() mutable {
     self->send(std::move(r));
   });
 }
 
-void connection::begin_exchange() {
+template <class Stream>
+void connection<Stream>::begin_exchange() {
   if (in_flight_) return;
   in_flight_ = true;
   core_.begin_exchange();
 }
 
-void connection::end_exchange() {
+template <class Stream>
+void connection<Stream>::end_exchange() {
   if (!in_flight_) return;
   in_flight_ = false;
   core_.end_exchange();
 }
 
-void connection::read_request() {
+template <class Stream>
+void connection<Stream>::read_request() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(
       core_.options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
@@ -348,14 +441,16 @@ void connection::read_request() {
   }
 }
 
-void connection::wait_idle() {
+template <class Stream>
+void connection<Stream>::wait_idle() {
   phase_ = phase::idle;
-  stream_.expires_after(core_.options.idle_timeout);
+  lowest().expires_after(core_.options.idle_timeout);
   stream_.async_read_some(buffer_.prepare(kReadChunk),
-                          beast::bind_front_handler(&connection::on_idle_read, shared_from_this()));
+                          beast::bind_front_handler(&connection<Stream>::on_idle_read, self()));
 }
 
-void connection::on_idle_read(beast::error_code ec, std::size_t n) {
+template <class Stream>
+void connection<Stream>::on_idle_read(beast::error_code ec, std::size_t n) {
   if (finished_) return;
   // The client closed its keep-alive connection between requests: normal.
   if (ec == asio::error::eof) return finish();
@@ -368,14 +463,16 @@ void connection::on_idle_read(beast::error_code ec, std::size_t n) {
   read_header();
 }
 
-void connection::read_header() {
+template <class Stream>
+void connection<Stream>::read_header() {
   phase_ = phase::header;
-  stream_.expires_after(core_.options.header_timeout);
+  lowest().expires_after(core_.options.header_timeout);
   bhttp::async_read_header(stream_, buffer_, *parser_,
-                           beast::bind_front_handler(&connection::on_header, shared_from_this()));
+                           beast::bind_front_handler(&connection<Stream>::on_header, self()));
 }
 
-void connection::on_header(beast::error_code ec, std::size_t) {
+template <class Stream>
+void connection<Stream>::on_header(beast::error_code ec, std::size_t) {
   if (finished_) return;
   // No byte of a request arrived before the client closed: normal.
   if (ec == bhttp::error::end_of_stream) return finish();
@@ -389,16 +486,17 @@ void connection::on_header(beast::error_code ec, std::size_t) {
     // The client waits for this before it sends the body (curl does for
     // bodies over 1 KiB); limits were already checked against the header.
     phase_ = phase::body;
-    stream_.expires_after(core_.options.body_timeout);
+    lowest().expires_after(core_.options.body_timeout);
     asio::async_write(
         stream_, asio::buffer(kContinue.data(), kContinue.size()),
-        beast::bind_front_handler(&connection::on_continue_written, shared_from_this()));
+        beast::bind_front_handler(&connection<Stream>::on_continue_written, self()));
     return;
   }
   read_body();
 }
 
-void connection::on_continue_written(beast::error_code ec, std::size_t) {
+template <class Stream>
+void connection<Stream>::on_continue_written(beast::error_code ec, std::size_t) {
   if (finished_) return;
   if (ec == beast::error::timeout) {
     core_.counters.write_timeouts.fetch_add(1, std::memory_order_relaxed);
@@ -408,20 +506,23 @@ void connection::on_continue_written(beast::error_code ec, std::size_t) {
   read_body();
 }
 
-void connection::read_body() {
+template <class Stream>
+void connection<Stream>::read_body() {
   phase_ = phase::body;
-  stream_.expires_after(core_.options.body_timeout);
+  lowest().expires_after(core_.options.body_timeout);
   bhttp::async_read(stream_, buffer_, *parser_,
-                    beast::bind_front_handler(&connection::on_body, shared_from_this()));
+                    beast::bind_front_handler(&connection<Stream>::on_body, self()));
 }
 
-void connection::on_body(beast::error_code ec, std::size_t) {
+template <class Stream>
+void connection<Stream>::on_body(beast::error_code ec, std::size_t) {
   if (finished_) return;
   if (ec) return read_failed(ec, "read body");
   dispatch();
 }
 
-void connection::read_failed(beast::error_code ec, const char* what) {
+template <class Stream>
+void connection<Stream>::read_failed(beast::error_code ec, const char* what) {
   if (ec == beast::error::timeout) {
     core_.counters.request_timeouts.fetch_add(1, std::memory_order_relaxed);
     return finish();
@@ -444,9 +545,10 @@ void connection::read_failed(beast::error_code ec, const char* what) {
   fail(ec, what);
 }
 
-void connection::dispatch() {
+template <class Stream>
+void connection<Stream>::dispatch() {
   phase_ = phase::handling;
-  stream_.expires_never();
+  lowest().expires_never();
   core_.counters.requests.fetch_add(1, std::memory_order_relaxed);
 
   const auto& msg = parser_->get();
@@ -459,10 +561,11 @@ void connection::dispatch() {
   request_.accept = msg[bhttp::field::accept];
   request_.user_agent = msg[bhttp::field::user_agent];
   request_.content_type = msg[bhttp::field::content_type];
+  request_.host = msg[bhttp::field::host];
   request_.client_addr = client_addr_;
   request_.client_family = client_family_;
 
-  auto slot = std::make_shared<response_slot>(shared_from_this());
+  auto slot = std::make_shared<response_slot>(self());
   const responder respond = [slot](response r) { slot->respond(std::move(r)); };
   try {
     route(respond);
@@ -480,7 +583,20 @@ void connection::dispatch() {
 
 // Built-ins first, then the router. Every branch answers through `respond`,
 // so that all responses take the same (posted) path to send().
-void connection::route(const responder& respond) {
+template <class Stream>
+void connection<Stream>::route(const responder& respond) {
+  if (const auto port = core_.options.redirect_https_port) {
+    // The redirect-only listener: every request goes to HTTPS, same host.
+    std::string location = https_location(request_, *port);
+    if (location.empty()) {
+      return respond(json_error(400, "bad_request", "a Host header naming this server is required"));
+    }
+    response r;
+    r.status = 308;  // keeps the method, unlike 301
+    r.headers.emplace_back("Location", std::move(location));
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return respond(std::move(r));
+  }
   const std::string_view path = request_.path;
   if (path == "/healthz" || path == "/readyz") {
     if (request_.method != "GET") {
@@ -514,7 +630,8 @@ void connection::route(const responder& respond) {
   respond(std::move(r));
 }
 
-void connection::send_error(int status, std::string_view code, std::string_view message) {
+template <class Stream>
+void connection<Stream>::send_error(int status, std::string_view code, std::string_view message) {
   // Whatever follows in the stream cannot be trusted to start a request.
   close_after_write_ = true;
   begin_exchange();
@@ -522,7 +639,8 @@ void connection::send_error(int status, std::string_view code, std::string_view 
   send(json_error(status, code, message));
 }
 
-void connection::send(response r) {
+template <class Stream>
+void connection<Stream>::send(response r) {
   if (finished_) return;  // closed by stop() while the handler ran
   assert(phase_ == phase::handling && "one response per request");
   if (phase_ != phase::handling) return;
@@ -582,13 +700,22 @@ void connection::send(response r) {
   }
 
   phase_ = phase::writing;
-  stream_.expires_after(core_.options.write_timeout);
+  lowest().expires_after(core_.options.write_timeout);
+  if constexpr (kTls) {
+    // SSL_write takes one buffer at a time: a small body goes in the head's
+    // buffer, so that head and body leave in one TLS record.
+    if (body_.size() <= kTlsCoalesce) {
+      head_.append(body_);
+      body_.clear();
+    }
+  }
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
   asio::async_write(stream_, buffers,
-                    beast::bind_front_handler(&connection::on_write, shared_from_this()));
+                    beast::bind_front_handler(&connection<Stream>::on_write, self()));
 }
 
-void connection::on_write(beast::error_code ec, std::size_t) {
+template <class Stream>
+void connection<Stream>::on_write(beast::error_code ec, std::size_t) {
   if (finished_) return;
   end_exchange();
   if (ec == beast::error::timeout) {
@@ -602,10 +729,11 @@ void connection::on_write(beast::error_code ec, std::size_t) {
   read_request();
 }
 
-void connection::start_streaming() {
+template <class Stream>
+void connection<Stream>::start_streaming() {
   phase_ = phase::streaming;
-  stream_.expires_never();
-  stream_handle_ = std::make_shared<stream_handle>(weak_from_this(), worker_);
+  lowest().expires_never();
+  stream_handle_ = std::make_shared<stream_handle>(std::weak_ptr<connection_base>(self()), worker_);
   auto opener = std::move(stream_opener_);
   stream_opener_ = nullptr;
   try {
@@ -619,18 +747,20 @@ void connection::start_streaming() {
   // the stream.
   buffer_.clear();
   stream_.async_read_some(buffer_.prepare(kReadChunk),
-                          beast::bind_front_handler(&connection::on_stream_read, shared_from_this()));
+                          beast::bind_front_handler(&connection<Stream>::on_stream_read, self()));
 }
 
-void connection::on_stream_read(beast::error_code ec, std::size_t) {
+template <class Stream>
+void connection<Stream>::on_stream_read(beast::error_code ec, std::size_t) {
   if (finished_) return;
   if (ec) return finish();
   buffer_.clear();
   stream_.async_read_some(buffer_.prepare(kReadChunk),
-                          beast::bind_front_handler(&connection::on_stream_read, shared_from_this()));
+                          beast::bind_front_handler(&connection<Stream>::on_stream_read, self()));
 }
 
-void connection::stream_enqueue(std::string bytes) {
+template <class Stream>
+void connection<Stream>::stream_enqueue(std::string bytes) {
   if (finished_ || stream_closing_ || phase_ != phase::streaming) return;
   stream_queued_bytes_ += bytes.size();
   if (stream_queued_bytes_ > kMaxUnsentStreamBytes) {
@@ -641,19 +771,22 @@ void connection::stream_enqueue(std::string bytes) {
   if (!stream_writing_) write_stream_front();
 }
 
-void connection::stream_close() {
+template <class Stream>
+void connection<Stream>::stream_close() {
   if (finished_) return;
   stream_closing_ = true;
   if (!stream_writing_) finish();
 }
 
-void connection::write_stream_front() {
+template <class Stream>
+void connection<Stream>::write_stream_front() {
   stream_writing_ = true;
   asio::async_write(stream_, asio::buffer(stream_queue_.front()),
-                    beast::bind_front_handler(&connection::on_stream_write, shared_from_this()));
+                    beast::bind_front_handler(&connection<Stream>::on_stream_write, self()));
 }
 
-void connection::on_stream_write(beast::error_code ec, std::size_t) {
+template <class Stream>
+void connection<Stream>::on_stream_write(beast::error_code ec, std::size_t) {
   stream_writing_ = false;
   if (finished_) return;
   if (ec) return fail(ec, "stream write");
@@ -663,23 +796,33 @@ void connection::on_stream_write(beast::error_code ec, std::size_t) {
   if (stream_closing_) finish();
 }
 
-void connection::linger_close() {
+template <class Stream>
+void connection<Stream>::linger_close() {
   phase_ = phase::closing;
+  if constexpr (kTls) {
+    // close_notify, then wait for the client's (reading, and so draining,
+    // what it still sends) for the linger time at most.
+    lowest().expires_after(kLingerTimeout);
+    stream_.async_shutdown([c = self()](beast::error_code) { c->finish(); });
+    return;
+  }
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return finish();
   lingered_ = 0;
   buffer_.clear();
-  stream_.expires_after(kLingerTimeout);
+  lowest().expires_after(kLingerTimeout);
   drain();
 }
 
-void connection::drain() {
+template <class Stream>
+void connection<Stream>::drain() {
   stream_.async_read_some(buffer_.prepare(kReadChunk),
-                          beast::bind_front_handler(&connection::on_drain, shared_from_this()));
+                          beast::bind_front_handler(&connection<Stream>::on_drain, self()));
 }
 
-void connection::on_drain(beast::error_code ec, std::size_t n) {
+template <class Stream>
+void connection<Stream>::on_drain(beast::error_code ec, std::size_t n) {
   if (finished_) return;
   // eof (the client closed too) is the expected end; a timeout or an error
   // ends the linger just as well.
@@ -689,7 +832,8 @@ void connection::on_drain(beast::error_code ec, std::size_t n) {
   drain();
 }
 
-void connection::fail(beast::error_code ec, const char* what) {
+template <class Stream>
+void connection<Stream>::fail(beast::error_code ec, const char* what) {
   // operation_aborted: we closed the socket ourselves. Resets and the like
   // are the client's business; debug level keeps a flaky client from
   // flooding the log.
@@ -699,11 +843,12 @@ void connection::fail(beast::error_code ec, const char* what) {
   finish();
 }
 
-void connection::finish() {
+template <class Stream>
+void connection<Stream>::finish() {
   if (finished_) return;
   finished_ = true;
   if (stream_handle_) stream_handle_->mark_closed();
-  stream_.close();  // cancels the pending operation and the timer
+  lowest().close();  // cancels the pending operation and the timer
   {
     std::lock_guard lock(worker_->connections_mu);
     worker_->connections.erase(registry_pos_);
@@ -713,12 +858,16 @@ void connection::finish() {
 }
 
 void start_connection(const std::shared_ptr<io_worker>& worker, tcp::socket socket) {
-  std::make_shared<connection>(worker, std::move(socket))->start();
+  if (auto tls = worker->core->tls_context()) {
+    std::make_shared<connection<tls_stream>>(worker, std::move(socket), std::move(tls))->start();
+  } else {
+    std::make_shared<connection<beast::tcp_stream>>(worker, std::move(socket), nullptr)->start();
+  }
 }
 
 void close_connections(io_worker& worker, close_scope scope) {
   // Collect first: close_now() erases from the list we would be iterating.
-  std::vector<std::shared_ptr<connection>> live;
+  std::vector<std::shared_ptr<connection_base>> live;
   {
     std::lock_guard lock(worker.connections_mu);
     for (auto it = worker.connections.begin(); it != worker.connections.end();) {

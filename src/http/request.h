@@ -21,7 +21,7 @@ struct request {
   std::string_view query;  // after the first '?', without it; empty if none
   std::string_view body;
   // Header values, or empty when the header is absent.
-  std::string_view authorization, accept, user_agent, content_type;
+  std::string_view authorization, accept, user_agent, content_type, host;
   // The peer's address in network byte order: the first 4 bytes for IPv4,
   // all 16 for IPv6. An IPv4-mapped IPv6 peer (dual-stack listener) is
   // reported as IPv4.

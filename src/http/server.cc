@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/server_state.h"
+#include "http/tls.h"
 
 namespace adclick::http {
 namespace {
@@ -163,10 +164,32 @@ server::~server() {
 }
 
 std::error_code server::start() {
+  std::string error_line;
+  auto ec = start(error_line);
+  if (ec && !error_line.empty()) spdlog::error("http: {}", error_line);
+  return ec;
+}
+
+std::error_code server::reload_tls(std::string& error_line) {
+  const server_options& o = core_->options;
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
+    error_line = "TLS is not configured";
+    return std::make_error_code(std::errc::operation_not_supported);
+  }
+  auto ctx = detail::make_tls_context(o.tls_cert_file, o.tls_key_file, error_line);
+  if (!ctx) return std::make_error_code(std::errc::invalid_argument);
+  core_->set_tls_context(std::move(ctx));
+  return {};
+}
+
+std::error_code server::start(std::string& error_line) {
   std::lock_guard lock(lifecycle_mu_);
   if (state_ != lifecycle::created) return std::make_error_code(std::errc::operation_not_permitted);
   const server_options& o = core_->options;
   if (o.threads < 1) return std::make_error_code(std::errc::invalid_argument);
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    if (auto tls_ec = reload_tls(error_line)) return tls_ec;
+  }
 
   boost::system::error_code ec;
   const asio::ip::address addr =
@@ -203,8 +226,11 @@ std::error_code server::start() {
   workers_ = std::move(workers);
   port_.store(ep.port(), std::memory_order_release);
   state_ = lifecycle::running;
-  spdlog::info("http: listening on {}:{} with {} I/O threads ({})", o.host, ep.port(), o.threads,
-               shared ? "one shared io_context" : "one io_context each");
+  spdlog::info("http: listening on {}:{} ({}) with {} I/O threads ({})", o.host, ep.port(),
+               o.redirect_https_port ? "redirects to HTTPS"
+               : core_->tls_context() ? "HTTPS"
+                                      : "HTTP",
+               o.threads, shared ? "one shared io_context" : "one io_context each");
   return {};
 }
 
@@ -298,6 +324,7 @@ server_stats server::stats() const {
   s.idle_timeouts = get(c.idle_timeouts);
   s.write_timeouts = get(c.write_timeouts);
   s.handler_errors = get(c.handler_errors);
+  s.tls_handshake_failures = get(c.tls_handshake_failures);
   return s;
 }
 

@@ -13,12 +13,17 @@
 //    run on any of the threads.
 // Handlers run on the connection's I/O thread (strand) and may answer later
 // from any thread (see responder).
+//
+// HTTPS: with tls_cert_file and tls_key_file set, every connection is TLS
+// (1.2 or 1.3 only, forward-secret AEAD ciphers). reload_tls() re-reads the
+// files for new connections; open ones keep the certificate they started with.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -56,6 +61,14 @@ struct server_options {
   std::chrono::milliseconds shutdown_grace{5000};
   std::uint64_t max_header_bytes = 8192;     // request line + headers; over it: 431, close
   std::uint64_t max_body_bytes = 1 << 20;    // over it: 413, close
+  // HTTPS: PEM files of the certificate chain and of its private key. Both
+  // empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Set: a redirect-only listener. Every request (the router is not used)
+  // gets a 308 to https://<its Host, without port>:<this port><target>; a
+  // request without a usable Host gets a 400.
+  std::optional<std::uint16_t> redirect_https_port;
 };
 
 // A snapshot of the server's counters (each read atomically, not all at one
@@ -71,6 +84,7 @@ struct server_stats {
   std::uint64_t idle_timeouts = 0;     // idle_timeout hit on a keep-alive connection
   std::uint64_t write_timeouts = 0;
   std::uint64_t handler_errors = 0;  // handlers that threw, dropped or misused their responder
+  std::uint64_t tls_handshake_failures = 0;
 };
 
 class server {
@@ -89,6 +103,14 @@ class server {
   // when threads < 1; or when called a second time. Call from the owning
   // thread.
   [[nodiscard]] std::error_code start();
+  // The same, with one line saying what went wrong (a TLS file that cannot
+  // be loaded is named there).
+  [[nodiscard]] std::error_code start(std::string& error_line);
+
+  // HTTPS: reads the certificate and key files again; connections accepted
+  // from now on use them, open ones keep theirs (nothing is dropped). On
+  // failure the old ones stay in use and `error_line` says why. Any thread.
+  [[nodiscard]] std::error_code reload_tls(std::string& error_line);
 
   // The bound port after a successful start(); 0 before. Any thread.
   std::uint16_t port() const { return port_.load(std::memory_order_acquire); }

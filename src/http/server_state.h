@@ -17,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -25,7 +26,7 @@
 
 namespace adclick::http::detail {
 
-class connection;
+class connection_base;
 
 // Counters behind server_stats; relaxed atomics, bumped from I/O threads.
 struct server_counters {
@@ -39,6 +40,7 @@ struct server_counters {
   std::atomic<std::uint64_t> idle_timeouts{0};
   std::atomic<std::uint64_t> write_timeouts{0};
   std::atomic<std::uint64_t> handler_errors{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
 };
 
 // Shared by the server object and every connection (a connection may outlive
@@ -51,6 +53,21 @@ struct server_core {
   const router routes;
 
   std::atomic<bool> ready{false};
+
+  // HTTPS: the certificate and key new connections are accepted with; null
+  // for plain HTTP. server::reload_tls() swaps it; a connection keeps the
+  // one it started with.
+  std::shared_ptr<boost::asio::ssl::context> tls_context() const {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
+  void set_tls_context(std::shared_ptr<boost::asio::ssl::context> c) {
+    std::lock_guard lock(tls_mu);
+    tls = std::move(c);
+  }
+  mutable std::mutex tls_mu;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // guarded by tls_mu
+
   // Set once by server::stop(); connections then close after their response.
   std::atomic<bool> stopping{false};
   server_counters counters;
@@ -110,7 +127,7 @@ struct io_worker {
   std::vector<std::thread> threads;
 
   std::mutex connections_mu;
-  std::list<std::weak_ptr<connection>> connections;  // guarded by connections_mu; for stop()
+  std::list<std::weak_ptr<connection_base>> connections;  // guarded by connections_mu; for stop()
 
   std::mutex post_mu;
   bool accepting_posts = true;  // guarded by post_mu; false once stop() drained ioc

@@ -29,7 +29,7 @@ process::process(std::vector<std::string> argv, std::string output_file)
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(args[0], args.data());
+    ::execvp(args[0], args.data());  // a bare name is looked up in PATH
     ::_exit(127);
   }
   ::close(out);
