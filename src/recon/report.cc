@@ -1,5 +1,8 @@
 #include "recon/report.h"
 
+#include <limits>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 namespace adclick::recon {
@@ -74,12 +77,38 @@ std::string to_json(const report& r) {
   return j.dump();
 }
 
+// Integers read back strictly: a value that is not an integer, or does not
+// fit the field, refuses the whole report (converting a double or an
+// out-of-range number would be undefined behaviour, or silently wrong).
+struct bad_field {};
+
+template <class T>
+T int_field(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if constexpr (std::is_signed_v<T>) {
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) throw bad_field{};
+      return static_cast<T>(u);
+    }
+    if (!v.is_number_integer()) throw bad_field{};
+    const auto i = v.get<std::int64_t>();
+    if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max()) throw bad_field{};
+    return static_cast<T>(i);
+  } else {
+    if (!v.is_number_unsigned()) throw bad_field{};
+    const auto u = v.get<std::uint64_t>();
+    if (u > std::numeric_limits<T>::max()) throw bad_field{};
+    return static_cast<T>(u);
+  }
+}
+
 std::optional<report> report_from_json(std::string_view text) {
   const json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   try {
     report r;
-    r.id = j.at("id").get<std::uint64_t>();
+    r.id = int_field<std::uint64_t>(j, "id");
     static constexpr trigger kTriggers[] = {trigger::periodic, trigger::api, trigger::cli};
     static constexpr run_state kStates[] = {run_state::queued, run_state::running, run_state::done,
                                             run_state::failed, run_state::cancelled};
@@ -89,36 +118,38 @@ std::optional<report> report_from_json(std::string_view text) {
     r.by = *by;
     r.state = *st;
     if (!j.at("error").is_null()) r.error = j.at("error").get<std::string>();
-    r.requested_from_ms = j.at("requestedFromMs").get<std::int64_t>();
-    r.requested_to_ms = j.at("requestedToMs").get<std::int64_t>();
-    r.from_ms = j.at("fromMs").get<std::int64_t>();
-    r.to_ms = j.at("toMs").get<std::int64_t>();
-    r.created_ms = j.at("createdMs").get<std::int64_t>();
-    r.started_ms = j.at("startedMs").get<std::int64_t>();
-    r.duration_ms = j.at("durationMs").get<std::int64_t>();
-    r.attempts = j.at("attempts").get<std::uint32_t>();
+    r.requested_from_ms = int_field<std::int64_t>(j, "requestedFromMs");
+    r.requested_to_ms = int_field<std::int64_t>(j, "requestedToMs");
+    r.from_ms = int_field<std::int64_t>(j, "fromMs");
+    r.to_ms = int_field<std::int64_t>(j, "toMs");
+    r.created_ms = int_field<std::int64_t>(j, "createdMs");
+    r.started_ms = int_field<std::int64_t>(j, "startedMs");
+    r.duration_ms = int_field<std::int64_t>(j, "durationMs");
+    r.attempts = int_field<std::uint32_t>(j, "attempts");
     for (const auto& p : j.at("snapshot")) {
-      r.snapshot.push_back({p.at("partition").get<std::uint32_t>(), p.at("endOffset").get<std::uint64_t>()});
+      r.snapshot.push_back({int_field<std::uint32_t>(p, "partition"), int_field<std::uint64_t>(p, "endOffset")});
     }
-    r.segments_read = j.at("segmentsRead").get<std::uint64_t>();
-    r.records_read = j.at("recordsRead").get<std::uint64_t>();
-    r.bytes_read = j.at("bytesRead").get<std::uint64_t>();
-    r.records_in_range = j.at("recordsInRange").get<std::uint64_t>();
-    r.duplicates_found = j.at("duplicatesFound").get<std::uint64_t>();
-    r.late_included = j.at("lateIncluded").get<std::uint64_t>();
-    r.corrupt_stretches = j.at("corruptStretches").get<std::uint64_t>();
-    r.corrupt_bytes = j.at("corruptBytes").get<std::uint64_t>();
-    r.rows_checked = j.at("rowsChecked").get<std::uint64_t>();
-    r.rows_corrected = j.at("rowsCorrected").get<std::uint64_t>();
-    r.drift_net = j.at("driftNet").get<std::int64_t>();
-    r.drift_abs = j.at("driftAbs").get<std::uint64_t>();
-    r.clicks_counted = j.at("clicksCounted").get<std::uint64_t>();
-    r.dedup_peak_entries = j.at("dedupPeakEntries").get<std::uint64_t>();
+    r.segments_read = int_field<std::uint64_t>(j, "segmentsRead");
+    r.records_read = int_field<std::uint64_t>(j, "recordsRead");
+    r.bytes_read = int_field<std::uint64_t>(j, "bytesRead");
+    r.records_in_range = int_field<std::uint64_t>(j, "recordsInRange");
+    r.duplicates_found = int_field<std::uint64_t>(j, "duplicatesFound");
+    r.late_included = int_field<std::uint64_t>(j, "lateIncluded");
+    r.corrupt_stretches = int_field<std::uint64_t>(j, "corruptStretches");
+    r.corrupt_bytes = int_field<std::uint64_t>(j, "corruptBytes");
+    r.rows_checked = int_field<std::uint64_t>(j, "rowsChecked");
+    r.rows_corrected = int_field<std::uint64_t>(j, "rowsCorrected");
+    r.drift_net = int_field<std::int64_t>(j, "driftNet");
+    r.drift_abs = int_field<std::uint64_t>(j, "driftAbs");
+    r.clicks_counted = int_field<std::uint64_t>(j, "clicksCounted");
+    r.dedup_peak_entries = int_field<std::uint64_t>(j, "dedupPeakEntries");
     if (!j.at("reconciledThroughMs").is_null()) {
-      r.reconciled_through_ms = j.at("reconciledThroughMs").get<std::int64_t>();
+      r.reconciled_through_ms = int_field<std::int64_t>(j, "reconciledThroughMs");
     }
     return r;
   } catch (const json::exception&) {
+    return std::nullopt;
+  } catch (const bad_field&) {
     return std::nullopt;
   }
 }
