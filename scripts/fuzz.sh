@@ -28,6 +28,7 @@ run_one() {  # target
   mkdir -p "$corpus"
   [ -f "$root/tests/fuzz/dict/$t.dict" ] && dict=(-dict="$root/tests/fuzz/dict/$t.dict")
   if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp" \
     "$build/tests/fuzz/${t}_fuzz" "$corpus" "$root/tests/fuzz/corpus/$t" "${dict[@]}" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$t-" >"$log" 2>&1; then
