@@ -13,6 +13,7 @@
 #include "api/live_feed.h"
 #include "api/web_assets.h"
 #include "base/duration.h"
+#include "base/event_clock.h"
 #include "base/metrics.h"
 #include "base/task_queue.h"
 #include "http/response.h"
@@ -128,7 +129,7 @@ class routes_impl {
 
   void click(const http::request& req, const http::responder& respond) {
     ingest::click_context c;
-    c.now_ms = now_ms();
+    c.now_ms = base::event_now_ms();  // the click's event time: step-safe
     c.user_agent = req.user_agent;
     c.client.family = req.client_family;
     std::copy(req.client_addr.begin(), req.client_addr.end(), c.client.bytes.begin());
@@ -171,7 +172,7 @@ class routes_impl {
   void hot_ads(const http::request& req, const http::responder& respond) {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     json list = json::array();
-    for (const auto& h : ctx_.partitioner->hot_ads(now_ms())) {
+    for (const auto& h : ctx_.partitioner->hot_ads(base::event_now_ms())) {
       list.push_back({{"adId", h.ad_id}, {"clicksPerSecond", h.clicks_per_second},
                       {"configured", h.configured}});
     }
