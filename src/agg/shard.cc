@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/event_clock.h"
 #include "state/store.h"
 
 namespace adclick::agg {
@@ -11,12 +12,6 @@ namespace {
 
 std::int64_t minute_of(std::int64_t ms) {
   return ms >= 0 ? ms / 60000 : (ms - 59999) / 60000;
-}
-
-std::int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 constexpr std::size_t kReadBatch = 4096;
@@ -30,7 +25,7 @@ shard::shard(std::uint32_t id, std::vector<log::partition_id> partitions, log::c
       log_(log),
       store_(store),
       options_([&] {
-        if (!options.now_ms) options.now_ms = system_now_ms;
+        if (!options.now_ms) options.now_ms = base::event_now_ms;
         return options;
       }()),
       on_commit_(std::move(on_commit)) {}
@@ -186,6 +181,19 @@ void shard::run() {
   auto next_flush = std::chrono::steady_clock::now() + options_.flush_interval;
   std::uint64_t generation = log_.durable_generation();
   while (!stop_.load(std::memory_order_relaxed)) {
+    if (commit_failing_) {
+      // The last commit failed: read no further (what is read but not
+      // committed is held in memory) and retry at the next flush interval.
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next_flush) {
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            next_flush - now, std::chrono::milliseconds(100)));
+        continue;
+      }
+      commit_failing_ = static_cast<bool>(flush());
+      next_flush = std::chrono::steady_clock::now() + options_.flush_interval;
+      continue;
+    }
     const std::uint64_t seen = log_.durable_generation();
     auto n = poll(kReadBatch);
     if (!n) {
@@ -195,7 +203,7 @@ void shard::run() {
     if (idle && caught_up_) advance_idle_watermark();
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_flush) {
-      (void)flush();
+      commit_failing_ = static_cast<bool>(flush());
       next_flush = now + options_.flush_interval;
     }
     if (idle) {
@@ -203,8 +211,10 @@ void shard::run() {
     }
   }
   (void)generation;
-  // Drain what is durable, then a last commit.
+  // Drain what is durable, then a last commit (while commits fail, only
+  // the last try: the log keeps the rest for the next start's replay).
   for (;;) {
+    if (commit_failing_) break;
     auto n = poll(kReadBatch);
     if (!n || *n == 0) break;
   }

@@ -32,7 +32,8 @@ struct shard_options {
   std::chrono::milliseconds flush_interval{1000};
   std::chrono::milliseconds allowed_lateness{60000};
   std::chrono::milliseconds max_out_of_orderness{5000};
-  // Wall clock, Unix ms (injectable for tests).
+  // Event time now, Unix ms: the click path's clock (base::event_now_ms,
+  // safe against wall-clock steps) unless a test injects one.
   std::function<std::int64_t()> now_ms;
 };
 
@@ -123,6 +124,7 @@ class shard {
   std::vector<dedup_entry> dedup_;
   std::int64_t max_event_ms_ = INT64_MIN;
   bool caught_up_ = false;  // recovery done: the clock may advance the watermark
+  bool commit_failing_ = false;  // shard thread: the last flush failed; read nothing until one succeeds
   std::int64_t committed_watermark_ = INT64_MIN;
 
   // Published for other threads.

@@ -13,6 +13,7 @@
 #include "agg/aggregator.h"
 #include "api/api.h"
 #include "api/live_feed.h"
+#include "base/event_clock.h"
 #include "base/lock_file.h"
 #include "base/metrics.h"
 #include "base/periodic.h"
@@ -161,13 +162,20 @@ void register_metrics(const log::segmented_log& lg, const http::server& server,
   m.add_gauge("adclick_dedup_pending", "Dedup keys waiting for their shard's commit", "",
               [&dedup] { return static_cast<double>(dedup.pending()); });
   m.add_gauge("adclick_hot_ads", "Ads currently salted over several partitions", "", [&parts] {
-    return static_cast<double>(parts.hot_ads(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                 .count())
-                                   .size());
+    return static_cast<double>(parts.hot_ads(base::event_now_ms()).size());
   });
   m.add_gauge("adclick_ads_registered", "Ads in the registry", "",
               [&ads] { return static_cast<double>(ads.size()); });
+  m.add_gauge("adclick_ad_cache_bytes", "Memory charged to cached ad records", "",
+              [&ads] { return static_cast<double>(ads.cache().bytes()); });
+  m.add_gauge("adclick_ad_cache_capacity_bytes", "ingest.ad_cache", "",
+              [&ads] { return static_cast<double>(ads.cache().capacity_bytes()); });
+  m.add_gauge("adclick_ad_cache_entries", "Cached ad records (and cached unknown ids)", "",
+              [&ads] { return static_cast<double>(ads.cache().entries()); });
+  m.add_gauge("adclick_ad_cache_hits_total", "Ad lookups answered by the cache", "",
+              [&ads] { return static_cast<double>(ads.cache().hits()); });
+  m.add_gauge("adclick_ad_cache_misses_total", "Ad lookups that read RocksDB", "",
+              [&ads] { return static_cast<double>(ads.cache().misses()); });
   m.add_gauge_family("adclick_shard_lag_records", "Durable records not yet applied, per shard", [&aggregator] {
     std::vector<std::pair<std::string, double>> out;
     for (const auto& s : aggregator.status()) {
@@ -354,7 +362,7 @@ int serve(const config::config& cfg) {
       report.torn_bytes_cut, report.corruptions, report.indexes_rebuilt);
   click_log.start();
 
-  ingest::ad_registry ads(store);
+  ingest::ad_registry ads(store, cfg.ingest.ad_cache);
   if (auto ec = ads.load()) {
     spdlog::error("serve: cannot load the ads: {}", ec.message());
     server.stop();

@@ -50,7 +50,7 @@ const table_schema kSchema[] = {
      {"partitions", "durability", "retention", "segment_size", "segment_age", "batch_max_bytes",
       "batch_max_delay", "preallocate", "journal_size"}},
     {"signing", {"current_key", "keys", "max_validity"}},
-    {"ingest", {"hot_ad_rate", "hot_fanout", "hot_ads"}},
+    {"ingest", {"hot_ad_rate", "hot_fanout", "hot_ads", "ad_cache"}},
     {"aggregation", {"shards", "flush_interval", "allowed_lateness", "max_out_of_orderness"}},
     {"reconcile", {"interval", "lookback", "max_read_rate"}},
     {"query", {"max_points"}},
@@ -396,6 +396,7 @@ class parser {
     read_int(t, "hot_ad_rate", 1, kInt64Max, o.hot_ad_rate);
     // The upper bound log.partitions is checked in check_across.
     read_int(t, "hot_fanout", 1, 4096, o.hot_fanout);
+    read_size(t, "ad_cache", base::kMiB, base::kTiB, o.ad_cache);
     const auto* node = find(t, "hot_ads");
     if (node == nullptr) return;
     const auto* ads = node->as_array();

@@ -91,6 +91,8 @@ struct ingest_options {
   // shrinks to log.partitions if that is smaller.
   int hot_fanout = 4;
   std::vector<std::uint64_t> hot_ads;  // always hot; each in [1, 2^63), no duplicates
+  // Memory for cached ad records (the rest stay in RocksDB), 1MiB..1TiB.
+  std::uint64_t ad_cache = 256ull << 20;
 };
 
 // [aggregation]: the speed layer.

@@ -140,6 +140,7 @@ std::string describe(const config& c) {
     hot_ads += fmt::format("{}{}", i == 0 ? "" : ", ", c.ingest.hot_ads[i]);
   }
   w.raw("hot_ads", hot_ads + "]");
+  w.size("ad_cache", c.ingest.ad_cache);
 
   w.table("aggregation");
   w.integer("shards", c.aggregation.shards);

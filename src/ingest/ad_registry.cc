@@ -3,6 +3,11 @@
 #include <charconv>
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "state/store.h"
 
@@ -135,28 +140,8 @@ bool valid_advertiser_id(std::string_view id) {
 
 bool valid_ad_id(std::uint64_t id) { return id >= 1 && id < (std::uint64_t{1} << 63); }
 
-ad_registry::ad_registry(state::store& store) : store_(store) {}
-
-std::error_code ad_registry::load() {
-  std::unordered_map<std::uint64_t, std::shared_ptr<const state::ad_record>> ads;
-  auto ec = store_.for_each_ad([&](const state::ad_record& ad) {
-    ads.emplace(ad.ad_id, std::make_shared<const state::ad_record>(ad));
-    return true;
-  });
-  if (ec) return ec;
-  std::unique_lock lk(mu_);
-  ads_ = std::move(ads);
-  return {};
-}
-
-std::shared_ptr<const state::ad_record> ad_registry::find(std::uint64_t ad_id) const {
-  std::shared_lock lk(mu_);
-  auto it = ads_.find(ad_id);
-  return it == ads_.end() ? nullptr : it->second;
-}
-
-result<state::ad_record> ad_registry::put(std::uint64_t ad_id, std::string_view advertiser_id,
-                                          std::string_view url, bool& created, std::string& why) {
+registry_errc validate_ad(std::uint64_t ad_id, std::string_view advertiser_id, std::string_view url,
+                          std::string& why) {
   if (!valid_ad_id(ad_id)) {
     why = "adId must be an integer in [1, 2^63)";
     return registry_errc::invalid_ad_id;
@@ -166,42 +151,131 @@ result<state::ad_record> ad_registry::put(std::uint64_t ad_id, std::string_view 
     return registry_errc::invalid_advertiser;
   }
   if (!valid_ad_url(url, why)) return registry_errc::invalid_url;
+  return registry_errc{};
+}
+
+ad_registry::ad_registry(state::store& store, std::uint64_t cache_bytes)
+    : store_(store), cache_(cache_bytes) {}
+
+std::error_code ad_registry::load() {
+  auto stored = store_.get_ads_count();
+  if (!stored) return stored.error();
+  if (*stored) {
+    count_.store(**stored, std::memory_order_relaxed);
+    return {};
+  }
+  // A data dir from before the count was kept: count once, and keep it.
+  std::uint64_t n = 0;
+  if (auto ec = store_.for_each_ad([&](const state::ad_record&) {
+        ++n;
+        return true;
+      })) {
+    return ec;
+  }
   std::lock_guard w(write_mu_);
-  auto prev = find(ad_id);
-  created = prev == nullptr;
+  state::write_batch b;
+  b.put_ads_count(n);
+  if (auto ec = store_.write(b, true)) return ec;
+  count_.store(n, std::memory_order_relaxed);
+  return {};
+}
+
+result<std::shared_ptr<const state::ad_record>> ad_registry::read(std::uint64_t ad_id) const {
+  auto got = store_.get_ad(ad_id);
+  if (!got) return got.error();
+  if (!*got) return std::shared_ptr<const state::ad_record>();
+  return std::make_shared<const state::ad_record>(std::move(**got));
+}
+
+std::shared_ptr<const state::ad_record> ad_registry::find(std::uint64_t ad_id) const {
+  if (auto hit = cache_.get(ad_id)) return *hit;
+  const std::uint64_t stamp = cache_.stamp(ad_id);
+  auto got = read(ad_id);
+  if (!got) {
+    spdlog::error("ads: cannot read ad {}: {}", ad_id, got.error().message());
+    return nullptr;  // not cached: the next lookup tries again
+  }
+  cache_.fill(ad_id, *got, stamp);
+  return *got;
+}
+
+result<state::ad_record> ad_registry::put(std::uint64_t ad_id, std::string_view advertiser_id,
+                                          std::string_view url, bool& created, std::string& why) {
+  if (const auto e = validate_ad(ad_id, advertiser_id, url, why); e != registry_errc{}) return e;
+  std::lock_guard w(write_mu_);
+  auto prev = read(ad_id);
+  if (!prev) return prev.error();
+  created = *prev == nullptr;
   state::ad_record ad{ad_id, std::string(advertiser_id), std::string(url), false, now_ms()};
   state::write_batch b;
-  b.put_ad(ad, prev ? std::optional<state::ad_record>(*prev) : std::nullopt);
+  b.put_ad(ad, *prev ? std::optional<state::ad_record>(**prev) : std::nullopt);
+  const std::uint64_t count = count_.load(std::memory_order_relaxed) + (created ? 1 : 0);
+  if (created) b.put_ads_count(count);
   if (auto ec = store_.write(b, true)) return ec;
-  auto entry = std::make_shared<const state::ad_record>(ad);
-  std::unique_lock lk(mu_);
-  ads_[ad_id] = std::move(entry);
+  count_.store(count, std::memory_order_relaxed);
+  cache_.put(ad_id, std::make_shared<const state::ad_record>(ad));
   return ad;
 }
 
 result<state::ad_record> ad_registry::pause(std::uint64_t ad_id) {
   std::lock_guard w(write_mu_);
-  auto prev = find(ad_id);
-  if (!prev) return registry_errc::not_found;
-  state::ad_record ad = *prev;
+  auto prev = read(ad_id);
+  if (!prev) return prev.error();
+  if (!*prev) return registry_errc::not_found;
+  state::ad_record ad = **prev;
   ad.paused = true;
   ad.updated_ms = now_ms();
   state::write_batch b;
-  b.put_ad(ad, *prev);
+  b.put_ad(ad, **prev);
   if (auto ec = store_.write(b, true)) return ec;
-  auto entry = std::make_shared<const state::ad_record>(ad);
-  std::unique_lock lk(mu_);
-  ads_[ad_id] = std::move(entry);
+  cache_.put(ad_id, std::make_shared<const state::ad_record>(ad));
   return ad;
 }
 
-std::size_t ad_registry::size() const {
-  std::shared_lock lk(mu_);
-  return ads_.size();
+std::error_code ad_registry::put_batch(const std::vector<ad_row>& rows) {
+  if (rows.empty()) return {};
+  std::lock_guard w(write_mu_);
+  // Each id's record before this batch, or as an earlier row of it left it.
+  std::unordered_map<std::uint64_t, std::optional<state::ad_record>> latest;
+  std::uint64_t count = count_.load(std::memory_order_relaxed);
+  state::write_batch b;
+  const std::int64_t now = now_ms();
+  for (const auto& row : rows) {
+    auto it = latest.find(row.ad_id);
+    if (it == latest.end()) {
+      auto prev = store_.get_ad(row.ad_id);
+      if (!prev) return prev.error();
+      it = latest.emplace(row.ad_id, std::move(*prev)).first;
+    }
+    if (!it->second) ++count;
+    state::ad_record ad{row.ad_id, row.advertiser_id, row.url, false, now};
+    b.put_ad(ad, it->second);
+    it->second = std::move(ad);
+  }
+  b.put_ads_count(count);
+  if (auto ec = store_.write(b, true)) return ec;
+  count_.store(count, std::memory_order_relaxed);
+  for (const auto& [id, ad] : latest) cache_.erase(id);
+  return {};
 }
 
 import_report import_ads_csv(ad_registry& registry, std::string_view text) {
+  constexpr std::size_t kBatchRows = 10'000;
   import_report rep;
+  std::vector<ad_row> batch;
+  std::vector<std::size_t> batch_lines;  // line number of each row of the batch
+  auto write_batch = [&] {
+    if (batch.empty()) return;
+    if (auto ec = registry.put_batch(batch)) {
+      for (const std::size_t line : batch_lines) {
+        rep.errors.push_back("line " + std::to_string(line) + ": " + ec.message());
+      }
+    } else {
+      rep.imported += batch.size();
+    }
+    batch.clear();
+    batch_lines.clear();
+  };
   std::size_t line_no = 0;
   while (!text.empty()) {
     const auto eol = text.find('\n');
@@ -228,16 +302,16 @@ import_report import_ads_csv(ad_registry& registry, std::string_view text) {
                            ": adId must be an integer in [1, 2^63)");
       continue;
     }
-    bool created = false;
     std::string why;
-    auto r = registry.put(id, adv, url, created, why);
-    if (!r) {
-      rep.errors.push_back("line " + std::to_string(line_no) + ": " +
-                           (why.empty() ? r.error().message() : why));
+    if (validate_ad(id, adv, url, why) != registry_errc{}) {
+      rep.errors.push_back("line " + std::to_string(line_no) + ": " + why);
       continue;
     }
-    ++rep.imported;
+    batch.push_back(ad_row{id, std::string(adv), std::string(url)});
+    batch_lines.push_back(line_no);
+    if (batch.size() >= kBatchRows) write_batch();
   }
+  write_batch();
   return rep;
 }
 

@@ -1,17 +1,20 @@
 #pragma once
-// The ad registry: every ad in memory, over the RocksDB `ads` family. The
-// click path reads it; the admin API and the bulk loader write it.
+// The ad registry over the RocksDB `ads` family, with a bounded cache in
+// front (ad_cache.h): the click path reads it, the admin API and the bulk
+// loader write it. Memory stays within the cache's budget however many ads
+// are registered; an ad that is not cached costs one RocksDB lookup.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "adclick/result.h"
+#include "ingest/ad_cache.h"
 #include "state/state_format.h"
 
 namespace adclick::state {
@@ -42,14 +45,30 @@ inline std::error_code make_error_code(registry_errc e) noexcept {
 
 // Thread safety: find() from any thread at any time; writes serialise on an
 // internal mutex and reach RocksDB (synced) before the cache.
+// One row of a bulk load.
+struct ad_row {
+  std::uint64_t ad_id = 0;
+  std::string advertiser_id;
+  std::string url;
+};
+
+// The checks of put(): registry_errc{} when the ad is valid, else the error
+// with `why` set.
+registry_errc validate_ad(std::uint64_t ad_id, std::string_view advertiser_id, std::string_view url,
+                          std::string& why);
+
+inline constexpr std::uint64_t kDefaultAdCacheBytes = 256ull << 20;
+
 class ad_registry {
  public:
-  explicit ad_registry(state::store& store);
+  explicit ad_registry(state::store& store, std::uint64_t cache_bytes = kDefaultAdCacheBytes);
 
-  // Loads every ad from RocksDB. Call once before serving.
+  // Reads how many ads there are (counting them once in a data dir from
+  // before the count was kept). Call once before serving.
   [[nodiscard]] std::error_code load();
 
-  // The ad, or null if unknown. Paused ads are returned (with paused = true).
+  // The ad, or null if unknown (or if RocksDB cannot be read: logged).
+  // Paused ads are returned (with paused = true).
   std::shared_ptr<const state::ad_record> find(std::uint64_t ad_id) const;
 
   // Creates or replaces an ad (active). `created` says which.
@@ -58,18 +77,26 @@ class ad_registry {
                                              std::string& why);
   // Pauses an ad: its clicks get 404 from now on, its history stays.
   [[nodiscard]] result<state::ad_record> pause(std::uint64_t ad_id);
+  // Creates or replaces many valid ads (validate_ad) in one synced write;
+  // a later row for the same id wins. Bulk loads: the cache is not warmed.
+  [[nodiscard]] std::error_code put_batch(const std::vector<ad_row>& rows);
 
-  std::size_t size() const;
+  // Ads registered (paused ones included).
+  std::size_t size() const { return count_.load(std::memory_order_relaxed); }
+  const ad_cache& cache() const { return cache_; }
 
  private:
+  // RocksDB's record, bypassing the cache; null if none.
+  result<std::shared_ptr<const state::ad_record>> read(std::uint64_t ad_id) const;
+
   state::store& store_;
-  mutable std::shared_mutex mu_;
-  // guarded by mu_
-  std::unordered_map<std::uint64_t, std::shared_ptr<const state::ad_record>> ads_;
+  mutable ad_cache cache_;
+  std::atomic<std::uint64_t> count_{0};
   std::mutex write_mu_;  // one writer at a time, RocksDB then cache
 };
 
-// Bulk load of a CSV file `adId,advertiserId,url` (header line optional).
+// Bulk load of a CSV file `adId,advertiserId,url` (header line optional),
+// in synced batches of up to 10,000 rows.
 struct import_report {
   std::size_t imported = 0;
   std::vector<std::string> errors;  // "line N: reason"

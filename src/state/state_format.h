@@ -21,6 +21,8 @@
 //                                                      for that hour; written with it)
 //              "reconciled_through"                 -> Unix ms, i64: every minute
 //                                                      before it has been reconciled
+//              "ads_count"                          -> ads registered, u64 (written
+//                                                      with every ad that adds one)
 //   reconcile  runId(8)                             -> report, JSON text
 //
 // Minute row, the counts value and also its merge operand:
@@ -128,6 +130,7 @@ std::string watermark_key(std::uint32_t shard);
 std::string active_key(std::int64_t hour, std::uint64_t ad_id);
 std::string active_prefix(std::int64_t hour);
 std::string reconciled_through_key();
+std::string ads_count_key();
 std::string report_key(std::uint64_t run_id);
 
 std::string encode_u64(std::uint64_t v);

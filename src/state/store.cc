@@ -1,5 +1,7 @@
 #include "state/store.h"
 
+#include <sys/statvfs.h>
+
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -158,6 +160,11 @@ void write_batch::put_active(std::int64_t hour, std::uint64_t ad_id) {
   impl_->bytes += 23;
 }
 
+void write_batch::put_ads_count(std::uint64_t n) {
+  impl_->ops.push_back({kMeta, impl::op::put, ads_count_key(), encode_u64(n)});
+  impl_->bytes += 17;
+}
+
 void write_batch::put_reconciled_through(std::int64_t ms) {
   impl_->ops.push_back({kMeta, impl::op::put, reconciled_through_key(),
                         encode_u64(static_cast<std::uint64_t>(ms))});
@@ -191,6 +198,11 @@ struct store::impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::shared_ptr<rocksdb::Statistics> statistics;
+  // A write failed: RocksDB may have stopped taking writes (a failed WAL
+  // write is a hard error: the DB goes read-only until Resume()).
+  std::atomic<bool> write_failed{false};
+  std::string dir;  // for the free-space check
+  std::atomic<std::int64_t> last_space_warning_ms{0};
 
   ~impl() {
     for (auto* h : handles) {
@@ -294,6 +306,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
     return {};
   };
   if (auto ec = check_format()) return ec;
+  im->dir = dir;
   return std::unique_ptr<store>(new store(std::move(im)));
 }
 
@@ -309,10 +322,38 @@ std::error_code store::write(write_batch& batch, bool sync) {
     }
     if (!s.ok()) return to_error(s);
   }
+  // Refuse before RocksDB runs out of space: a write that fails inside
+  // RocksDB for want of space leaves its WAL writer in an error state that
+  // Debian's build asserts on at the next write (the process aborts).
+  struct statvfs fs{};
+  if (::statvfs(impl_->dir.c_str(), &fs) == 0 &&
+      static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < kMinFreeBytes) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    if (now - impl_->last_space_warning_ms.exchange(now) >= 1000) {
+      spdlog::error("state: less than {} MiB free under {}: writes refused until space returns",
+                    kMinFreeBytes >> 20, impl_->dir);
+    }
+    return std::make_error_code(std::errc::no_space_on_device);
+  }
+  if (impl_->write_failed.load(std::memory_order_acquire)) {
+    // After a write error (a full disk, say) RocksDB refuses every write
+    // until told to resume; resuming retries what it could not finish (a
+    // flush, the WAL) and fails again while the cause is still there.
+    const auto r = impl_->db->Resume();
+    if (!r.ok()) {
+      spdlog::error("state: RocksDB cannot resume writing yet: {}", r.ToString());
+      return to_error(r);
+    }
+    impl_->write_failed.store(false, std::memory_order_release);
+    spdlog::info("state: RocksDB resumed writing");
+  }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   const auto s = impl_->db->Write(wo, &wb);
   if (!s.ok()) {
+    impl_->write_failed.store(true, std::memory_order_release);
     spdlog::error("state: write of {} operations failed: {}", batch.operations(), s.ToString());
     return to_error(s);
   }
@@ -415,6 +456,16 @@ result<std::optional<std::int64_t>> store::get_reconciled_through() {
   auto o = decode_u64(v);
   if (!o) return state_errc::corrupt;
   return std::optional<std::int64_t>(static_cast<std::int64_t>(*o));
+}
+
+result<std::optional<std::uint64_t>> store::get_ads_count() {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), ads_count_key(), &v);
+  if (s.IsNotFound()) return std::optional<std::uint64_t>();
+  if (!s.ok()) return to_error(s);
+  auto o = decode_u64(v);
+  if (!o) return state_errc::corrupt;
+  return std::optional<std::uint64_t>(*o);
 }
 
 result<minute_row> store::get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind) {

@@ -5,7 +5,9 @@
 //
 // Durability: write(batch, sync=true) returns after RocksDB's WAL holds the
 // batch and has been fsynced; all updates of one batch become visible and
-// durable together or not at all.
+// durable together or not at all. A write is refused (no_space_on_device)
+// while less than kMinFreeBytes are free on the store's filesystem, so that
+// RocksDB itself never runs out of space mid-write.
 //
 // Thread safety: every method may be called from any thread.
 
@@ -22,6 +24,8 @@
 #include "state/state_format.h"
 
 namespace adclick::state {
+
+inline constexpr std::uint64_t kMinFreeBytes = 32ull << 20;
 
 enum class state_errc {
   corrupt = 1,  // a stored value does not decode, or RocksDB reports corruption
@@ -55,6 +59,8 @@ class write_batch {
   void put_active(std::int64_t hour, std::uint64_t ad_id);
   // meta: every minute before `ms` has been reconciled.
   void put_reconciled_through(std::int64_t ms);
+  // meta: how many ads are registered.
+  void put_ads_count(std::uint64_t n);
   // reconcile: a run's report (JSON text).
   void put_report(std::uint64_t run_id, std::string_view json);
   // ads: the record plus the advertiser index (moving it if the advertiser changed).
@@ -104,6 +110,8 @@ class store {
   [[nodiscard]] result<std::optional<std::int64_t>> get_watermark(std::uint32_t shard);
 
   [[nodiscard]] result<std::optional<std::int64_t>> get_reconciled_through();
+  // nullopt for a data dir from before the count was kept.
+  [[nodiscard]] result<std::optional<std::uint64_t>> get_ads_count();
 
   // One counts row (an empty row when there is none).
   [[nodiscard]] result<minute_row> get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind);
