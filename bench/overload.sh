@@ -72,4 +72,6 @@ for _ in $(seq 1 50); do
 done
 echo "overload: clicks answered counted ${counted%.*}, unrecorded ${unrecorded%.*}, in the counts $total" \
   "($([ "$total" = "${counted%.*}" ] && echo exact || echo MISMATCH))"
+echo "overload: server warnings and errors (count, message):"
+grep -E " (warning|error) " "$tmp/server.log" | sed -E 's/^[^ ]+ //; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -5 | sed 's/^/overload:   /'
 echo "overload: machine $(nproc) cores; loadgen and adclick on the same machine"
