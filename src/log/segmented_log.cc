@@ -284,7 +284,7 @@ void segmented_log::append(partition_id p, const click_record& r, append_handler
     return;
   }
   std::size_t bytes = 0;
-  switch (partitions_[p]->enqueue(r, done, bytes)) {
+  switch (partitions_[p]->enqueue(r, done, bytes, pending_bytes_)) {
     case partition::enqueue_result::invalid:
       done(log_errc::invalid_record, 0);
       return;
@@ -294,7 +294,6 @@ void segmented_log::append(partition_id p, const click_record& r, append_handler
     case partition::enqueue_result::queued:
       break;
   }
-  pending_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   if (!work_.exchange(true)) {
     std::lock_guard lk(mu_);
     work_cv_.notify_one();
