@@ -448,25 +448,24 @@ result<std::optional<std::int64_t>> store::get_watermark(std::uint32_t shard) {
   return std::optional<std::int64_t>(static_cast<std::int64_t>(*o));
 }
 
-result<std::optional<std::int64_t>> store::get_reconciled_through() {
+result<std::optional<std::uint64_t>> store::get_meta_u64(const std::string& key) {
   std::string v;
-  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), reconciled_through_key(), &v);
-  if (s.IsNotFound()) return std::optional<std::int64_t>();
-  if (!s.ok()) return to_error(s);
-  auto o = decode_u64(v);
-  if (!o) return state_errc::corrupt;
-  return std::optional<std::int64_t>(static_cast<std::int64_t>(*o));
-}
-
-result<std::optional<std::uint64_t>> store::get_ads_count() {
-  std::string v;
-  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), ads_count_key(), &v);
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), key, &v);
   if (s.IsNotFound()) return std::optional<std::uint64_t>();
   if (!s.ok()) return to_error(s);
   auto o = decode_u64(v);
   if (!o) return state_errc::corrupt;
   return std::optional<std::uint64_t>(*o);
 }
+
+result<std::optional<std::int64_t>> store::get_reconciled_through() {
+  auto v = get_meta_u64(reconciled_through_key());
+  if (!v) return v.error();
+  if (!*v) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(**v));
+}
+
+result<std::optional<std::uint64_t>> store::get_ads_count() { return get_meta_u64(ads_count_key()); }
 
 result<minute_row> store::get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind) {
   std::string v;

@@ -147,6 +147,9 @@ class store {
   store_stats stats();
 
  private:
+  // A u64 value of the meta family; nullopt when absent.
+  result<std::optional<std::uint64_t>> get_meta_u64(const std::string& key);
+
   struct impl;
   explicit store(std::unique_ptr<impl> impl);
   std::unique_ptr<impl> impl_;
