@@ -159,9 +159,7 @@ std::error_code partition::recover(recovery_report& report) {
 }
 
 partition::enqueue_result partition::enqueue(const click_record& r, append_handler& done,
-                                             std::size_t& bytes,
                                              std::atomic<std::uint64_t>& pending_total) {
-  bytes = 0;
   std::lock_guard lk(pending_mu_);
   if (closed_) return enqueue_result::closed;
   if (pending_.empty() || pending_.back().frames.size() >= options_.batch_max_bytes) {
@@ -182,8 +180,7 @@ partition::enqueue_result partition::enqueue(const click_record& r, append_handl
     return enqueue_result::invalid;
   }
   chunk.handlers.push_back(std::move(done));
-  bytes = chunk.frames.size() - before;
-  pending_total.fetch_add(bytes, std::memory_order_relaxed);
+  pending_total.fetch_add(chunk.frames.size() - before, std::memory_order_relaxed);
   return enqueue_result::queued;
 }
 

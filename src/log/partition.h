@@ -37,10 +37,10 @@ class partition {
   // --- any thread -------------------------------------------------------------
   enum class enqueue_result { queued, invalid, closed };
   // Queues an encoded record with its handler (moved from only when queued).
-  // `bytes` is what it added to the queue; it is also added to
-  // `pending_total` before the lock that the flusher takes chunks under is
-  // released, so the flusher never subtracts bytes that were not added yet.
-  enqueue_result enqueue(const click_record& r, append_handler& done, std::size_t& bytes,
+  // The bytes it added to the queue are added to `pending_total` before the
+  // lock that the flusher takes chunks under is released, so the flusher
+  // never subtracts bytes that were not added yet.
+  enqueue_result enqueue(const click_record& r, append_handler& done,
                          std::atomic<std::uint64_t>& pending_total);
   // Refuses further enqueues (stop); what is queued stays queued.
   void close();

@@ -283,8 +283,7 @@ void segmented_log::append(partition_id p, const click_record& r, append_handler
     done(log_errc::overloaded, 0);
     return;
   }
-  std::size_t bytes = 0;
-  switch (partitions_[p]->enqueue(r, done, bytes, pending_bytes_)) {
+  switch (partitions_[p]->enqueue(r, done, pending_bytes_)) {
     case partition::enqueue_result::invalid:
       done(log_errc::invalid_record, 0);
       return;
