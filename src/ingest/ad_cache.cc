@@ -26,11 +26,12 @@ std::uint64_t ad_cache::charge(const entry_ptr& ad) {
   return kOverhead + ad->advertiser_id.capacity() + ad->url.capacity();
 }
 
-std::optional<ad_cache::entry_ptr> ad_cache::get(std::uint64_t ad_id) {
+std::optional<ad_cache::entry_ptr> ad_cache::get(std::uint64_t ad_id, std::uint64_t* miss_stamp) {
   shard& s = shard_for(ad_id);
   std::lock_guard lock(s.mu);
   const auto it = s.index.find(ad_id);
   if (it == s.index.end()) {
+    if (miss_stamp != nullptr) *miss_stamp = s.writes;
     misses_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }

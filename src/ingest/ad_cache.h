@@ -27,8 +27,9 @@ class ad_cache {
   explicit ad_cache(std::uint64_t capacity_bytes, unsigned shards = 16);
 
   // The cached answer for `ad_id`: a record, a null pointer ("no such ad"),
-  // or nullopt when nothing is cached.
-  std::optional<entry_ptr> get(std::uint64_t ad_id);
+  // or nullopt when nothing is cached; then `*miss_stamp` (if given) is the
+  // stamp() for fill(), taken under the same lock.
+  std::optional<entry_ptr> get(std::uint64_t ad_id, std::uint64_t* miss_stamp = nullptr);
 
   // Stamp for fill(): take it before reading RocksDB.
   std::uint64_t stamp(std::uint64_t ad_id);

@@ -188,8 +188,8 @@ result<std::shared_ptr<const state::ad_record>> ad_registry::read(std::uint64_t 
 }
 
 std::shared_ptr<const state::ad_record> ad_registry::find(std::uint64_t ad_id) const {
-  if (auto hit = cache_.get(ad_id)) return *hit;
-  const std::uint64_t stamp = cache_.stamp(ad_id);
+  std::uint64_t stamp = 0;
+  if (auto hit = cache_.get(ad_id, &stamp)) return *hit;
   auto got = read(ad_id);
   if (!got) {
     spdlog::error("ads: cannot read ad {}: {}", ad_id, got.error().message());

@@ -50,6 +50,12 @@ TEST_CASE("the ad cache keeps unknown ids, and a read older than a write never r
   cache.erase(8);
   cache.fill(8, ad(8, "https://old.example/"), stamp2);
   CHECK_FALSE(cache.get(8).has_value());
+  // The stamp a miss hands out works the same way.
+  std::uint64_t miss_stamp = 0;
+  REQUIRE_FALSE(cache.get(9, &miss_stamp).has_value());
+  cache.put(9, ad(9, "https://new.example/"));
+  cache.fill(9, ad(9, "https://old.example/"), miss_stamp);
+  CHECK((*cache.get(9))->url == "https://new.example/");
 }
 
 TEST_CASE("the registry answers every ad through a cache far smaller than the ads", "[ingest]") {
