@@ -1,5 +1,7 @@
 // The dashboard in a real browser (Debian's chromium, headless, driven by
-// playwright-core), against the real adclick binary on 127.0.0.1.
+// playwright-core), against the real adclick binary on 127.0.0.1: first over
+// plain HTTP, then over HTTPS (a self-signed certificate made with the openssl
+// command) with the plain-HTTP redirect listener in front.
 //
 //   node tests/browser/dashboard_test.cjs <adclick binary> <repo root> <screenshot dir>
 //
@@ -9,6 +11,7 @@
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -24,9 +27,11 @@ function check(ok, what) {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
 }
 
-function request(url, { method = 'GET', headers = {}, body } = {}) {
+// An HTTP or HTTPS request; over HTTPS the server's certificate must be `ca`.
+function request(url, { method = 'GET', headers = {}, body, ca } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.request(url, { method, headers, ca }, (res) => {
       let data = '';
       res.on('data', (c) => { data += c; });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
@@ -37,6 +42,115 @@ function request(url, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts adclick on its own data directory under `dir`, with `serverToml`
+// added to its [server] table; resolves once it is ready. The process is
+// pushed on `servers` so that the caller stops it whatever happens.
+async function startAdclick(dir, name, servers, serverToml) {
+  const config = path.join(dir, `${name}.toml`);
+  fs.writeFileSync(config, `[server]
+listen = "127.0.0.1:0"
+${serverToml}[storage]
+data_dir = "${dir}/${name}-data"
+[signing]
+current_key = "k1"
+keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
+[ingest]
+hot_ads = [1]
+[aggregation]
+flush_interval = "200ms"
+[auth]
+admin_token = "${ADMIN}"
+advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
+`);
+  const server = spawn(adclick, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(server);
+  let out = '';
+  server.stdout.on('data', (c) => { out += c; });
+  server.stderr.on('data', (c) => { out += c; });
+  for (let i = 0; i < 300 && !out.includes('serve: ready'); i++) await sleep(50);
+  const port = Number((out.match(/serve: listening on 127\.0\.0\.1:(\d+)/) || [])[1]);
+  if (!port || !out.includes('serve: ready')) throw new Error('adclick did not start:\n' + out);
+  return { port, config, log: () => out };
+}
+
+const sign = (config, ad, base) =>
+  execFileSync(adclick, ['sign', '--config', config, '--ad', String(ad), '--base-url', base]).toString().trim();
+
+async function metric(base, outcome, ca) {
+  const body = (await request(`${base}/metrics`, { ca })).body;
+  return Number((body.match(new RegExp(`adclick_clicks_total\\{outcome="${outcome}"\\} (\\d+)`)) || [])[1]);
+}
+
+// The same adclick over HTTPS, with the plain-HTTP listener that only
+// redirects. Node's requests verify the server's certificate against the
+// self-signed one; Chromium is told to accept it (ignoreHTTPSErrors), and the
+// test checks which certificate and protocol it saw.
+async function httpsChecks(browser, dir, landingUrl, servers) {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=adclick-browser-test',
+    '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const ca = fs.readFileSync(cert);
+  const { port, config, log } = await startAdclick(dir, 'tls', servers,
+    `tls_cert = "${cert}"\ntls_key = "${key}"\nredirect_listen = "127.0.0.1:0"\n`);
+  const base = `https://127.0.0.1:${port}`;
+  const redirectPort = Number((log().match(/serve: redirecting plain HTTP on 127\.0\.0\.1:(\d+)/) || [])[1]);
+  check(redirectPort > 0, `the redirect listener is up (port ${redirectPort})`);
+  const r = await request(`${base}/api/v1/ads/1`, {
+    method: 'PUT', headers: { Authorization: 'Bearer ' + ADMIN }, ca,
+    body: JSON.stringify({ advertiserId: 'adv-1', url: landingUrl }),
+  });
+  check(r.status === 201, `an ad is registered over HTTPS (${r.status})`);
+
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  // A signed https link lands on the advertiser's page, and counts.
+  const visitor = await context.newPage();
+  await visitor.goto(sign(config, 1, base));
+  check(visitor.url() === landingUrl, `an https click lands on the advertiser's page (${visitor.url()})`);
+  check(await metric(base, 'counted', ca) === 1, 'the https click is counted');
+  const total = async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const q = await request(`${base}/api/v1/ads/1/aggregates?from=${now - 3600}&to=${now + 60}`,
+      { headers: { Authorization: 'Bearer ' + ADMIN }, ca });
+    return JSON.parse(q.body).total;
+  };
+  for (let i = 0; i < 100 && (await total()) < 1; i++) await sleep(50);
+
+  // The dashboard over HTTPS: the certificate Chromium saw, the ad's total,
+  // and a live click showing without a reload.
+  const page = await context.newPage();
+  const res = await page.goto(base + '/dashboard/');
+  const sec = res && await res.securityDetails();
+  check(sec !== null && sec.subjectName === 'adclick-browser-test', `the dashboard is served with adclick's certificate (${JSON.stringify(sec)})`);
+  check(sec !== null && ['TLS 1.3', 'TLS 1.2'].includes(sec.protocol), `over TLS 1.2 or 1.3 (${sec && sec.protocol})`);
+  check(await page.evaluate(() => window.isSecureContext), 'the dashboard is a secure context');
+  await page.fill('#key', ADV1);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#ads-table tbody tr');
+  const rows = await page.$$eval('#ads-table tbody tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ').trim()));
+  check(JSON.stringify(rows) === '["Ad 1 1"]', `the ad and its click are listed over HTTPS (${JSON.stringify(rows)})`);
+  await page.click('text=Ad 1');
+  await page.waitForFunction(() => /\d+ clicks/.test(document.getElementById('ad-status').textContent));
+  const t0 = Date.now();
+  check((await request(sign(config, 1, base), { ca })).status === 302, 'a live https click answered 302');
+  await page.waitForFunction(() => chart.data[1].reduce((s, y) => s + (y || 0), 0) === 2, null, { timeout: 3000 });
+  check(Date.now() - t0 < 3000, `the live click appeared in the chart over HTTPS in ${Date.now() - t0} ms`);
+  await page.screenshot({ path: path.join(shots, 'dashboard-https.png') });
+
+  // A plain-http link to the redirect listener: 308 to the https click,
+  // 302 to the landing page, counted once.
+  const plainLink = sign(config, 1, `http://127.0.0.1:${redirectPort}`);
+  const landed = await visitor.goto(plainLink);
+  check(visitor.url() === landingUrl, `a plain-http link lands on the advertiser's page (${visitor.url()})`);
+  const chain = [];
+  for (let q = landed && landed.request().redirectedFrom(); q; q = q.redirectedFrom()) chain.unshift(q.url());
+  check(chain.length === 2 && chain[0] === plainLink && chain[1] === base + plainLink.slice(plainLink.indexOf('/click')),
+    `through the redirect listener, then the https click (${JSON.stringify(chain)})`);
+  check(await metric(base, 'counted', ca) === 3, 'the redirected click is counted');
+  await context.close();
+}
 
 async function main() {
   fs.mkdirSync(shots, { recursive: true });
@@ -51,31 +165,10 @@ async function main() {
   await new Promise((r) => landing.listen(0, '127.0.0.1', r));
   const landingUrl = `http://127.0.0.1:${landing.address().port}/landing`;
 
-  const config = path.join(dir, 'adclick.toml');
-  fs.writeFileSync(config, `[server]
-listen = "127.0.0.1:0"
-[storage]
-data_dir = "${dir}/data"
-[signing]
-current_key = "k1"
-keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
-[ingest]
-hot_ads = [1]
-[aggregation]
-flush_interval = "200ms"
-[auth]
-admin_token = "${ADMIN}"
-advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
-`);
-  const server = spawn(adclick, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  server.stdout.on('data', (c) => { out += c; });
-  server.stderr.on('data', (c) => { out += c; });
+  const servers = [];
   let browser;
   try {
-    for (let i = 0; i < 300 && !out.includes('serve: ready'); i++) await sleep(50);
-    const port = Number((out.match(/serve: listening on 127\.0\.0\.1:(\d+)/) || [])[1]);
-    if (!port || !out.includes('serve: ready')) throw new Error('adclick did not start:\n' + out);
+    const { port, config } = await startAdclick(dir, 'http', servers, '');
     const base = `http://127.0.0.1:${port}`;
     const admin = { Authorization: 'Bearer ' + ADMIN };
     for (const [id, adv] of [[1, 'adv-1'], [2, 'adv-2'], [3, 'adv-1']]) {
@@ -84,9 +177,7 @@ advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
       });
       if (r.status !== 201) throw new Error(`registering ad ${id}: ${r.status} ${r.body}`);
     }
-    const sign = (ad) => execFileSync(adclick, ['sign', '--config', config, '--ad', String(ad), '--base-url', base])
-      .toString().trim();
-    const click = async (ad) => (await request(sign(ad))).status;
+    const click = async (ad) => (await request(sign(config, ad, base))).status;
     for (const [ad, n] of [[1, 5], [3, 2], [2, 4]]) {
       for (let i = 0; i < n; i++) check(await click(ad) === 302, `click on ad ${ad} answered 302`);
     }
@@ -211,26 +302,26 @@ advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
 
     // A real browser follows a signed link to the landing page; following it
     // again reaches adclick again (the 302 is not cached) and is a duplicate.
-    const link = sign(1);
-    const metric = async (outcome) => Number(((await request(`${base}/metrics`)).body
-      .match(new RegExp(`adclick_clicks_total\\{outcome="${outcome}"\\} (\\d+)`)) || [])[1]);
-    const dup0 = await metric('duplicate');
-    const counted0 = await metric('counted');
+    const link = sign(config, 1, base);
+    const dup0 = await metric(base, 'duplicate');
+    const counted0 = await metric(base, 'counted');
     const visitor = await browser.newPage();
     await visitor.goto(link);
     check(visitor.url() === landingUrl, `the browser lands on the advertiser's page (${visitor.url()})`);
     check((await visitor.textContent('h1')) === 'Welcome to the shop', 'the landing page is shown');
     await visitor.goto(link);
     check(visitor.url() === landingUrl, 'the same link lands again');
-    check(await metric('counted') === counted0 + 1, 'the first visit is counted');
-    check(await metric('duplicate') === dup0 + 1, 'the second visit reached adclick and is a duplicate');
+    check(await metric(base, 'counted') === counted0 + 1, 'the first visit is counted');
+    check(await metric(base, 'duplicate') === dup0 + 1, 'the second visit reached adclick and is a duplicate');
     check(landings >= 2, 'the landing page was served twice');
+
+    await httpsChecks(browser, dir, landingUrl, servers);
   } catch (e) {
     failures.push(String(e && e.stack || e));
     console.log('FAIL ' + (e && e.stack || e));
   } finally {
     if (browser) await browser.close();
-    server.kill('SIGTERM');
+    for (const server of servers) server.kill('SIGTERM');
     landing.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
