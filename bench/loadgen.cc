@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -504,8 +505,11 @@ class worker {
         ++next_release_;
       }
       while (!idle_.empty() && next_dispatch_ < next_release_) {
-        connection* c = idle_.back();
-        idle_.pop_back();
+        // The longest-idle connection first: every connection is used in
+        // turn, so none idles past the server's timeouts at a low rate and
+        // is then closed under a request.
+        connection* c = idle_.front();
+        idle_.pop_front();
         send_click(*c, intended(next_dispatch_++));
       }
       stats_.backlog_max = std::max(stats_.backlog_max, next_release_ - next_dispatch_);
@@ -586,7 +590,7 @@ class worker {
   asio::io_context ioc_{1};
   // Everything below is touched by this worker's thread only.
   std::vector<std::unique_ptr<connection>> conns_;
-  std::vector<connection*> idle_;  // open, nothing in flight, waiting for work
+  std::deque<connection*> idle_;  // open, nothing in flight, waiting for work (oldest first)
   asio::steady_timer sweep_;
   asio::steady_timer release_;  // open loop: the next due time; closed loop: t0
   std::optional<adclick::bench::click_source> source_;
