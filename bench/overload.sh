@@ -7,35 +7,18 @@
 #
 #   bench/overload.sh [BUILD_DIR] [OVERLOAD_SECONDS] [NORMAL_RATE]   (build 60 10000)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-build="$(cd "${1:-$root/build}" && pwd)"
+BUILD="$(cd "${1:-$(dirname "$0")/../build}" && pwd)"
 secs="${2:-60}"
 normal="${3:-10000}"
-tmp="$(mktemp -d)"
 port=18580
-token="bench-admin-token-0123456789"
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
-cat >"$tmp/adclick.toml" <<CFG
-[server]
-listen = "127.0.0.1:$port"
-[storage]
-data_dir = "$tmp/data"
-[signing]
-current_key = "k1"
-keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
-[auth]
-admin_token = "$token"
-CFG
-"$build/src/app/adclick" serve --config "$tmp/adclick.toml" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do grep -q "serve: ready" "$tmp/server.log" && break; sleep 0.1; done
-lg=("$build/bench/loadgen" --port "$port" --json)
-"${lg[@]}" --register --admin-token "$token" --duration 0 >/dev/null
+bench_config main "$port"
+bench_start main
+server_pid="$BENCH_PID"
+lg=("$BUILD/bench/loadgen" --port "$port" --json)
+"${lg[@]}" --register --admin-token "$BENCH_TOKEN" --duration 0 >/dev/null
 
-metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 summary() {  # label json
   python3 - "$1" "$2" <<'PY'
 import json, sys
@@ -60,18 +43,11 @@ for i in 1 2 3; do
 done
 
 # Every click answered as counted is in the counts (once the shards flushed).
-counted="$(metric 'adclick_clicks_total{outcome="counted"}')"
-unrecorded="$(metric 'adclick_clicks_total{outcome="unrecorded"}')"
 now=$(date +%s)
-for _ in $(seq 1 50); do
-  total="$(curl -s -H "Authorization: Bearer $token" \
-    "http://127.0.0.1:$port/api/v1/advertisers/adv-1/ads/aggregates?from=$((now - 3600))&to=$((now + 3600))&limit=1" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')"
-  [ "$total" = "${counted%.*}" ] && break
-  sleep 0.2
-done
-echo "overload: clicks answered counted ${counted%.*}, unrecorded ${unrecorded%.*}, in the counts $total" \
-  "($([ "$total" = "${counted%.*}" ] && echo exact || echo MISMATCH))"
+read -r counted total < <(bench_wait_counted "$port" $((now - 3600)) $((now + 3600)))
+unrecorded="$(bench_metric "$port" 'adclick_clicks_total{outcome="unrecorded"}')"
+echo "overload: clicks answered counted $counted, unrecorded $unrecorded, in the counts $total" \
+  "($([ "$total" = "$counted" ] && echo exact || echo MISMATCH))"
 echo "overload: server warnings and errors (count, message):"
-grep -E " (warning|error) " "$tmp/server.log" | sed -E 's/^[^ ]+ //; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -5 | sed 's/^/overload:   /'
+grep -E " (warning|error) " "$BENCH_TMP/main.log" | sed -E 's/^[^ ]+ //; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -5 | sed 's/^/overload:   /'
 echo "overload: machine $(nproc) cores; loadgen and adclick on the same machine"

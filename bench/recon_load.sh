@@ -7,37 +7,23 @@
 #
 #   bench/recon_load.sh [BUILD_DIR] [RECORDS] [RATE] [SECONDS]
 set -euo pipefail
-build=${1:-build}
+BUILD="$(cd "${1:-$(dirname "$0")/../build}" && pwd)"
 records=${2:-10000000}
 rate=${3:-10000}
 seconds=${4:-20}
-dir=$(mktemp -d /tmp/adclick-recon-load.XXXXXX)
-trap 'kill $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 port=18181
-token=recon-load-admin-token
+. "$(dirname "$0")/lib.sh"
+token="$BENCH_TOKEN"
 
 echo "recon_load: filling $records records (recon_bench) ..."
-"$build/bench/recon_bench" --dir "$dir/data" --records "$records" --keep >/dev/null
-cat >"$dir/adclick.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-[storage]
-data_dir = "$dir/data"
-[signing]
-current_key = "k1"
-keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
-[auth]
-admin_token = "$token"
-TOML
-"$build/src/app/adclick" serve --config "$dir/adclick.toml" >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do curl -sf "127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "127.0.0.1:$port/readyz" >/dev/null || { echo "recon_load: adclick did not become ready:"; tail -5 "$dir/server.log"; exit 1; }
-"$build/bench/loadgen" --port $port --register --admin-token $token --duration 0 >/dev/null
+bench_config main "$port"
+"$BUILD/bench/recon_bench" --dir "$BENCH_TMP/main-data" --records "$records" --keep >/dev/null
+bench_start main
+"$BUILD/bench/loadgen" --port $port --register --admin-token $token --duration 0 >/dev/null
 sleep 2  # every shard has committed a watermark
 
 run_load() {
-  "$build/bench/loadgen" --port $port --rate "$rate" --duration "$seconds" --connections 64 |
+  "$BUILD/bench/loadgen" --port $port --rate "$rate" --duration "$seconds" --connections 64 |
     grep -E "requests/s|latency p(50|99|999)|status 302"
 }
 

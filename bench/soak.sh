@@ -8,46 +8,25 @@
 #
 #   bench/soak.sh [BUILD_DIR] [MINUTES] [RATE] [OUT_PREFIX]   (build 30 10000 bench/soak)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-build="$(cd "${1:-$root/build}" && pwd)"
+BUILD="$(cd "${1:-$(dirname "$0")/../build}" && pwd)"
 minutes="${2:-30}"
 rate="${3:-10000}"
-out="${4:-$root/bench/soak}"
-tmp="$(mktemp -d)"
+out="${4:-$(cd "$(dirname "$0")" && pwd)/soak}"
 port=18780
-token="bench-admin-token-0123456789"
-server_pid=""
-cleanup() {
-  jobs -p | xargs -r kill 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+tmp="$BENCH_TMP"
 
-cat >"$tmp/adclick.toml" <<CFG
-[server]
-listen = "127.0.0.1:$port"
-[storage]
-data_dir = "$tmp/data"
-[signing]
-current_key = "k1"
-keys = { k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
-max_validity = "10m"
-[reconcile]
+bench_config main "$port" "" '[reconcile]
 interval = "5m"
-lookback = "10m"
-[auth]
-admin_token = "$token"
-CFG
-"$build/src/app/adclick" serve --config "$tmp/adclick.toml" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do grep -q "serve: ready" "$tmp/server.log" && break; sleep 0.1; done
-auth="Authorization: Bearer $token"
-"$build/bench/loadgen" --port "$port" --register --admin-token "$token" --duration 0 >/dev/null
+lookback = "10m"' 'max_validity = "10m"'
+bench_start main
+server_pid="$BENCH_PID"
+auth="Authorization: Bearer $BENCH_TOKEN"
+"$BUILD/bench/loadgen" --port "$port" --register --admin-token "$BENCH_TOKEN" --duration 0 >/dev/null
 
 secs=$((minutes * 60))
 # Links valid for 5 minutes, so dedup keys expire during the run.
-"$build/bench/loadgen" --port "$port" --json --rate "$rate" --connections 64 --duration "$secs" \
+"$BUILD/bench/loadgen" --port "$port" --json --rate "$rate" --connections 64 --duration "$secs" \
   --warmup 0 --ttl 300 >"$tmp/loadgen.json" &
 load_pid=$!
 
@@ -71,9 +50,9 @@ while kill -0 "$load_pid" 2>/dev/null; do
   t=$(($(date +%s) - start))
   rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
   fds=$(ls "/proc/$server_pid/fd" | wc -l)
-  rocks=$(du -sk "$tmp/data/state" | awk '{printf "%.1f", $1 / 1024}')
-  logm=$(du -sk "$tmp/data/log" | awk '{printf "%.1f", $1 / 1024}')
-  counted=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "adclick_clicks_total{outcome=\"counted\"}" {printf "%d", $2}')
+  rocks=$(du -sk "$tmp/main-data/state" | awk '{printf "%.1f", $1 / 1024}')
+  logm=$(du -sk "$tmp/main-data/log" | awk '{printf "%.1f", $1 / 1024}')
+  counted=$(bench_metric "$port" 'adclick_clicks_total{outcome="counted"}')
   echo "$t,$rss,$fds,$rocks,$logm,$counted" >>"$out.csv"
   if [ "$asked" -eq 0 ] && [ "$t" -ge $((secs / 2)) ]; then
     now=$(date +%s)
@@ -93,21 +72,17 @@ print(f"soak: {j['requests_per_sec']:.0f} clicks/s over {j['duration_s']:.0f} s,
       f"p99 {l['p99']:.1f} ms, p999 {l['p999']:.1f} ms, max {l['max']:.0f} ms, 302: {j['status']['302']}, "
       f"errors: {j['errors']['total']}")
 PY
-metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v k="$1" '$1 == k {printf "%d", $2}'; }
-counted="$(metric 'adclick_clicks_total{outcome="counted"}')"
 now=$(date +%s)
-for _ in $(seq 1 50); do
-  total="$(curl -s -H "$auth" "http://127.0.0.1:$port/api/v1/advertisers/adv-1/ads/aggregates?from=$((start - 3600))&to=$((now + 3600))&limit=1" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')"
-  [ "$total" = "$counted" ] && break
-  sleep 0.2
-done
+read -r counted total < <(bench_wait_counted "$port" $((start - 3600)) $((now + 3600)))
 echo "soak: clicks answered counted $counted, in the counts $total ($([ "$total" = "$counted" ] && echo exact || echo MISMATCH))"
-curl -s -H "$auth" "http://127.0.0.1:$port/api/v1/reconciliations?limit=20" | python3 -c '
+curl -s -H "$auth" "http://127.0.0.1:$port/api/v1/reconciliations?limit=20" >"$tmp/recons.json"
+python3 - "$tmp/recons.json" <<'PY'
 import json, sys
-runs = json.load(sys.stdin)["reconciliations"]
+runs = json.load(open(sys.argv[1]))["reconciliations"]
 done = [r for r in runs if r.get("state") == "done"]
-print(f"soak: reconciliations done {len(done)} of {len(runs)}, rows corrected {sum(r.get(\"rowsCorrected\", 0) for r in done)}, "
-      f"drift {sum(r.get(\"driftAbs\", 0) for r in done)} clicks, records read {sum(r.get(\"recordsRead\", 0) for r in done)}")'
-python3 "$root/bench/plot_soak.py" "$out.csv" "$out.svg"
+total = lambda k: sum(r.get(k, 0) for r in done)
+print(f"soak: reconciliations done {len(done)} of {len(runs)}, rows corrected {total('rowsCorrected')}, "
+      f"drift {total('driftAbs')} clicks, records read {total('recordsRead')}")
+PY
+python3 "$BENCH_ROOT/bench/plot_soak.py" "$out.csv" "$out.svg"
 echo "soak: samples in $out.csv, plot in $out.svg; machine $(nproc) cores"
