@@ -113,7 +113,7 @@ void encode_segment_header(char* out, std::uint32_t partition, std::uint64_t bas
 
 bool decode_segment_header(const char* p, std::uint32_t& partition, std::uint64_t& base_offset) {
   if (std::memcmp(p, kSegmentMagic, 8) != 0 || get_u32(p + 8) != kFormatVersion ||
-      get_u32(p + 28) != checksum32(p, 28)) {
+      get_u32(p + 24) != 0 || get_u32(p + 28) != checksum32(p, 28)) {
     return false;
   }
   partition = get_u32(p + 12);

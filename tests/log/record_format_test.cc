@@ -91,3 +91,16 @@ TEST_CASE("segment header round trip and damage", "[log]") {
   CHECK_FALSE(format::decode_segment_header(h, p, base));
   CHECK(format::segment_file_name(42) == "00000000000000000042.seg");
 }
+
+TEST_CASE("a segment header with its reserved field set is refused even with a matching checksum", "[log]") {
+  // Found by the log_record fuzz target: a header whose reserved bytes were
+  // not zero, with a checksum made to match, decoded as if valid and would
+  // not be written back the same.
+  char h[format::kSegmentHeaderSize];
+  format::encode_segment_header(h, 7, 123456789);
+  format::put_u32(h + 24, 0x0001000bU);
+  format::put_u32(h + 28, format::checksum32(h, 28));
+  std::uint32_t p = 0;
+  std::uint64_t base = 0;
+  CHECK_FALSE(format::decode_segment_header(h, p, base));
+}
