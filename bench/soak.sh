@@ -84,5 +84,8 @@ total = lambda k: sum(r.get(k, 0) for r in done)
 print(f"soak: reconciliations done {len(done)} of {len(runs)}, rows corrected {total('rowsCorrected')}, "
       f"drift {total('driftAbs')} clicks, records read {total('recordsRead')}")
 PY
+echo "soak: server warnings and errors (count, message with numbers as N):"
+grep -E " (warning|error) " "$tmp/main.log" | sed -E 's/^[^ ]+ //; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -8 | sed 's/^/soak:   /'
+grep -E "sealing segment .* took" "$tmp/main.log" | sed 's/^/soak: /' | tail -20 || true
 python3 "$BENCH_ROOT/bench/plot_soak.py" "$out.csv" "$out.svg"
 echo "soak: samples in $out.csv, plot in $out.svg; machine $(nproc) cores"

@@ -4,11 +4,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "log/log_errc.h"
 #include "log/record_format.h"
 
 namespace adclick::log {
+namespace {
+// A seal slower than this is logged as a warning.
+constexpr long long kSlowSealMs = 100;
+}  // namespace
+
 partition::partition(partition_id id, std::string dir, const log_options& options,
                      file_system& fs, log_stats& stats)
     : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats) {}
@@ -250,10 +256,19 @@ std::error_code partition::seal_active() {
     zeroed_end_.store(0);
     data_end_.store(0);
   }
+  // Sealing runs on the flusher: this partition's appends wait for it. A slow
+  // one is worth a line, since it shows as a latency spike of the clicks.
+  const auto t0 = std::chrono::steady_clock::now();
   if (auto ec = active_->seal()) {
     spdlog::error("log: partition {}: sealing segment {} failed: {}", id_, active_->base_offset(),
                   ec.message());
     return ec;
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (ms >= kSlowSealMs) {
+    spdlog::warn("log: partition {}: sealing segment {} ({} MiB) took {} ms", id_, active_->base_offset(),
+                 active_->stats().data_size >> 20, ms);
   }
   stats_.segments_sealed.fetch_add(1, std::memory_order_relaxed);
   active_.reset();
