@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <sched.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -213,6 +216,12 @@ void reconciler::execute(report& r, cancel_token& cancel) {
     std::lock_guard lock(mu_);
     current_cancel_ = nullptr;
   }
+#if defined(__GLIBC__)
+  // The run's dedup set and tallies (hundreds of MiB for a long range) are
+  // freed by now, but glibc keeps freed heap for reuse: hand it back, so the
+  // server's RSS returns to its steady state after each run.
+  malloc_trim(0);
+#endif
 
   state::write_batch b;
   std::optional<std::int64_t> advanced;
