@@ -429,23 +429,11 @@ result<std::optional<std::int64_t>> store::get_dedup(std::uint64_t ad_id,
 }
 
 result<std::optional<std::uint64_t>> store::get_offset(std::uint32_t partition) {
-  std::string v;
-  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), offset_key(partition), &v);
-  if (s.IsNotFound()) return std::optional<std::uint64_t>();
-  if (!s.ok()) return to_error(s);
-  auto o = decode_u64(v);
-  if (!o) return state_errc::corrupt;
-  return std::optional<std::uint64_t>(*o);
+  return get_meta_u64(offset_key(partition));
 }
 
 result<std::optional<std::int64_t>> store::get_watermark(std::uint32_t shard) {
-  std::string v;
-  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kMeta), watermark_key(shard), &v);
-  if (s.IsNotFound()) return std::optional<std::int64_t>();
-  if (!s.ok()) return to_error(s);
-  auto o = decode_u64(v);
-  if (!o) return state_errc::corrupt;
-  return std::optional<std::int64_t>(static_cast<std::int64_t>(*o));
+  return get_meta_i64(watermark_key(shard));
 }
 
 result<std::optional<std::uint64_t>> store::get_meta_u64(const std::string& key) {
@@ -458,11 +446,15 @@ result<std::optional<std::uint64_t>> store::get_meta_u64(const std::string& key)
   return std::optional<std::uint64_t>(*o);
 }
 
-result<std::optional<std::int64_t>> store::get_reconciled_through() {
-  auto v = get_meta_u64(reconciled_through_key());
+result<std::optional<std::int64_t>> store::get_meta_i64(const std::string& key) {
+  auto v = get_meta_u64(key);
   if (!v) return v.error();
   if (!*v) return std::optional<std::int64_t>();
   return std::optional<std::int64_t>(static_cast<std::int64_t>(**v));
+}
+
+result<std::optional<std::int64_t>> store::get_reconciled_through() {
+  return get_meta_i64(reconciled_through_key());
 }
 
 result<std::optional<std::uint64_t>> store::get_ads_count() { return get_meta_u64(ads_count_key()); }

@@ -149,6 +149,8 @@ class store {
  private:
   // A u64 value of the meta family; nullopt when absent.
   result<std::optional<std::uint64_t>> get_meta_u64(const std::string& key);
+  // The same, for a value stored as the u64 image of an i64 (times).
+  result<std::optional<std::int64_t>> get_meta_i64(const std::string& key);
 
   struct impl;
   explicit store(std::unique_ptr<impl> impl);
