@@ -40,12 +40,6 @@ std::optional<ad_cache::entry_ptr> ad_cache::get(std::uint64_t ad_id, std::uint6
   return it->second->ad;
 }
 
-std::uint64_t ad_cache::stamp(std::uint64_t ad_id) {
-  shard& s = shard_for(ad_id);
-  std::lock_guard lock(s.mu);
-  return s.writes;
-}
-
 void ad_cache::fill(std::uint64_t ad_id, entry_ptr ad, std::uint64_t stamp) {
   shard& s = shard_for(ad_id);
   std::lock_guard lock(s.mu);

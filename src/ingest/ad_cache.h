@@ -28,13 +28,11 @@ class ad_cache {
 
   // The cached answer for `ad_id`: a record, a null pointer ("no such ad"),
   // or nullopt when nothing is cached; then `*miss_stamp` (if given) is the
-  // stamp() for fill(), taken under the same lock.
+  // stamp for fill(): take it this way before reading RocksDB.
   std::optional<entry_ptr> get(std::uint64_t ad_id, std::uint64_t* miss_stamp = nullptr);
 
-  // Stamp for fill(): take it before reading RocksDB.
-  std::uint64_t stamp(std::uint64_t ad_id);
   // Caches what a reader found in RocksDB, unless a writer changed the ad's
-  // shard since `stamp` (the read may be older than the write).
+  // shard since `stamp` was handed out (the read may be older than the write).
   void fill(std::uint64_t ad_id, entry_ptr ad, std::uint64_t stamp);
   // A writer's new value (after its RocksDB write); always replaces.
   void put(std::uint64_t ad_id, entry_ptr ad);
