@@ -77,6 +77,14 @@ advertiser_keys = { "adv-1" = "${ADV1}", "adv-2" = "${ADV2}" }
 const sign = (config, ad, base) =>
   execFileSync(adclick, ['sign', '--config', config, '--ad', String(ad), '--base-url', base]).toString().trim();
 
+// An ad's total over the last hour, as the admin sees it.
+async function adTotal(base, ad, ca) {
+  const now = Math.floor(Date.now() / 1000);
+  const r = await request(`${base}/api/v1/ads/${ad}/aggregates?from=${now - 3600}&to=${now + 60}`,
+    { headers: { Authorization: 'Bearer ' + ADMIN }, ca });
+  return JSON.parse(r.body).total;
+}
+
 async function metric(base, outcome, ca) {
   const body = (await request(`${base}/metrics`, { ca })).body;
   return Number((body.match(new RegExp(`adclick_clicks_total\\{outcome="${outcome}"\\} (\\d+)`)) || [])[1]);
@@ -110,13 +118,7 @@ async function httpsChecks(browser, dir, landingUrl, servers) {
   await visitor.goto(sign(config, 1, base));
   check(visitor.url() === landingUrl, `an https click lands on the advertiser's page (${visitor.url()})`);
   check(await metric(base, 'counted', ca) === 1, 'the https click is counted');
-  const total = async () => {
-    const now = Math.floor(Date.now() / 1000);
-    const q = await request(`${base}/api/v1/ads/1/aggregates?from=${now - 3600}&to=${now + 60}`,
-      { headers: { Authorization: 'Bearer ' + ADMIN }, ca });
-    return JSON.parse(q.body).total;
-  };
-  for (let i = 0; i < 100 && (await total()) < 1; i++) await sleep(50);
+  for (let i = 0; i < 100 && (await adTotal(base, 1, ca)) < 1; i++) await sleep(50);
 
   // The dashboard over HTTPS: the certificate Chromium saw, the ad's total,
   // and a live click showing without a reload.
@@ -181,13 +183,7 @@ async function main() {
     for (const [ad, n] of [[1, 5], [3, 2], [2, 4]]) {
       for (let i = 0; i < n; i++) check(await click(ad) === 302, `click on ad ${ad} answered 302`);
     }
-    const total = async (ad, key) => {
-      const now = Math.floor(Date.now() / 1000);
-      const r = await request(`${base}/api/v1/ads/${ad}/aggregates?from=${now - 3600}&to=${now + 60}`,
-        { headers: { Authorization: 'Bearer ' + key } });
-      return JSON.parse(r.body).total;
-    };
-    for (let i = 0; i < 100 && (await total(1, ADMIN)) < 5; i++) await sleep(50);
+    for (let i = 0; i < 100 && (await adTotal(base, 1)) < 5; i++) await sleep(50);
 
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
