@@ -197,6 +197,11 @@ int run(int argc, char** argv) {
     const auto rep = adclick::ingest::import_ads_csv(registry, text);
     for (const auto& e : rep.errors) std::fprintf(stderr, "adclick: %s: %s\n", import_file.c_str(), e.c_str());
     std::printf("imported %zu ads, %zu bad rows\n", rep.imported, rep.errors.size());
+    if (auto e = (*store)->compact_ads()) {
+      std::fprintf(stderr, "adclick: the ads are imported but could not be compacted: %s\n",
+                   e.message().c_str());
+      return 1;
+    }
     return rep.errors.empty() ? 0 : 1;
   }
   if (reconcile->parsed()) {

@@ -362,7 +362,11 @@ std::error_code store::write(write_batch& batch, bool sync) {
 
 result<std::optional<ad_record>> store::get_ad(std::uint64_t ad_id) {
   std::string v;
-  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kAds), ad_key(ad_id), &v);
+  // The ad cache above holds the hot ads: a block read for a miss is not
+  // worth keeping in RocksDB's block cache too.
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  const auto s = impl_->db->Get(ro, impl_->cf(kAds), ad_key(ad_id), &v);
   if (s.IsNotFound()) return std::optional<ad_record>();
   if (!s.ok()) return to_error(s);
   auto ad = decode_ad(ad_id, v);
@@ -549,19 +553,18 @@ std::error_code store::scan_counts(
   return it->status().ok() ? std::error_code{} : to_error(it->status());
 }
 
-std::error_code store::compact_dedup() {
+namespace {
+std::error_code compact_family(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
   rocksdb::CompactRangeOptions o;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  const auto s = impl_->db->CompactRange(o, impl_->cf(kDedup), nullptr, nullptr);
+  const auto s = db.CompactRange(o, cf, nullptr, nullptr);
   return s.ok() ? std::error_code{} : to_error(s);
 }
+}  // namespace
 
-std::error_code store::compact_counts() {
-  rocksdb::CompactRangeOptions o;
-  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  const auto s = impl_->db->CompactRange(o, impl_->cf(kCounts), nullptr, nullptr);
-  return s.ok() ? std::error_code{} : to_error(s);
-}
+std::error_code store::compact_dedup() { return compact_family(*impl_->db, impl_->cf(kDedup)); }
+std::error_code store::compact_counts() { return compact_family(*impl_->db, impl_->cf(kCounts)); }
+std::error_code store::compact_ads() { return compact_family(*impl_->db, impl_->cf(kAds)); }
 
 std::uint64_t store::dedup_keys_estimate() {
   std::uint64_t n = 0;

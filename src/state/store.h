@@ -142,6 +142,10 @@ class store {
   // Compacts the counts family now: merge operands become plain values, so
   // later scans need not merge them.
   [[nodiscard]] std::error_code compact_counts();
+  // Compacts the ads family now: after a bulk import the ads sit in one
+  // sorted run, so a lookup reads one file instead of every level-0 file the
+  // import left, and the server does not inherit the compaction work.
+  [[nodiscard]] std::error_code compact_ads();
   std::uint64_t dedup_keys_estimate();
 
   store_stats stats();

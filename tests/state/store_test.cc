@@ -303,6 +303,48 @@ TEST_CASE("state encodings reject damaged bytes", "[state]") {
   CHECK_FALSE(decode_u64("1234567"));
 }
 
+TEST_CASE("compacting the ads leaves them in sorted files past level 0, all readable", "[state]") {
+  testutil::temp_dir dir;
+  {
+    auto db = open_store(dir.path());
+    for (std::uint64_t first = 1; first <= 3000; first += 1000) {
+      write_batch b;
+      for (std::uint64_t id = first; id < first + 1000; ++id) b.put_ad(ad(id, "adv-a"), std::nullopt);
+      REQUIRE_FALSE(db->write(b, true));
+    }
+    REQUIRE_FALSE(db->compact_ads());
+  }
+  {
+    rocksdb::DBOptions o;
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> hs;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::OpenForReadOnly(o, dir.path(), cfs, &hs, &raw).ok());
+    std::string level0, all;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] != kAdsFamily) continue;
+      REQUIRE(raw->GetProperty(hs[i], "rocksdb.num-files-at-level0", &level0));
+      rocksdb::ColumnFamilyMetaData meta;
+      raw->GetColumnFamilyMetaData(hs[i], &meta);
+      all = std::to_string(meta.file_count);
+    }
+    for (auto* h : hs) REQUIRE(raw->DestroyColumnFamilyHandle(h).ok());
+    delete raw;
+    CHECK(level0 == "0");
+    CHECK(all != "0");  // the ads left the write-ahead log for sorted files
+  }
+  auto db = open_store(dir.path());
+  for (const std::uint64_t id : {1ull, 1500ull, 3000ull}) {
+    auto a = db->get_ad(id);
+    REQUIRE(a);
+    REQUIRE(*a);
+    CHECK((*a)->advertiser_id == "adv-a");
+  }
+}
+
 TEST_CASE("a second open of the same database is refused", "[state]") {
   testutil::temp_dir dir;
   auto db = open_store(dir.path());
