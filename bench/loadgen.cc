@@ -17,6 +17,7 @@
 //           [--key-id k1] [--key-base64 B64] [--ttl 3600] [--ads 1000] [--zipf 1.0]
 //           [--dup-fraction 0] [--invalid-fraction 0] [--presign 0] [--seed 0]
 //           [--register --admin-token TOKEN [--advertiser adv-1]] [--json]
+//           [--interval 0]
 //   loadgen --emit-urls N --out FILE [click options]     (a path list for wrk)
 //
 // Threads: each of --threads workers owns an io_context, its share of the
@@ -91,6 +92,7 @@ struct options {
   std::string admin_token;
   std::string advertiser = "adv-1";
   bool json = false;
+  double interval_s = 0;  // > 0: slow responses counted per interval of intended time
   std::uint64_t emit_urls = 0;
   std::string out;
 };
@@ -130,8 +132,29 @@ struct outcomes {
   }
 };
 
+// The responses whose requests were intended in one interval of the window,
+// and how many of them were slow: says when the slow ones came.
+struct interval_stats {
+  static constexpr std::uint64_t kSlowMicros[] = {50'000, 250'000, 1'000'000};
+  std::uint64_t responses = 0;
+  std::uint64_t slower[3] = {0, 0, 0};  // over each of kSlowMicros
+  std::uint64_t max_micros = 0;
+
+  void record(std::uint64_t micros) {
+    ++responses;
+    for (std::size_t i = 0; i < 3; ++i) slower[i] += micros > kSlowMicros[i] ? 1 : 0;
+    max_micros = std::max(max_micros, micros);
+  }
+  void merge(const interval_stats& o) {
+    responses += o.responses;
+    for (std::size_t i = 0; i < 3; ++i) slower[i] += o.slower[i];
+    max_micros = std::max(max_micros, o.max_micros);
+  }
+};
+
 struct worker_stats {
   latency_histogram latency;  // requests intended in the window, answered
+  std::vector<interval_stats> intervals;  // with --interval, by intended time
   outcomes counted;
   std::uint64_t completed_in_window = 0;  // responses received inside the window
   std::uint64_t sent[3] = {0, 0, 0};      // by click_kind, whole run incl. warmup
@@ -146,6 +169,8 @@ struct worker_stats {
 
   void merge(const worker_stats& o) {
     latency.merge(o.latency);
+    if (intervals.size() < o.intervals.size()) intervals.resize(o.intervals.size());
+    for (std::size_t i = 0; i < o.intervals.size(); ++i) intervals[i].merge(o.intervals[i]);
     counted.merge(o.counted);
     completed_in_window += o.completed_in_window;
     for (int i = 0; i < 3; ++i) sent[i] += o.sent[i];
@@ -196,6 +221,7 @@ struct plan {
   // load
   double rate = 0;  // 0: closed loop
   clock_type::time_point t0, t_measure, t_end;
+  clock_type::duration interval{};  // zero: no per-interval counts
   const adclick::ingest::signer* signer = nullptr;
   const adclick::bench::zipf_ads* ads = nullptr;
   adclick::bench::click_options clicks;
@@ -438,8 +464,14 @@ class worker {
       c.closed_in_a_row = 0;
     } else {
       if (c.in_window) {
-        stats_.latency.record(static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(now - c.intended).count()));
+        const auto micros = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(now - c.intended).count());
+        stats_.latency.record(micros);
+        if (plan_.interval.count() > 0) {
+          const auto i = static_cast<std::size_t>((c.intended - plan_.t_measure) / plan_.interval);
+          if (stats_.intervals.size() <= i) stats_.intervals.resize(i + 1);
+          stats_.intervals[i].record(micros);
+        }
         ++stats_.counted.by_status[static_cast<std::size_t>(status)];
         if (status == 302 && !c.parser.has_location()) ++stats_.counted.no_location;
       }
@@ -730,6 +762,19 @@ void print_summary(const options& o, const std::string& cmd, const std::string& 
     j["intended_in_window"] = s.sent_in_window + s.unsent;
     j["unsent"] = s.unsent;
     j["abandoned"] = s.abandoned;
+    if (o.interval_s > 0) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (std::size_t i = 0; i < s.intervals.size(); ++i) {
+        const auto& v = s.intervals[i];
+        list.push_back({{"start_s", static_cast<double>(i) * o.interval_s},
+                        {"responses", v.responses},
+                        {"over_50ms", v.slower[0]},
+                        {"over_250ms", v.slower[1]},
+                        {"over_1s", v.slower[2]},
+                        {"max_ms", ms(v.max_micros)}});
+      }
+      j["intervals"] = list;
+    }
     fmt::print("{}\n", j.dump());
     return;
   }
@@ -773,6 +818,12 @@ void print_summary(const options& o, const std::string& cmd, const std::string& 
     fmt::print("backlog max: {}\n", s.backlog_max);
   }
   fmt::print("abandoned in flight at end: {}\n", s.abandoned);
+  for (std::size_t i = 0; i < s.intervals.size(); ++i) {
+    const auto& v = s.intervals[i];
+    fmt::print("interval {:.0f} s: {} responses, over 50 ms {}, over 250 ms {}, over 1 s {}, max {:.1f} ms\n",
+               static_cast<double>(i) * o.interval_s, v.responses, v.slower[0], v.slower[1],
+               v.slower[2], ms(v.max_micros));
+  }
   if (s.unsent + s.abandoned > 0) {
     fmt::print(
         "note: the server did not keep up: {} requests of the window were never sent and "
@@ -840,6 +891,10 @@ int main(int argc, char** argv) {
   app.add_option("--advertiser", o.advertiser, "advertiserId of the registered ads")
       ->capture_default_str();
   app.add_flag("--json", o.json, "print the summary as one JSON object");
+  app.add_option("--interval", o.interval_s,
+                 "seconds: also count the slow responses (over 50 ms, 250 ms, 1 s) per interval "
+                 "of intended send time (0: off)")
+      ->check(CLI::NonNegativeNumber);
   auto* emit = app.add_option("--emit-urls", o.emit_urls,
                               "write N signed click paths to --out (for wrk) instead of running");
   app.add_option("--out", o.out, "file for --emit-urls")->needs(emit);
@@ -853,6 +908,7 @@ int main(int argc, char** argv) {
     die("--dup-fraction plus --invalid-fraction must not exceed 1");
   }
   if (o.emit_urls > 0 && o.out.empty()) die("--emit-urls needs --out FILE");
+  if (o.interval_s > 0 && o.interval_s < 0.1) die("--interval must be 0 (off) or at least 0.1 s");
   if (o.do_register && o.admin_token.empty()) die("--register needs --admin-token");
   if (o.duration_s == 0 && !o.do_register && o.emit_urls == 0) {
     die("--duration 0 only makes sense with --register");
@@ -956,6 +1012,8 @@ int main(int argc, char** argv) {
                            std::chrono::duration<double>(o.warmup_s));
   p.t_end = p.t_measure + std::chrono::duration_cast<clock_type::duration>(
                               std::chrono::duration<double>(o.duration_s));
+  p.interval = std::chrono::duration_cast<clock_type::duration>(
+      std::chrono::duration<double>(o.interval_s));
   const auto stats = run_phase(p, o.connections);
   if (auto message = fatal.message()) die(*message);
   print_summary(o, cmd, run_id, seed, stats, o.duration_s);

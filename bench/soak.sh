@@ -4,7 +4,9 @@
 # and one asked for over the API halfway. Every 10 s it samples the server's
 # RSS, open file descriptors, and the size of RocksDB and of the log, into
 # a CSV; bench/plot_soak.py draws them. At the end: every click answered as
-# counted is in the counts, and the reconciliations found no drift.
+# counted is in the counts, and the reconciliations found no drift; and the
+# slow clicks per 10 s of the run, with whether a reconciliation was running
+# then, into OUT_PREFIX-latency.csv.
 #
 #   bench/soak.sh [BUILD_DIR] [MINUTES] [RATE] [OUT_PREFIX]   (build 30 10000 bench/soak)
 set -euo pipefail
@@ -27,8 +29,9 @@ auth="Authorization: Bearer $BENCH_TOKEN"
 secs=$((minutes * 60))
 # Links valid for 5 minutes, so dedup keys expire during the run.
 "$BUILD/bench/loadgen" --port "$port" --json --rate "$rate" --connections 64 --duration "$secs" \
-  --warmup 0 --ttl 300 >"$tmp/loadgen.json" &
+  --warmup 0 --ttl 300 --interval 10 >"$tmp/loadgen.json" &
 load_pid=$!
+load_start_ms=$(date +%s%3N)
 
 (  # queries: one ad's last 24 h every second, the ranking every 10 s
   i=0
@@ -84,8 +87,37 @@ total = lambda k: sum(r.get(k, 0) for r in done)
 print(f"soak: reconciliations done {len(done)} of {len(runs)}, rows corrected {total('rowsCorrected')}, "
       f"drift {total('driftAbs')} clicks, records read {total('recordsRead')}")
 PY
+python3 - "$tmp/loadgen.json" "$tmp/recons.json" "$load_start_ms" "$out-latency.csv" <<'PY'
+import json, sys
+intervals = json.load(open(sys.argv[1]))["intervals"]
+runs = json.load(open(sys.argv[2]))["reconciliations"]
+t0, path = int(sys.argv[3]), sys.argv[4]
+end_s = intervals[-1]["start_s"] + 10 if intervals else 0
+spans = []  # seconds of the run during which a reconciliation ran
+for r in runs:
+    if not r.get("startedMs"):
+        continue
+    a = (r["startedMs"] - t0) / 1000
+    b = a + r["durationMs"] / 1000 if r.get("state") == "done" else end_s
+    spans.append((a, b))
+slow = {True: [0, 0, 0], False: [0, 0, 0]}  # over 250 ms: clicks, intervals, intervals with any
+with open(path, "w") as f:
+    f.write("start_s,responses,over_50ms,over_250ms,over_1s,max_ms,reconciling\n")
+    for v in intervals:
+        s0 = v["start_s"]
+        busy = any(a < s0 + 10 and b > s0 for a, b in spans)
+        f.write(f"{s0:.0f},{v['responses']},{v['over_50ms']},{v['over_250ms']},{v['over_1s']},{v['max_ms']:.1f},{int(busy)}\n")
+        slow[busy][0] += v["over_250ms"]
+        slow[busy][1] += 1
+        slow[busy][2] += v["over_250ms"] > 0
+for busy, label in ((True, "while a reconciliation ran"), (False, "with none running")):
+    c, n, k = slow[busy]
+    print(f"soak: clicks over 250 ms {label}: {c} in {n} intervals of 10 s ({k} of them with any)")
+for v in sorted(intervals, key=lambda v: -v["over_250ms"])[:5]:
+    print(f"soak:   at {v['start_s']:.0f} s: {v['over_250ms']} over 250 ms, {v['over_1s']} over 1 s, max {v['max_ms']:.0f} ms")
+PY
 echo "soak: server warnings and errors (count, message with numbers as N):"
 grep -E " (warning|error) " "$tmp/main.log" | sed -E 's/^[^ ]+ //; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -8 | sed 's/^/soak:   /'
 grep -E "sealing segment .* took" "$tmp/main.log" | sed 's/^/soak: /' | tail -20 || true
 python3 "$BENCH_ROOT/bench/plot_soak.py" "$out.csv" "$out.svg"
-echo "soak: samples in $out.csv, plot in $out.svg; machine $(nproc) cores"
+echo "soak: samples in $out.csv and $out-latency.csv, plot in $out.svg; machine $(nproc) cores"

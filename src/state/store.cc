@@ -7,6 +7,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/rate_limiter.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
@@ -234,6 +235,12 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
   // flushed, so a restart replays at most this much.
   db_opts.max_total_wal_size = 16ull << 20;
   db_opts.max_background_jobs = 2;
+  // A compaction rewrites tens of MiB. Written in one burst and synced at the
+  // end, it fills the disk's queue for hundreds of milliseconds, and every
+  // fdatasync of the log (the click path's durability) waits behind it. So
+  // its writes are paced, and synced to disk as they go, 1 MiB at a time.
+  db_opts.rate_limiter.reset(rocksdb::NewGenericRateLimiter(32ll << 20));
+  db_opts.bytes_per_sync = 1ull << 20;
   im->statistics = rocksdb::CreateDBStatistics();
   // Only tickers are read (stats()): no timers, no histograms, so that no
   // read or write pays for a clock call.
