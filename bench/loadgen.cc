@@ -137,17 +137,17 @@ struct outcomes {
 struct interval_stats {
   static constexpr std::uint64_t kSlowMicros[] = {50'000, 250'000, 1'000'000};
   std::uint64_t responses = 0;
-  std::uint64_t slower[3] = {0, 0, 0};  // over each of kSlowMicros
+  std::uint64_t slower[std::size(kSlowMicros)] = {};  // over each of kSlowMicros
   std::uint64_t max_micros = 0;
 
   void record(std::uint64_t micros) {
     ++responses;
-    for (std::size_t i = 0; i < 3; ++i) slower[i] += micros > kSlowMicros[i] ? 1 : 0;
+    for (std::size_t i = 0; i < std::size(kSlowMicros); ++i) slower[i] += micros > kSlowMicros[i] ? 1 : 0;
     max_micros = std::max(max_micros, micros);
   }
   void merge(const interval_stats& o) {
     responses += o.responses;
-    for (std::size_t i = 0; i < 3; ++i) slower[i] += o.slower[i];
+    for (std::size_t i = 0; i < std::size(kSlowMicros); ++i) slower[i] += o.slower[i];
     max_micros = std::max(max_micros, o.max_micros);
   }
 };

@@ -27,9 +27,10 @@ auth="Authorization: Bearer $BENCH_TOKEN"
 "$BUILD/bench/loadgen" --port "$port" --register --admin-token "$BENCH_TOKEN" --duration 0 >/dev/null
 
 secs=$((minutes * 60))
+interval=10  # seconds per row of the latency CSV
 # Links valid for 5 minutes, so dedup keys expire during the run.
 "$BUILD/bench/loadgen" --port "$port" --json --rate "$rate" --connections 64 --duration "$secs" \
-  --warmup 0 --ttl 300 --interval 10 >"$tmp/loadgen.json" &
+  --warmup 0 --ttl 300 --interval "$interval" >"$tmp/loadgen.json" &
 load_pid=$!
 load_start_ms=$(date +%s%3N)
 
@@ -87,12 +88,12 @@ total = lambda k: sum(r.get(k, 0) for r in done)
 print(f"soak: reconciliations done {len(done)} of {len(runs)}, rows corrected {total('rowsCorrected')}, "
       f"drift {total('driftAbs')} clicks, records read {total('recordsRead')}")
 PY
-python3 - "$tmp/loadgen.json" "$tmp/recons.json" "$load_start_ms" "$out-latency.csv" <<'PY'
+python3 - "$tmp/loadgen.json" "$tmp/recons.json" "$load_start_ms" "$out-latency.csv" "$interval" <<'PY'
 import json, sys
 intervals = json.load(open(sys.argv[1]))["intervals"]
 runs = json.load(open(sys.argv[2]))["reconciliations"]
-t0, path = int(sys.argv[3]), sys.argv[4]
-end_s = intervals[-1]["start_s"] + 10 if intervals else 0
+t0, path, step = int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+end_s = intervals[-1]["start_s"] + step if intervals else 0
 spans = []  # seconds of the run during which a reconciliation ran
 for r in runs:
     if not r.get("startedMs"):
@@ -105,14 +106,14 @@ with open(path, "w") as f:
     f.write("start_s,responses,over_50ms,over_250ms,over_1s,max_ms,reconciling\n")
     for v in intervals:
         s0 = v["start_s"]
-        busy = any(a < s0 + 10 and b > s0 for a, b in spans)
+        busy = any(a < s0 + step and b > s0 for a, b in spans)
         f.write(f"{s0:.0f},{v['responses']},{v['over_50ms']},{v['over_250ms']},{v['over_1s']},{v['max_ms']:.1f},{int(busy)}\n")
         slow[busy][0] += v["over_250ms"]
         slow[busy][1] += 1
         slow[busy][2] += v["over_250ms"] > 0
 for busy, label in ((True, "while a reconciliation ran"), (False, "with none running")):
     c, n, k = slow[busy]
-    print(f"soak: clicks over 250 ms {label}: {c} in {n} intervals of 10 s ({k} of them with any)")
+    print(f"soak: clicks over 250 ms {label}: {c} in {n} intervals of {step} s ({k} of them with any)")
 for v in sorted(intervals, key=lambda v: -v["over_250ms"])[:5]:
     print(f"soak:   at {v['start_s']:.0f} s: {v['over_250ms']} over 250 ms, {v['over_1s']} over 1 s, max {v['max_ms']:.0f} ms")
 PY
