@@ -182,6 +182,13 @@ std::string active_key(std::int64_t hour, std::uint64_t ad_id) {
 
 std::string reconciled_through_key() { return "reconciled_through"; }
 std::string ads_count_key() { return "ads_count"; }
+std::string ads_snapshot_key() { return "ads_snapshot"; }
+
+std::string ad_changed_key(std::uint64_t ad_id) {
+  std::string k = kAdChangedBegin;
+  put_be64(k, ad_id);
+  return k;
+}
 
 std::string report_key(std::uint64_t run_id) {
   std::string k;

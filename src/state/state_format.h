@@ -7,6 +7,9 @@
 // Column families
 //   ads        "a" adId(8)                          -> ad value (below)
 //              "v" advertiserId 0x00 adId(8)        -> "" (advertiser -> ads index)
+//              "c" adId(8)                          -> "" (the ad changed since the
+//                                                      ads snapshot was written;
+//                                                      see ads_snapshot.h)
 //   dedup      adId(8) impressionId                 -> expiry Unix s, i64
 //   counts     adId(8) hour(8) kind(1)              -> minute row (below; merged)
 //              kind 0 = counted clicks; 1.. = outcome tallies (tally_kind)
@@ -23,6 +26,8 @@
 //                                                      before it has been reconciled
 //              "ads_count"                          -> ads registered, u64 (written
 //                                                      with every ad that adds one)
+//              "ads_snapshot"                       -> epoch of the ads snapshot
+//                                                      that may answer, u64
 //   reconcile  runId(8)                             -> report, JSON text
 //
 // Minute row, the counts value and also its merge operand:
@@ -131,6 +136,11 @@ std::string active_key(std::int64_t hour, std::uint64_t ad_id);
 std::string active_prefix(std::int64_t hour);
 std::string reconciled_through_key();
 std::string ads_count_key();
+std::string ads_snapshot_key();
+// ads: "c" adId(8), and the range [kAdChangedBegin, kAdChangedEnd) of all of them.
+std::string ad_changed_key(std::uint64_t ad_id);
+inline constexpr const char* kAdChangedBegin = "c";
+inline constexpr const char* kAdChangedEnd = "d";
 std::string report_key(std::uint64_t run_id);
 
 std::string encode_u64(std::uint64_t v);

@@ -100,7 +100,7 @@ struct write_batch::impl {
   // handles), so the operations are recorded and replayed by store::write.
   struct op {
     cf_index cf;
-    enum { put, merge, del } kind;
+    enum { put, merge, del, del_range } kind;  // del_range: [key, value)
     std::string key, value;
   };
   std::vector<op> ops;
@@ -184,7 +184,14 @@ void write_batch::put_ad(const ad_record& ad, const std::optional<ad_record>& pr
         {kAds, impl::op::del, advertiser_index_key(previous->advertiser_id, ad.ad_id), ""});
   }
   impl_->ops.push_back({kAds, impl::op::put, advertiser_index_key(ad.advertiser_id, ad.ad_id), ""});
-  impl_->bytes += 64 + ad.url.size();
+  impl_->ops.push_back({kAds, impl::op::put, ad_changed_key(ad.ad_id), ""});
+  impl_->bytes += 73 + ad.url.size();
+}
+
+void write_batch::set_ads_snapshot(std::uint64_t epoch) {
+  impl_->ops.push_back({kMeta, impl::op::put, ads_snapshot_key(), encode_u64(epoch)});
+  impl_->ops.push_back({kAds, impl::op::del_range, kAdChangedBegin, kAdChangedEnd});
+  impl_->bytes += 40;
 }
 
 std::size_t write_batch::operations() const { return impl_->ops.size(); }
@@ -326,6 +333,7 @@ std::error_code store::write(write_batch& batch, bool sync) {
       case write_batch::impl::op::put: s = wb.Put(cf, op.key, op.value); break;
       case write_batch::impl::op::merge: s = wb.Merge(cf, op.key, op.value); break;
       case write_batch::impl::op::del: s = wb.Delete(cf, op.key); break;
+      case write_batch::impl::op::del_range: s = wb.DeleteRange(cf, op.key, op.value); break;
     }
     if (!s.ok()) return to_error(s);
   }
@@ -469,6 +477,22 @@ result<std::optional<std::int64_t>> store::get_reconciled_through() {
 }
 
 result<std::optional<std::uint64_t>> store::get_ads_count() { return get_meta_u64(ads_count_key()); }
+
+result<std::optional<std::uint64_t>> store::get_ads_snapshot_epoch() {
+  return get_meta_u64(ads_snapshot_key());
+}
+
+std::error_code store::for_each_changed_ad(const std::function<bool(std::uint64_t)>& fn) {
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice end(kAdChangedEnd);
+  ro.iterate_upper_bound = &end;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kAds)));
+  for (it->Seek(kAdChangedBegin); it->Valid(); it->Next()) {
+    if (it->key().size() != 9) return state_errc::corrupt;
+    if (!fn(get_be64(it->key().data() + 1))) break;
+  }
+  return it->status().ok() ? std::error_code{} : to_error(it->status());
+}
 
 result<minute_row> store::get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind) {
   std::string v;

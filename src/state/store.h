@@ -63,8 +63,12 @@ class write_batch {
   void put_ads_count(std::uint64_t n);
   // reconcile: a run's report (JSON text).
   void put_report(std::uint64_t run_id, std::string_view json);
-  // ads: the record plus the advertiser index (moving it if the advertiser changed).
+  // ads: the record plus the advertiser index (moving it if the advertiser
+  // changed), and the mark that the ad changed since the ads snapshot.
   void put_ad(const ad_record& ad, const std::optional<ad_record>& previous);
+  // meta: the ads snapshot with this epoch may answer; ads: every changed
+  // mark is dropped (the snapshot holds those ads as they are now).
+  void set_ads_snapshot(std::uint64_t epoch);
 
   std::size_t operations() const;
   std::size_t bytes() const;
@@ -112,6 +116,10 @@ class store {
   [[nodiscard]] result<std::optional<std::int64_t>> get_reconciled_through();
   // nullopt for a data dir from before the count was kept.
   [[nodiscard]] result<std::optional<std::uint64_t>> get_ads_count();
+  // The epoch of the ads snapshot that may answer; nullopt when none.
+  [[nodiscard]] result<std::optional<std::uint64_t>> get_ads_snapshot_epoch();
+  // The ads changed since that snapshot, in id order; fn returns false to stop.
+  [[nodiscard]] std::error_code for_each_changed_ad(const std::function<bool(std::uint64_t)>& fn);
 
   // One counts row (an empty row when there is none).
   [[nodiscard]] result<minute_row> get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind);

@@ -1,20 +1,23 @@
 // Writes the binary seeds of the log and state targets into
 // tests/fuzz/corpus (run by hand after a format change; the seeds are kept
 // in the repository): a real log with a sealed segment, its index and its
-// commit journal, and encoded RocksDB rows.
+// commit journal, encoded RocksDB rows, and a small ads snapshot.
 //
 //   build-fuzz/tests/fuzz/make_fuzz_seeds tests/fuzz/corpus
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "fuzz_support.h"
 #include "log/record_format.h"
 #include "log/segmented_log.h"
 #include "recon/report.h"
+#include "state/ads_snapshot.h"
 #include "state/state_format.h"
 
 using namespace adclick;
@@ -122,6 +125,31 @@ int main(int argc, char** argv) {
   r.requested_to_ms = r.to_ms = 1'795'899'600'000;
   r.rows_checked = 10;
   write_seed(out / "state_rows", "report", recon::to_json(r));
+
+  // A small ads snapshot: two pages (one ad with a long URL fills most of one).
+  {
+    const std::string snap_path = (out / "ads_snapshot" / "two_pages").string();
+    fs::create_directories(out / "ads_snapshot");
+    std::vector<state::ad_record> ads;
+    for (std::uint64_t id : {1, 7, 9, 40}) {
+      state::ad_record a = ad;
+      a.ad_id = id;
+      a.url = "https://example.com/" + std::string(id == 9 ? 2000 : 10, 'p');
+      a.paused = id == 40;
+      ads.push_back(a);
+    }
+    std::string why;
+    if (state::ads_snapshot::write(
+            snap_path, 1,
+            [&](const std::function<bool(const state::ad_record&)>& emit) {
+              for (const auto& a : ads) emit(a);
+              return std::error_code{};
+            },
+            why)) {
+      std::fprintf(stderr, "cannot write the ads snapshot seed: %s\n", why.c_str());
+      return 1;
+    }
+  }
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }

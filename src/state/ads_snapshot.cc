@@ -1,0 +1,276 @@
+#include "state/ads_snapshot.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "state/store.h"
+
+namespace adclick::state {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'D', 'C', 'K', 'S', 'N', 'P', '1'};
+constexpr std::size_t kFooterBytes = 56;
+constexpr std::size_t kRecordHeader = 12;  // adId, len
+// A page holds one record at least, and records are bounded by the ad checks
+// (URL 2048, advertiser 64): no page of a sound file is longer than this.
+constexpr std::uint64_t kMaxPageBytes = 64 * 1024;
+
+void put_le64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_le32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+std::uint64_t le64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+std::uint32_t le32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+std::error_code write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+// Reads exactly n bytes at off; std::errc::io_error when the file is shorter.
+std::error_code read_at(int fd, char* out, std::size_t n, std::uint64_t off) {
+  std::size_t done = 0;
+  while (done < n) {
+    const auto got = ::pread(fd, out + done, n - done, static_cast<off_t>(off + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    if (got == 0) return std::make_error_code(std::errc::io_error);
+    done += static_cast<std::size_t>(got);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch,
+                                    const ad_source& source, std::string& why) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const auto ec = last_error();
+    why = fmt::format("cannot create {}: {}", tmp, ec.message());
+    return ec;
+  }
+  std::string out;       // written in chunks of about 1 MiB
+  std::string page;      // the records of the open page
+  std::string directory;
+  std::uint64_t written = 0, pages = 0, ads = 0, page_first = 0;
+  std::error_code ec;
+  auto flush_out = [&]() {
+    if (!ec) ec = write_all(fd, out);
+    written += out.size();
+    out.clear();
+  };
+  auto close_page = [&]() {
+    if (page.empty()) return;
+    put_le64(directory, page_first);
+    put_le64(directory, written + out.size());
+    ++pages;
+    out += page;
+    put_le64(out, XXH3_64bits(page.data(), page.size()));
+    page.clear();
+    if (out.size() >= (1U << 20)) flush_out();
+  };
+  std::uint64_t last_id = 0;
+  bool ordered = true;
+  const auto src_ec = source([&](const ad_record& ad) {
+    if (ads != 0 && ad.ad_id <= last_id) {
+      ordered = false;
+      return false;
+    }
+    last_id = ad.ad_id;
+    const std::string value = encode_ad(ad);
+    if (!page.empty() && page.size() + kRecordHeader + value.size() > kSnapshotPageBytes - 8) {
+      close_page();
+    }
+    if (page.empty()) page_first = ad.ad_id;
+    put_le64(page, ad.ad_id);
+    put_le32(page, static_cast<std::uint32_t>(value.size()));
+    page += value;
+    ++ads;
+    return !ec;
+  });
+  close_page();
+  const std::uint64_t dir_offset = written + out.size();
+  std::string dir_bytes;
+  put_le64(dir_bytes, pages);
+  dir_bytes += directory;
+  put_le64(dir_bytes, dir_offset);
+  out += dir_bytes;
+  std::string footer(kMagic, sizeof kMagic);
+  put_le64(footer, epoch);
+  put_le64(footer, ads);
+  put_le64(footer, dir_offset);
+  put_le64(footer, dir_bytes.size());
+  put_le64(footer, XXH3_64bits(dir_bytes.data(), dir_bytes.size()));
+  put_le64(footer, XXH3_64bits(footer.data(), footer.size()));
+  out += footer;
+  flush_out();
+  if (!ec && ::fdatasync(fd) != 0) ec = last_error();
+  ::close(fd);
+  if (src_ec || !ordered || ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    if (src_ec) {
+      why = "cannot read the ads: " + src_ec.message();
+      return src_ec;
+    }
+    if (!ordered) {
+      why = "the ads did not come in increasing id order";
+      return state_errc::failed;
+    }
+    why = fmt::format("cannot write {}: {}", tmp, ec.message());
+    return ec;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ec = last_error();
+    why = fmt::format("cannot rename {} to {}: {}", tmp, path, ec.message());
+    return ec;
+  }
+  // The rename is durable once the directory is.
+  const auto dir = std::filesystem::path(path).parent_path();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    ec = last_error();
+    if (dfd >= 0) ::close(dfd);
+    why = fmt::format("cannot sync the directory of {}: {}", path, ec.message());
+    return ec;
+  }
+  ::close(dfd);
+  return {};
+}
+
+result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path, std::string& why) {
+  std::unique_ptr<ads_snapshot> s(new ads_snapshot());
+  s->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (s->fd_ < 0) {
+    const auto ec = last_error();
+    why = fmt::format("cannot open {}: {}", path, ec.message());
+    return ec;
+  }
+  const off_t size = ::lseek(s->fd_, 0, SEEK_END);
+  if (size < 0) {
+    const auto ec = last_error();
+    why = fmt::format("cannot read {}: {}", path, ec.message());
+    return ec;
+  }
+  auto corrupt = [&](const std::string& what) {
+    why = fmt::format("{} is damaged: {}", path, what);
+    return state_errc::corrupt;
+  };
+  const auto file_size = static_cast<std::uint64_t>(size);
+  if (file_size < kFooterBytes) return corrupt("shorter than its footer");
+  char footer[kFooterBytes];
+  if (auto ec = read_at(s->fd_, footer, kFooterBytes, file_size - kFooterBytes)) {
+    why = fmt::format("cannot read {}: {}", path, ec.message());
+    return ec;
+  }
+  if (std::memcmp(footer, kMagic, sizeof kMagic) != 0) return corrupt("not an ads snapshot (bad magic)");
+  if (XXH3_64bits(footer, 48) != le64(footer + 48)) return corrupt("footer checksum mismatch");
+  s->epoch_ = le64(footer + 8);
+  s->ads_ = le64(footer + 16);
+  const std::uint64_t dir_offset = le64(footer + 24), dir_len = le64(footer + 32);
+  if (dir_offset > file_size || dir_len != file_size - kFooterBytes - dir_offset || dir_len < 16 ||
+      dir_len % 16 != 0) {
+    return corrupt("directory bounds do not match the file size");
+  }
+  std::string dir(dir_len, '\0');
+  if (auto ec = read_at(s->fd_, dir.data(), dir_len, dir_offset)) {
+    why = fmt::format("cannot read {}: {}", path, ec.message());
+    return ec;
+  }
+  if (XXH3_64bits(dir.data(), dir.size()) != le64(footer + 40)) return corrupt("directory checksum mismatch");
+  const std::uint64_t pages = le64(dir.data());
+  if (pages != (dir_len - 16) / 16) return corrupt("directory page count mismatch");
+  s->first_ids_.reserve(pages);
+  s->offsets_.reserve(pages + 1);
+  for (std::uint64_t i = 0; i < pages; ++i) {
+    const char* e = dir.data() + 8 + 16 * i;
+    const std::uint64_t first = le64(e), off = le64(e + 8);
+    const std::uint64_t prev_end = i == 0 ? 0 : s->offsets_.back();
+    if ((i == 0 && off != 0) || (i > 0 && first <= s->first_ids_.back()) ||
+        (i > 0 && (off <= prev_end || off - prev_end > kMaxPageBytes))) {
+      return corrupt(fmt::format("directory entry {} is out of order", i));
+    }
+    s->first_ids_.push_back(first);
+    s->offsets_.push_back(off);
+  }
+  const std::uint64_t end = le64(dir.data() + dir_len - 8);
+  if (end != dir_offset || (pages > 0 && (end <= s->offsets_.back() ||
+                                          end - s->offsets_.back() > kMaxPageBytes))) {
+    return corrupt("directory end does not match the pages");
+  }
+  if (pages == 0 && dir_offset != 0) return corrupt("pages without a directory");
+  s->offsets_.push_back(end);
+  return s;
+}
+
+ads_snapshot::~ads_snapshot() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::uint64_t ads_snapshot::memory_bytes() const {
+  return (first_ids_.capacity() + offsets_.capacity()) * sizeof(std::uint64_t);
+}
+
+result<std::optional<ad_record>> ads_snapshot::find(std::uint64_t ad_id) const {
+  const auto it = std::upper_bound(first_ids_.begin(), first_ids_.end(), ad_id);
+  if (it == first_ids_.begin()) return std::optional<ad_record>();
+  const auto page = static_cast<std::size_t>(it - first_ids_.begin() - 1);
+  const std::uint64_t off = offsets_[page], len = offsets_[page + 1] - off;
+  thread_local std::string buf;
+  buf.resize(len);
+  if (auto ec = read_at(fd_, buf.data(), len, off)) return ec;
+  if (len < 8 + kRecordHeader || XXH3_64bits(buf.data(), len - 8) != le64(buf.data() + len - 8)) {
+    return state_errc::corrupt;
+  }
+  std::uint64_t at = 0;
+  const std::uint64_t records_end = len - 8;
+  while (at < records_end) {
+    if (records_end - at < kRecordHeader) return state_errc::corrupt;
+    const std::uint64_t id = le64(buf.data() + at);
+    const std::uint32_t n = le32(buf.data() + at + 8);
+    at += kRecordHeader;
+    if (n > records_end - at) return state_errc::corrupt;
+    if (id == ad_id) {
+      auto ad = decode_ad(id, std::string_view(buf.data() + at, n));
+      if (!ad) return state_errc::corrupt;
+      return std::optional<ad_record>(std::move(*ad));
+    }
+    if (id > ad_id) break;  // records are in id order
+    at += n;
+  }
+  return std::optional<ad_record>();
+}
+
+}  // namespace adclick::state
