@@ -21,6 +21,7 @@
 #include "log/archive.h"
 #include "log/inspect.h"
 #include "query/query_service.h"
+#include "state/ads_snapshot.h"
 #include "state/store.h"
 
 #ifndef ADCLICK_VERSION
@@ -189,7 +190,8 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "adclick: %s\n", err.c_str());
       return 1;
     }
-    adclick::ingest::ad_registry registry(**store);
+    adclick::ingest::ad_registry registry(**store, adclick::ingest::kDefaultAdCacheBytes,
+                                          adclick::state::ads_snapshot_path(cfg.storage.data_dir));
     if (auto e = registry.load()) {
       std::fprintf(stderr, "adclick: cannot load ads: %s\n", e.message().c_str());
       return 1;
@@ -197,6 +199,15 @@ int run(int argc, char** argv) {
     const auto rep = adclick::ingest::import_ads_csv(registry, text);
     for (const auto& e : rep.errors) std::fprintf(stderr, "adclick: %s: %s\n", import_file.c_str(), e.c_str());
     std::printf("imported %zu ads, %zu bad rows\n", rep.imported, rep.errors.size());
+    // The snapshot first: its write drops the changed marks, which the
+    // compaction then removes for good.
+    std::string why;
+    if (auto e = registry.write_snapshot(why)) {
+      std::fprintf(stderr, "adclick: the ads are imported but their snapshot could not be written: %s\n",
+                   why.c_str());
+      return 1;
+    }
+    std::printf("wrote the ads snapshot of %zu ads\n", registry.size());
     if (auto e = (*store)->compact_ads()) {
       std::fprintf(stderr, "adclick: the ads are imported but could not be compacted: %s\n",
                    e.message().c_str());

@@ -29,6 +29,7 @@
 #include "log/segmented_log.h"
 #include "recon/reconciler.h"
 #include "query/query_service.h"
+#include "state/ads_snapshot.h"
 #include "state/store.h"
 
 namespace adclick::app {
@@ -174,8 +175,17 @@ void register_metrics(const log::segmented_log& lg, const http::server& server,
               [&ads] { return static_cast<double>(ads.cache().entries()); });
   m.add_gauge("adclick_ad_cache_hits_total", "Ad lookups answered by the cache", "",
               [&ads] { return static_cast<double>(ads.cache().hits()); });
-  m.add_gauge("adclick_ad_cache_misses_total", "Ad lookups that read RocksDB", "",
+  m.add_gauge("adclick_ad_cache_misses_total", "Ad lookups the cache missed", "",
               [&ads] { return static_cast<double>(ads.cache().misses()); });
+  m.add_gauge("adclick_ads_snapshot_ads", "Ads in the ads snapshot in use (0: none)", "",
+              [&ads] { return static_cast<double>(ads.snapshot_ads()); });
+  m.add_gauge("adclick_ads_snapshot_bytes", "Memory of ingest.ad_cache set aside for the snapshot", "",
+              [&ads] { return static_cast<double>(ads.snapshot_bytes()); });
+  m.add_gauge("adclick_ads_snapshot_reads_total", "Cache misses answered from the snapshot", "",
+              [&ads] { return static_cast<double>(ads.snapshot_reads()); });
+  m.add_gauge("adclick_ads_snapshot_errors_total",
+              "Snapshot pages that failed their checksum or a read (answered from RocksDB)", "",
+              [&ads] { return static_cast<double>(ads.snapshot_errors()); });
   m.add_gauge_family("adclick_shard_lag_records", "Durable records not yet applied, per shard", [&aggregator] {
     std::vector<std::pair<std::string, double>> out;
     for (const auto& s : aggregator.status()) {
@@ -362,7 +372,7 @@ int serve(const config::config& cfg) {
       report.torn_bytes_cut, report.corruptions, report.indexes_rebuilt);
   click_log.start();
 
-  ingest::ad_registry ads(store, cfg.ingest.ad_cache);
+  ingest::ad_registry ads(store, cfg.ingest.ad_cache, state::ads_snapshot_path(cfg.storage.data_dir));
   if (auto ec = ads.load()) {
     spdlog::error("serve: cannot load the ads: {}", ec.message());
     server.stop();

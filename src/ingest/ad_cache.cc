@@ -18,6 +18,21 @@ ad_cache::shard& ad_cache::shard_for(std::uint64_t ad_id) {
   return *shards_[h % shards_.size()];
 }
 
+void ad_cache::set_capacity(std::uint64_t capacity_bytes) {
+  capacity_.store(capacity_bytes, std::memory_order_relaxed);
+  const std::uint64_t per_shard = capacity_bytes / shards_.size();
+  per_shard_.store(per_shard, std::memory_order_relaxed);
+  for (auto& s : shards_) {
+    std::lock_guard lock(s->mu);
+    while (s->bytes > per_shard && !s->lru.empty()) {
+      const node& victim = s->lru.back();
+      s->bytes -= victim.charge;
+      s->index.erase(victim.ad_id);
+      s->lru.pop_back();
+    }
+  }
+}
+
 std::uint64_t ad_cache::charge(const entry_ptr& ad) {
   // list node (3 words + node links), hash node (key, iterator, next,
   // hash), shared_ptr control block with the record in it.
@@ -64,8 +79,9 @@ void ad_cache::erase(std::uint64_t ad_id) {
 
 void ad_cache::insert_locked(shard& s, std::uint64_t ad_id, entry_ptr ad) {
   const std::uint64_t c = charge(ad);
-  if (c > per_shard_) return;  // larger than a whole shard: not cached
-  while (s.bytes + c > per_shard_ && !s.lru.empty()) {
+  const std::uint64_t per_shard = per_shard_.load(std::memory_order_relaxed);
+  if (c > per_shard) return;  // larger than a whole shard: not cached
+  while (s.bytes + c > per_shard && !s.lru.empty()) {
     const node& victim = s.lru.back();
     s.bytes -= victim.charge;
     s.index.erase(victim.ad_id);

@@ -39,7 +39,9 @@ class ad_cache {
   // Drops the entry (bulk loads, which do not warm the cache).
   void erase(std::uint64_t ad_id);
 
-  std::uint64_t capacity_bytes() const { return capacity_; }
+  std::uint64_t capacity_bytes() const { return capacity_.load(std::memory_order_relaxed); }
+  // Lowers (or raises) the budget; entries past it are evicted.
+  void set_capacity(std::uint64_t capacity_bytes);
   std::uint64_t bytes() const;
   std::uint64_t entries() const;
   std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
@@ -66,8 +68,8 @@ class ad_cache {
   void insert_locked(shard& s, std::uint64_t ad_id, entry_ptr ad);
   void erase_locked(shard& s, std::uint64_t ad_id);
 
-  const std::uint64_t capacity_;
-  const std::uint64_t per_shard_;
+  std::atomic<std::uint64_t> capacity_;
+  std::atomic<std::uint64_t> per_shard_;  // read under a shard's lock
   std::vector<std::unique_ptr<shard>> shards_;
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};

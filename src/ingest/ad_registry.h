@@ -2,15 +2,25 @@
 // The ad registry over the RocksDB `ads` family, with a bounded cache in
 // front (ad_cache.h): the click path reads it, the admin API and the bulk
 // loader write it. Memory stays within the cache's budget however many ads
-// are registered; an ad that is not cached costs one RocksDB lookup.
+// are registered.
+//
+// An ad that is not cached is read from the ads snapshot (ads_snapshot.h,
+// written by `adclick ads import`) with one pread, unless it changed since
+// the snapshot was written: then, or without a usable snapshot, from
+// RocksDB. The changed ids are kept in memory (and in RocksDB, with each
+// change); past a bound on them the snapshot is set aside until the next
+// import. The snapshot's directory and that bound are charged to the
+// cache's budget.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "adclick/result.h"
@@ -19,6 +29,7 @@
 
 namespace adclick::state {
 class store;
+class ads_snapshot;
 }
 
 namespace adclick::ingest {
@@ -61,11 +72,21 @@ inline constexpr std::uint64_t kDefaultAdCacheBytes = 256ull << 20;
 
 class ad_registry {
  public:
-  explicit ad_registry(state::store& store, std::uint64_t cache_bytes = kDefaultAdCacheBytes);
+  // `snapshot_path`: where the ads snapshot is (none when empty).
+  explicit ad_registry(state::store& store, std::uint64_t cache_bytes = kDefaultAdCacheBytes,
+                       std::string snapshot_path = {});
+  ~ad_registry();
 
   // Reads how many ads there are (counting them once in a data dir from
-  // before the count was kept). Call once before serving.
+  // before the count was kept), and opens the ads snapshot if it matches the
+  // store (a damaged or stale one is logged and left unused). Call once
+  // before serving.
   [[nodiscard]] std::error_code load();
+
+  // Writes the ads snapshot of every ad now in the store, and makes it the
+  // one that answers (a new epoch; the changed marks are dropped). Only while
+  // nothing else writes ads: `adclick ads import` holds the data dir.
+  [[nodiscard]] std::error_code write_snapshot(std::string& why);
 
   // The ad, or null if unknown (or if RocksDB cannot be read: logged).
   // Paused ads are returned (with paused = true).
@@ -85,14 +106,38 @@ class ad_registry {
   std::size_t size() const { return count_.load(std::memory_order_relaxed); }
   const ad_cache& cache() const { return cache_; }
 
+  // The snapshot in use: its ads, and memory charged for it (0 when none).
+  std::uint64_t snapshot_ads() const;
+  std::uint64_t snapshot_bytes() const { return snapshot_bytes_; }
+  std::uint64_t snapshot_reads() const { return snapshot_reads_.load(std::memory_order_relaxed); }
+  // Snapshot pages that failed their checksum or could not be read (each
+  // such lookup was answered from RocksDB instead).
+  std::uint64_t snapshot_errors() const { return snapshot_errors_.load(std::memory_order_relaxed); }
+
  private:
+  std::error_code load_count();
   // RocksDB's record, bypassing the cache; null if none.
   result<std::shared_ptr<const state::ad_record>> read(std::uint64_t ad_id) const;
+  // The record for a cache miss: the snapshot's when it may answer, else read().
+  result<std::shared_ptr<const state::ad_record>> lookup(std::uint64_t ad_id) const;
+  // After a write of these ads reached RocksDB: the snapshot no longer answers for them.
+  template <class Ids>
+  void mark_changed(const Ids& ids);
 
   state::store& store_;
   mutable ad_cache cache_;
   std::atomic<std::uint64_t> count_{0};
   std::mutex write_mu_;  // one writer at a time, RocksDB then cache
+
+  const std::string snapshot_path_;
+  std::unique_ptr<state::ads_snapshot> snapshot_;  // set by load(), before serving
+  std::uint64_t snapshot_bytes_ = 0;
+  std::size_t max_changed_ = 0;
+  mutable std::shared_mutex changed_mu_;
+  bool snapshot_on_ = false;                  // guarded by changed_mu_
+  std::unordered_set<std::uint64_t> changed_;  // guarded by changed_mu_
+  mutable std::atomic<std::uint64_t> snapshot_reads_{0};
+  mutable std::atomic<std::uint64_t> snapshot_errors_{0};
 };
 
 // Bulk load of a CSV file `adId,advertiserId,url` (header line optional),

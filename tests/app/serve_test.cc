@@ -107,3 +107,37 @@ TEST_CASE("the data survives a restart on the same data dir", "[app]") {
   REQUIRE(again.ready());
   CHECK(again.proc().output().find("log: recovered 8 partitions") != std::string::npos);
 }
+
+TEST_CASE("ads import writes the ads snapshot, and the server redirects from it", "[app]") {
+  temp_dir dir;
+  const auto cfg = write_test_config(dir.path());
+  {
+    std::ofstream csv(dir / "ads.csv");
+    csv << "adId,advertiserId,url\n";
+    for (int id = 1; id <= 2000; ++id) csv << id << ",adv-1,https://shop.example/p" << id << "\n";
+  }
+  const auto [code, out] = run({ADCLICK_BINARY, "ads", "import", "--config", cfg, dir / "ads.csv"});
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK_THAT(out, Catch::Contains("imported 2000 ads") && Catch::Contains("wrote the ads snapshot of 2000 ads"));
+  CHECK(std::filesystem::exists(dir / "data/ads.snap"));
+
+  adclick_server server(cfg, dir / "out.txt");
+  INFO(server.proc().output());
+  REQUIRE(server.ready());
+  CHECK_THAT(server.proc().output(), Catch::Contains("snapshot of 2000 ads in use"));
+  const auto [scode, url] = run({ADCLICK_BINARY, "sign", "--config", cfg, "--ad", "1234"});
+  REQUIRE(scode == 0);
+  const auto at = url.find("/click?");
+  REQUIRE(at != std::string::npos);
+  auto path = url.substr(at);
+  while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+  const auto click = http_get(server.port(), path);
+  REQUIRE(click.status == 302);
+  REQUIRE(click.headers.count("location") == 1);
+  CHECK(click.headers.at("location") == "https://shop.example/p1234");
+  const auto metrics = http_get(server.port(), "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("adclick_ads_snapshot_ads 2000") &&
+                          Catch::Contains("adclick_ads_snapshot_reads_total 1") &&
+                          Catch::Contains("adclick_ads_snapshot_errors_total 0"));
+}

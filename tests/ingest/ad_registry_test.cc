@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "ingest/ad_registry.h"
+#include "state/ads_snapshot.h"
 #include "state/store.h"
 #include "testutil/temp_dir.h"
 
@@ -69,4 +72,154 @@ TEST_CASE("registry put, pause, reload, and the CSV import", "[ingest]") {
   CHECK(again.find(1)->paused);
   CHECK(again.find(13)->url == "https://thirteen.example/?a=1,2");
   CHECK(again.find(11) == nullptr);
+}
+
+namespace {
+
+std::vector<ad_row> rows(std::uint64_t first, std::uint64_t n, const std::string& tag) {
+  std::vector<ad_row> out;
+  for (std::uint64_t id = first; id < first + n; ++id) {
+    out.push_back({id, "adv-" + std::to_string(id % 5), "https://" + tag + ".example/" + std::to_string(id)});
+  }
+  return out;
+}
+
+void flip_byte(const std::string& path, std::uint64_t at) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(at));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x20);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(&c, 1);
+}
+
+}  // namespace
+
+TEST_CASE("the ads snapshot answers cache misses; ads changed after it are read from RocksDB, across restarts",
+          "[ingest]") {
+  testutil::temp_dir dir;
+  std::string err, why;
+  auto store = state::store::open(dir / "state", err);
+  REQUIRE(store);
+  const std::string snap = state::ads_snapshot_path(dir.path());
+  {
+    ad_registry reg(**store, 1 << 20, snap);
+    REQUIRE_FALSE(reg.load());
+    CHECK(reg.snapshot_ads() == 0);  // none written yet
+    REQUIRE_FALSE(reg.put_batch(rows(1, 500, "old")));
+    REQUIRE_FALSE(reg.write_snapshot(why));
+  }
+  {
+    ad_registry reg(**store, 1 << 20, snap);
+    REQUIRE_FALSE(reg.load());
+    CHECK(reg.snapshot_ads() == 500);
+    CHECK(reg.snapshot_bytes() > 0);
+    CHECK(reg.cache().capacity_bytes() == (1u << 20) - reg.snapshot_bytes());
+    CHECK(reg.find(42)->url == "https://old.example/42");
+    CHECK(reg.find(999) == nullptr);  // the snapshot knows there is no such ad
+    CHECK(reg.snapshot_reads() == 2);
+    bool created = false;
+    REQUIRE(reg.put(42, "adv-9", "https://new.example/42", created, why));
+    REQUIRE(reg.pause(43));
+    REQUIRE(reg.put(999, "adv-9", "https://new.example/999", created, why));
+    CHECK(created);
+    REQUIRE_FALSE(reg.put_batch(rows(100, 3, "batch")));
+  }
+  // A restart: the changes are still read from RocksDB, the rest from the snapshot.
+  ad_registry reg(**store, 1 << 20, snap);
+  REQUIRE_FALSE(reg.load());
+  REQUIRE(reg.snapshot_ads() == 500);
+  CHECK(reg.find(42)->url == "https://new.example/42");
+  CHECK(reg.find(43)->paused);
+  CHECK(reg.find(999)->url == "https://new.example/999");
+  CHECK(reg.find(101)->url == "https://batch.example/101");
+  CHECK(reg.snapshot_reads() == 0);
+  CHECK(reg.find(44)->url == "https://old.example/44");
+  CHECK_FALSE(reg.find(45)->paused);
+  CHECK(reg.snapshot_reads() == 2);
+  CHECK(reg.size() == 501);
+
+  // A new snapshot takes the changes in, and drops their marks.
+  REQUIRE_FALSE(reg.write_snapshot(why));
+  ad_registry after(**store, 1 << 20, snap);
+  REQUIRE_FALSE(after.load());
+  CHECK(after.snapshot_ads() == 501);
+  CHECK(after.find(42)->url == "https://new.example/42");
+  CHECK(after.find(43)->paused);
+  CHECK(after.snapshot_reads() == 2);
+}
+
+TEST_CASE("a stale, damaged or overrun ads snapshot is set aside, and answers stay right", "[ingest]") {
+  testutil::temp_dir dir;
+  std::string err, why;
+  auto store = state::store::open(dir / "state", err);
+  REQUIRE(store);
+  const std::string snap = state::ads_snapshot_path(dir.path());
+  {
+    ad_registry reg(**store, 1 << 20, snap);
+    REQUIRE_FALSE(reg.load());
+    REQUIRE_FALSE(reg.put_batch(rows(1, 300, "v1")));
+    REQUIRE_FALSE(reg.write_snapshot(why));
+  }
+
+  SECTION("a file of another epoch (a crash between writing it and recording it)") {
+    // As if an import had written a newer file and died before its epoch
+    // reached RocksDB, while the ads in RocksDB are still v1.
+    const std::vector<state::ad_record> wrong = {{7, "adv-x", "https://stale.example/", false, 1}};
+    REQUIRE_FALSE(state::ads_snapshot::write(
+        snap, 2,
+        [&](const std::function<bool(const state::ad_record&)>& emit) {
+          for (const auto& a : wrong) emit(a);
+          return std::error_code{};
+        },
+        why));
+    ad_registry reg(**store, 1 << 20, snap);
+    REQUIRE_FALSE(reg.load());
+    CHECK(reg.snapshot_ads() == 0);
+    CHECK(reg.find(7)->url == "https://v1.example/7");
+    CHECK(reg.snapshot_reads() == 0);
+  }
+  SECTION("a damaged page: that lookup is answered from RocksDB and counted") {
+    flip_byte(snap, 30);  // the first page, which holds ad 1
+    ad_registry reg(**store, 1 << 20, snap);
+    REQUIRE_FALSE(reg.load());
+    REQUIRE(reg.snapshot_ads() == 300);
+    CHECK(reg.find(1)->url == "https://v1.example/1");
+    CHECK(reg.snapshot_errors() == 1);
+    CHECK(reg.find(300)->url == "https://v1.example/300");
+    CHECK(reg.snapshot_errors() == 1);
+  }
+  SECTION("a damaged directory, or no file: not used") {
+    SECTION("damaged") { flip_byte(snap, std::filesystem::file_size(snap) - 60); }
+    SECTION("gone") { std::filesystem::remove(snap); }
+    ad_registry reg(**store, 1 << 20, snap);
+    REQUIRE_FALSE(reg.load());
+    CHECK(reg.snapshot_ads() == 0);
+    CHECK(reg.snapshot_bytes() == 0);
+    CHECK(reg.cache().capacity_bytes() == 1u << 20);
+    CHECK(reg.find(5)->url == "https://v1.example/5");
+  }
+  SECTION("more changed ads than the budget allows: set aside while serving and after a restart") {
+    // 1 MiB of cache allows 1 MiB / 8 / 48 = 2730 changed ids.
+    {
+      ad_registry reg(**store, 1 << 20, snap);
+      REQUIRE_FALSE(reg.load());
+      REQUIRE(reg.snapshot_ads() == 300);
+      REQUIRE_FALSE(reg.put_batch(rows(1, 3000, "v2")));
+      CHECK(reg.snapshot_ads() == 0);
+      CHECK(reg.find(7)->url == "https://v2.example/7");
+    }
+    ad_registry reg(**store, 1 << 20, snap);
+    REQUIRE_FALSE(reg.load());
+    CHECK(reg.snapshot_ads() == 0);
+    CHECK(reg.find(8)->url == "https://v2.example/8");
+    CHECK(reg.find(2999)->url == "https://v2.example/2999");
+    REQUIRE_FALSE(reg.write_snapshot(why));
+    ad_registry again(**store, 1 << 20, snap);
+    REQUIRE_FALSE(again.load());
+    CHECK(again.snapshot_ads() == 3000);
+    CHECK(again.find(9)->url == "https://v2.example/9");
+    CHECK(again.snapshot_reads() == 1);
+  }
 }
