@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   r.rows_checked = 10;
   write_seed(out / "state_rows", "report", recon::to_json(r));
 
-  // A small ads snapshot: two pages (one ad with a long URL fills most of one).
+  // A small ads snapshot of two pages (two ads with long URLs do not fit in one).
   {
     const std::string snap_path = (out / "ads_snapshot" / "two_pages").string();
     fs::create_directories(out / "ads_snapshot");
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     for (std::uint64_t id : {1, 7, 9, 40}) {
       state::ad_record a = ad;
       a.ad_id = id;
-      a.url = "https://example.com/" + std::string(id == 9 ? 2000 : 10, 'p');
+      a.url = "https://example.com/" + std::string(id == 7 || id == 9 ? 2000 : 10, 'p');
       a.paused = id == 40;
       ads.push_back(a);
     }
