@@ -167,7 +167,7 @@ void register_metrics(const log::segmented_log& lg, const http::server& server,
   });
   m.add_gauge("adclick_ads_registered", "Ads in the registry", "",
               [&ads] { return static_cast<double>(ads.size()); });
-  m.add_gauge("adclick_ad_cache_bytes", "Memory charged to cached ad records", "",
+  m.add_gauge("adclick_ad_cache_bytes", "Memory charged to cached ad records and the cache's admission table", "",
               [&ads] { return static_cast<double>(ads.cache().bytes()); });
   m.add_gauge("adclick_ad_cache_capacity_bytes", "ingest.ad_cache", "",
               [&ads] { return static_cast<double>(ads.cache().capacity_bytes()); });

@@ -1,14 +1,39 @@
 #include "ingest/ad_cache.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace adclick::ingest {
 
-ad_cache::ad_cache(std::uint64_t capacity_bytes, unsigned shards)
-    : capacity_(capacity_bytes),
-      per_shard_(capacity_bytes / std::max(1U, shards)) {
+namespace {
+// Admission slots per shard: a power of two near one per 256 bytes of the
+// shard's budget, at least 64.
+std::size_t admission_slots(std::uint64_t per_shard_bytes) {
+  return std::bit_floor(std::max<std::uint64_t>(64, per_shard_bytes / 256));
+}
+}  // namespace
+
+ad_cache::ad_cache(std::uint64_t capacity_bytes, unsigned shards) : capacity_(capacity_bytes) {
   shards_.reserve(std::max(1U, shards));
-  for (unsigned i = 0; i < std::max(1U, shards); ++i) shards_.push_back(std::make_unique<shard>());
+  const std::uint64_t per_shard = capacity_bytes / std::max(1U, shards);
+  const std::size_t slots = admission_slots(per_shard);
+  for (unsigned i = 0; i < std::max(1U, shards); ++i) {
+    shards_.push_back(std::make_unique<shard>());
+    shards_.back()->missed_once.assign(slots, 0);
+  }
+  // The admission table comes out of the budget.
+  const std::uint64_t table = slots * sizeof(std::uint64_t);
+  per_shard_.store(per_shard > table ? per_shard - table : 0, std::memory_order_relaxed);
+}
+
+bool ad_cache::admit_locked(shard& s, std::uint64_t ad_id) {
+  const std::size_t slot = ((ad_id * 0xC2B2AE3D27D4EB4FULL) >> 24) & (s.missed_once.size() - 1);
+  if (s.missed_once[slot] == ad_id) {
+    s.missed_once[slot] = 0;
+    return true;
+  }
+  s.missed_once[slot] = ad_id;
+  return false;
 }
 
 ad_cache::shard& ad_cache::shard_for(std::uint64_t ad_id) {
@@ -20,7 +45,9 @@ ad_cache::shard& ad_cache::shard_for(std::uint64_t ad_id) {
 
 void ad_cache::set_capacity(std::uint64_t capacity_bytes) {
   capacity_.store(capacity_bytes, std::memory_order_relaxed);
-  const std::uint64_t per_shard = capacity_bytes / shards_.size();
+  const std::uint64_t table = shards_.front()->missed_once.size() * sizeof(std::uint64_t);
+  const std::uint64_t whole = capacity_bytes / shards_.size();
+  const std::uint64_t per_shard = whole > table ? whole - table : 0;
   per_shard_.store(per_shard, std::memory_order_relaxed);
   for (auto& s : shards_) {
     std::lock_guard lock(s->mu);
@@ -59,6 +86,9 @@ void ad_cache::fill(std::uint64_t ad_id, entry_ptr ad, std::uint64_t stamp) {
   shard& s = shard_for(ad_id);
   std::lock_guard lock(s.mu);
   if (s.writes != stamp || s.index.count(ad_id) != 0) return;
+  if (s.bytes + charge(ad) > per_shard_.load(std::memory_order_relaxed) && !admit_locked(s, ad_id)) {
+    return;
+  }
   insert_locked(s, ad_id, std::move(ad));
 }
 
@@ -104,7 +134,7 @@ std::uint64_t ad_cache::bytes() const {
   std::uint64_t n = 0;
   for (const auto& s : shards_) {
     std::lock_guard lock(s->mu);
-    n += s->bytes;
+    n += s->bytes + s->missed_once.size() * sizeof(std::uint64_t);
   }
   return n;
 }

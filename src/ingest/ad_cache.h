@@ -5,6 +5,12 @@
 // "no such ad" answers (a flood of clicks for made-up ads then costs no
 // RocksDB lookups).
 //
+// Admission: while a shard is full, a reader's fill() is cached only for an
+// id that missed once before, recently (a direct-mapped table of ids that
+// missed once, about one slot per 256 bytes of budget, charged to it). Clicks
+// spread over far more ads than fit then do not evict an entry (and allocate
+// one) per click, and an ad clicked once does not push out one clicked often.
+//
 // Thread safety: every method from any thread.
 
 #include <atomic>
@@ -42,6 +48,7 @@ class ad_cache {
   std::uint64_t capacity_bytes() const { return capacity_.load(std::memory_order_relaxed); }
   // Lowers (or raises) the budget; entries past it are evicted.
   void set_capacity(std::uint64_t capacity_bytes);
+  // The records' charges plus the admission table.
   std::uint64_t bytes() const;
   std::uint64_t entries() const;
   std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
@@ -63,7 +70,11 @@ class ad_cache {
     std::unordered_map<std::uint64_t, std::list<node>::iterator> index;
     std::uint64_t bytes = 0;
     std::uint64_t writes = 0;  // bumped by put() and erase(): fill() stamps
+    std::vector<std::uint64_t> missed_once;  // admission table, 0 = empty slot
   };
+  // Whether a fill for `ad_id` may evict: it missed before (and is then
+  // forgotten), else it is remembered and not admitted.
+  static bool admit_locked(shard& s, std::uint64_t ad_id);
   shard& shard_for(std::uint64_t ad_id);
   void insert_locked(shard& s, std::uint64_t ad_id, entry_ptr ad);
   void erase_locked(shard& s, std::uint64_t ad_id);

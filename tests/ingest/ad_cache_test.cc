@@ -32,6 +32,32 @@ TEST_CASE("the ad cache stays within its byte budget and keeps the recently used
   CHECK((*cache.get(1))->url == "https://example.com/landing?ad=1");
 }
 
+TEST_CASE("a full ad cache admits a read on its id's second miss, so one-time ids do not evict hot ones",
+          "[ingest]") {
+  ad_cache cache(64 << 10, 1);
+  const auto fill = [&](std::uint64_t id) {
+    std::uint64_t stamp = 0;
+    if (cache.get(id, &stamp)) return;
+    cache.fill(id, ad(id, "https://example.com/landing?ad=" + std::to_string(id)), stamp);
+  };
+  // Not full yet: every fill is cached.
+  std::uint64_t hot = 0;
+  while (cache.bytes() + 400 < cache.capacity_bytes()) fill(++hot);
+  for (std::uint64_t id = 1; id <= hot; ++id) REQUIRE(cache.get(id).has_value());
+  // Full: a stream of ids read once each leaves the hot ones in place.
+  for (std::uint64_t id = 1'000'000; id < 1'020'000; ++id) fill(id);
+  std::uint64_t kept = 0;
+  for (std::uint64_t id = 1; id <= hot; ++id) kept += cache.get(id).has_value() ? 1 : 0;
+  CHECK(kept >= hot - 2);
+  CHECK_FALSE(cache.get(1'019'999).has_value());
+  // An id read twice in a row is admitted on its second read.
+  fill(5'000'000);
+  CHECK_FALSE(cache.get(5'000'000).has_value());
+  fill(5'000'000);
+  CHECK(cache.get(5'000'000).has_value());
+  CHECK(cache.bytes() <= cache.capacity_bytes());
+}
+
 TEST_CASE("the ad cache keeps unknown ids, and a read older than a write never replaces it", "[ingest]") {
   ad_cache cache(1 << 20);
   // A reader's stamp is handed out by its miss, before it reads RocksDB.
