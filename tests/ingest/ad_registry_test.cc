@@ -96,8 +96,9 @@ void flip_byte(const std::string& path, std::uint64_t at) {
 
 }  // namespace
 
-TEST_CASE("the ads snapshot answers cache misses; ads changed after it are read from RocksDB, across restarts",
-          "[ingest]") {
+TEST_CASE(
+    "the ads snapshot answers cache misses, and ads changed after it are read from RocksDB after a restart",
+    "[ingest]") {
   testutil::temp_dir dir;
   std::string err, why;
   auto store = state::store::open(dir / "state", err);
