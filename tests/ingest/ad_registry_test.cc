@@ -5,10 +5,12 @@
 #include "ingest/ad_registry.h"
 #include "state/ads_snapshot.h"
 #include "state/store.h"
+#include "testutil/file_damage.h"
 #include "testutil/temp_dir.h"
 
 using namespace adclick;
 using namespace adclick::ingest;
+using adclick::testutil::flip_byte;
 
 TEST_CASE("ad URLs are validated", "[ingest]") {
   std::string why;
@@ -84,14 +86,19 @@ std::vector<ad_row> rows(std::uint64_t first, std::uint64_t n, const std::string
   return out;
 }
 
-void flip_byte(const std::string& path, std::uint64_t at) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(at));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x20);
-  f.seekp(static_cast<std::streamoff>(at));
-  f.write(&c, 1);
+// A store in dir/state with ads 1..n (URLs https://<tag>.example/<id>) and
+// their snapshot written.
+std::unique_ptr<state::store> store_with_snapshot(const testutil::temp_dir& dir, std::uint64_t n,
+                                                  const std::string& tag) {
+  std::string err, why;
+  auto store = state::store::open(dir / "state", err);
+  REQUIRE(store);
+  ad_registry reg(**store, 1 << 20, state::ads_snapshot_path(dir.path()));
+  REQUIRE_FALSE(reg.load());
+  REQUIRE(reg.snapshot_ads() == 0);  // none written yet
+  REQUIRE_FALSE(reg.put_batch(rows(1, n, tag)));
+  REQUIRE_FALSE(reg.write_snapshot(why));
+  return std::move(*store);
 }
 
 }  // namespace
@@ -100,19 +107,11 @@ TEST_CASE(
     "the ads snapshot answers cache misses, and ads changed after it are read from RocksDB after a restart",
     "[ingest]") {
   testutil::temp_dir dir;
-  std::string err, why;
-  auto store = state::store::open(dir / "state", err);
-  REQUIRE(store);
+  std::string why;
+  auto store = store_with_snapshot(dir, 500, "old");
   const std::string snap = state::ads_snapshot_path(dir.path());
   {
-    ad_registry reg(**store, 1 << 20, snap);
-    REQUIRE_FALSE(reg.load());
-    CHECK(reg.snapshot_ads() == 0);  // none written yet
-    REQUIRE_FALSE(reg.put_batch(rows(1, 500, "old")));
-    REQUIRE_FALSE(reg.write_snapshot(why));
-  }
-  {
-    ad_registry reg(**store, 1 << 20, snap);
+    ad_registry reg(*store, 1 << 20, snap);
     REQUIRE_FALSE(reg.load());
     CHECK(reg.snapshot_ads() == 500);
     CHECK(reg.snapshot_bytes() > 0);
@@ -128,7 +127,7 @@ TEST_CASE(
     REQUIRE_FALSE(reg.put_batch(rows(100, 3, "batch")));
   }
   // A restart: the changes are still read from RocksDB, the rest from the snapshot.
-  ad_registry reg(**store, 1 << 20, snap);
+  ad_registry reg(*store, 1 << 20, snap);
   REQUIRE_FALSE(reg.load());
   REQUIRE(reg.snapshot_ads() == 500);
   CHECK(reg.find(42)->url == "https://new.example/42");
@@ -143,7 +142,7 @@ TEST_CASE(
 
   // A new snapshot takes the changes in, and drops their marks.
   REQUIRE_FALSE(reg.write_snapshot(why));
-  ad_registry after(**store, 1 << 20, snap);
+  ad_registry after(*store, 1 << 20, snap);
   REQUIRE_FALSE(after.load());
   CHECK(after.snapshot_ads() == 501);
   CHECK(after.find(42)->url == "https://new.example/42");
@@ -153,16 +152,9 @@ TEST_CASE(
 
 TEST_CASE("a stale, damaged or overrun ads snapshot is set aside, and answers stay right", "[ingest]") {
   testutil::temp_dir dir;
-  std::string err, why;
-  auto store = state::store::open(dir / "state", err);
-  REQUIRE(store);
+  std::string why;
+  auto store = store_with_snapshot(dir, 300, "v1");
   const std::string snap = state::ads_snapshot_path(dir.path());
-  {
-    ad_registry reg(**store, 1 << 20, snap);
-    REQUIRE_FALSE(reg.load());
-    REQUIRE_FALSE(reg.put_batch(rows(1, 300, "v1")));
-    REQUIRE_FALSE(reg.write_snapshot(why));
-  }
 
   SECTION("a file of another epoch (a crash between writing it and recording it)") {
     // As if an import had written a newer file and died before its epoch
@@ -175,7 +167,7 @@ TEST_CASE("a stale, damaged or overrun ads snapshot is set aside, and answers st
           return std::error_code{};
         },
         why));
-    ad_registry reg(**store, 1 << 20, snap);
+    ad_registry reg(*store, 1 << 20, snap);
     REQUIRE_FALSE(reg.load());
     CHECK(reg.snapshot_ads() == 0);
     CHECK(reg.find(7)->url == "https://v1.example/7");
@@ -183,7 +175,7 @@ TEST_CASE("a stale, damaged or overrun ads snapshot is set aside, and answers st
   }
   SECTION("a damaged page: that lookup is answered from RocksDB and counted") {
     flip_byte(snap, 30);  // the first page, which holds ad 1
-    ad_registry reg(**store, 1 << 20, snap);
+    ad_registry reg(*store, 1 << 20, snap);
     REQUIRE_FALSE(reg.load());
     REQUIRE(reg.snapshot_ads() == 300);
     CHECK(reg.find(1)->url == "https://v1.example/1");
@@ -194,7 +186,7 @@ TEST_CASE("a stale, damaged or overrun ads snapshot is set aside, and answers st
   SECTION("a damaged directory, or no file: not used") {
     SECTION("damaged") { flip_byte(snap, std::filesystem::file_size(snap) - 60); }
     SECTION("gone") { std::filesystem::remove(snap); }
-    ad_registry reg(**store, 1 << 20, snap);
+    ad_registry reg(*store, 1 << 20, snap);
     REQUIRE_FALSE(reg.load());
     CHECK(reg.snapshot_ads() == 0);
     CHECK(reg.snapshot_bytes() == 0);
@@ -204,20 +196,20 @@ TEST_CASE("a stale, damaged or overrun ads snapshot is set aside, and answers st
   SECTION("more changed ads than the budget allows: set aside while serving and after a restart") {
     // 1 MiB of cache allows 1 MiB / 8 / 48 = 2730 changed ids.
     {
-      ad_registry reg(**store, 1 << 20, snap);
+      ad_registry reg(*store, 1 << 20, snap);
       REQUIRE_FALSE(reg.load());
       REQUIRE(reg.snapshot_ads() == 300);
       REQUIRE_FALSE(reg.put_batch(rows(1, 3000, "v2")));
       CHECK(reg.snapshot_ads() == 0);
       CHECK(reg.find(7)->url == "https://v2.example/7");
     }
-    ad_registry reg(**store, 1 << 20, snap);
+    ad_registry reg(*store, 1 << 20, snap);
     REQUIRE_FALSE(reg.load());
     CHECK(reg.snapshot_ads() == 0);
     CHECK(reg.find(8)->url == "https://v2.example/8");
     CHECK(reg.find(2999)->url == "https://v2.example/2999");
     REQUIRE_FALSE(reg.write_snapshot(why));
-    ad_registry again(**store, 1 << 20, snap);
+    ad_registry again(*store, 1 << 20, snap);
     REQUIRE_FALSE(again.load());
     CHECK(again.snapshot_ads() == 3000);
     CHECK(again.find(9)->url == "https://v2.example/9");

@@ -5,10 +5,12 @@
 
 #include "state/ads_snapshot.h"
 #include "state/store.h"
+#include "testutil/file_damage.h"
 #include "testutil/temp_dir.h"
 
 using namespace adclick;
 using namespace adclick::state;
+using adclick::testutil::flip_byte;
 
 namespace {
 
@@ -43,16 +45,6 @@ std::unique_ptr<ads_snapshot> open_ok(const std::string& path) {
   INFO(why);
   REQUIRE(s);
   return std::move(*s);
-}
-
-void flip_byte(const std::string& path, std::uint64_t at) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(at));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x20);
-  f.seekp(static_cast<std::streamoff>(at));
-  f.write(&c, 1);
 }
 
 }  // namespace
