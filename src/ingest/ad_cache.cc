@@ -13,17 +13,14 @@ std::size_t admission_slots(std::uint64_t per_shard_bytes) {
 }
 }  // namespace
 
-ad_cache::ad_cache(std::uint64_t capacity_bytes, unsigned shards) : capacity_(capacity_bytes) {
+ad_cache::ad_cache(std::uint64_t capacity_bytes, unsigned shards) {
   shards_.reserve(std::max(1U, shards));
-  const std::uint64_t per_shard = capacity_bytes / std::max(1U, shards);
-  const std::size_t slots = admission_slots(per_shard);
+  const std::size_t slots = admission_slots(capacity_bytes / std::max(1U, shards));
   for (unsigned i = 0; i < std::max(1U, shards); ++i) {
     shards_.push_back(std::make_unique<shard>());
     shards_.back()->missed_once.assign(slots, 0);
   }
-  // The admission table comes out of the budget.
-  const std::uint64_t table = slots * sizeof(std::uint64_t);
-  per_shard_.store(per_shard > table ? per_shard - table : 0, std::memory_order_relaxed);
+  set_capacity(capacity_bytes);
 }
 
 bool ad_cache::admit_locked(shard& s, std::uint64_t ad_id) {
@@ -45,18 +42,23 @@ ad_cache::shard& ad_cache::shard_for(std::uint64_t ad_id) {
 
 void ad_cache::set_capacity(std::uint64_t capacity_bytes) {
   capacity_.store(capacity_bytes, std::memory_order_relaxed);
+  // The admission table comes out of the budget.
   const std::uint64_t table = shards_.front()->missed_once.size() * sizeof(std::uint64_t);
   const std::uint64_t whole = capacity_bytes / shards_.size();
   const std::uint64_t per_shard = whole > table ? whole - table : 0;
   per_shard_.store(per_shard, std::memory_order_relaxed);
   for (auto& s : shards_) {
     std::lock_guard lock(s->mu);
-    while (s->bytes > per_shard && !s->lru.empty()) {
-      const node& victim = s->lru.back();
-      s->bytes -= victim.charge;
-      s->index.erase(victim.ad_id);
-      s->lru.pop_back();
-    }
+    evict_locked(*s, per_shard);
+  }
+}
+
+void ad_cache::evict_locked(shard& s, std::uint64_t limit) {
+  while (s.bytes > limit && !s.lru.empty()) {
+    const node& victim = s.lru.back();
+    s.bytes -= victim.charge;
+    s.index.erase(victim.ad_id);
+    s.lru.pop_back();
   }
 }
 
@@ -86,10 +88,9 @@ void ad_cache::fill(std::uint64_t ad_id, entry_ptr ad, std::uint64_t stamp) {
   shard& s = shard_for(ad_id);
   std::lock_guard lock(s.mu);
   if (s.writes != stamp || s.index.count(ad_id) != 0) return;
-  if (s.bytes + charge(ad) > per_shard_.load(std::memory_order_relaxed) && !admit_locked(s, ad_id)) {
-    return;
-  }
-  insert_locked(s, ad_id, std::move(ad));
+  const std::uint64_t c = charge(ad);
+  if (s.bytes + c > per_shard_.load(std::memory_order_relaxed) && !admit_locked(s, ad_id)) return;
+  insert_locked(s, ad_id, std::move(ad), c);
 }
 
 void ad_cache::put(std::uint64_t ad_id, entry_ptr ad) {
@@ -97,7 +98,8 @@ void ad_cache::put(std::uint64_t ad_id, entry_ptr ad) {
   std::lock_guard lock(s.mu);
   ++s.writes;
   erase_locked(s, ad_id);
-  insert_locked(s, ad_id, std::move(ad));
+  const std::uint64_t c = charge(ad);
+  insert_locked(s, ad_id, std::move(ad), c);
 }
 
 void ad_cache::erase(std::uint64_t ad_id) {
@@ -107,16 +109,10 @@ void ad_cache::erase(std::uint64_t ad_id) {
   erase_locked(s, ad_id);
 }
 
-void ad_cache::insert_locked(shard& s, std::uint64_t ad_id, entry_ptr ad) {
-  const std::uint64_t c = charge(ad);
+void ad_cache::insert_locked(shard& s, std::uint64_t ad_id, entry_ptr ad, std::uint64_t c) {
   const std::uint64_t per_shard = per_shard_.load(std::memory_order_relaxed);
   if (c > per_shard) return;  // larger than a whole shard: not cached
-  while (s.bytes + c > per_shard && !s.lru.empty()) {
-    const node& victim = s.lru.back();
-    s.bytes -= victim.charge;
-    s.index.erase(victim.ad_id);
-    s.lru.pop_back();
-  }
+  evict_locked(s, per_shard - c);
   s.lru.push_front(node{ad_id, std::move(ad), c});
   s.index[ad_id] = s.lru.begin();
   s.bytes += c;

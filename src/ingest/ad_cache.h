@@ -76,11 +76,14 @@ class ad_cache {
   // forgotten), else it is remembered and not admitted.
   static bool admit_locked(shard& s, std::uint64_t ad_id);
   shard& shard_for(std::uint64_t ad_id);
-  void insert_locked(shard& s, std::uint64_t ad_id, entry_ptr ad);
+  // `c` is charge(ad).
+  void insert_locked(shard& s, std::uint64_t ad_id, entry_ptr ad, std::uint64_t c);
+  // Drops least recently used entries until the shard holds at most `limit` bytes.
+  static void evict_locked(shard& s, std::uint64_t limit);
   void erase_locked(shard& s, std::uint64_t ad_id);
 
-  std::atomic<std::uint64_t> capacity_;
-  std::atomic<std::uint64_t> per_shard_;  // read under a shard's lock
+  std::atomic<std::uint64_t> capacity_{0};
+  std::atomic<std::uint64_t> per_shard_{0};  // read under a shard's lock
   std::vector<std::unique_ptr<shard>> shards_;
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};

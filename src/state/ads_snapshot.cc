@@ -1,16 +1,16 @@
 #include "state/ads_snapshot.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
 
+#include "log/file_system.h"
+#include "log/record_format.h"
 #include "state/store.h"
 
 namespace adclick::state {
@@ -23,49 +23,24 @@ constexpr std::size_t kRecordHeader = 12;  // adId, len
 // (URL 2048, advertiser 64): no page of a sound file is longer than this.
 constexpr std::uint64_t kMaxPageBytes = 64 * 1024;
 
-void put_le64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
+using log::format::get_u32;
+using log::format::get_u64;
+
+void put_le64(std::string& out, std::uint64_t v) { out += encode_u64(v); }
 void put_le32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-std::uint64_t le64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-std::uint32_t le32(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-std::error_code last_error() { return {errno, std::generic_category()}; }
-
-std::error_code write_all(int fd, const std::string& bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_error();
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
+  char b[4];
+  log::format::put_u32(b, v);
+  out.append(b, sizeof b);
 }
 
 // Reads exactly n bytes at off; std::errc::io_error when the file is shorter.
 std::error_code read_at(int fd, char* out, std::size_t n, std::uint64_t off) {
   std::size_t done = 0;
   while (done < n) {
-    const auto got = ::pread(fd, out + done, n - done, static_cast<off_t>(off + done));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return last_error();
-    }
-    if (got == 0) return std::make_error_code(std::errc::io_error);
-    done += static_cast<std::size_t>(got);
+    auto got = log::posix_file_system().pread(fd, out + done, n - done, off + done);
+    if (!got) return got.error();
+    if (*got == 0) return std::make_error_code(std::errc::io_error);
+    done += *got;
   }
   return {};
 }
@@ -74,20 +49,21 @@ std::error_code read_at(int fd, char* out, std::size_t n, std::uint64_t off) {
 
 std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch,
                                     const ad_source& source, std::string& why) {
+  log::file_system& fs = log::posix_file_system();
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    const auto ec = last_error();
-    why = fmt::format("cannot create {}: {}", tmp, ec.message());
-    return ec;
+  auto opened = fs.open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  if (!opened) {
+    why = fmt::format("cannot create {}: {}", tmp, opened.error().message());
+    return opened.error();
   }
+  const int fd = *opened;
   std::string out;       // written in chunks of about 1 MiB
   std::string page;      // the records of the open page
   std::string directory;
   std::uint64_t written = 0, pages = 0, ads = 0, page_first = 0;
   std::error_code ec;
   auto flush_out = [&]() {
-    if (!ec) ec = write_all(fd, out);
+    if (!ec) ec = fs.write_all(fd, out.data(), out.size());
     written += out.size();
     out.clear();
   };
@@ -136,11 +112,10 @@ std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch
   put_le64(footer, XXH3_64bits(footer.data(), footer.size()));
   out += footer;
   flush_out();
-  if (!ec && ::fdatasync(fd) != 0) ec = last_error();
-  ::close(fd);
+  if (!ec) ec = fs.sync(fd);
+  fs.close(fd);
   if (src_ec || !ordered || ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
+    (void)fs.remove(tmp);
     if (src_ec) {
       why = "cannot read the ads: " + src_ec.message();
       return src_ec;
@@ -152,43 +127,38 @@ std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch
     why = fmt::format("cannot write {}: {}", tmp, ec.message());
     return ec;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ec = last_error();
+  if ((ec = fs.rename(tmp, path))) {
     why = fmt::format("cannot rename {} to {}: {}", tmp, path, ec.message());
     return ec;
   }
   // The rename is durable once the directory is.
   const auto dir = std::filesystem::path(path).parent_path();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    ec = last_error();
-    if (dfd >= 0) ::close(dfd);
+  if ((ec = fs.sync_dir(dir.empty() ? "." : dir.string()))) {
     why = fmt::format("cannot sync the directory of {}: {}", path, ec.message());
     return ec;
   }
-  ::close(dfd);
   return {};
 }
 
 result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path, std::string& why) {
-  std::unique_ptr<ads_snapshot> s(new ads_snapshot());
-  s->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (s->fd_ < 0) {
-    const auto ec = last_error();
-    why = fmt::format("cannot open {}: {}", path, ec.message());
-    return ec;
+  log::file_system& fs = log::posix_file_system();
+  auto opened = fs.open(path, O_RDONLY);
+  if (!opened) {
+    why = fmt::format("cannot open {}: {}", path, opened.error().message());
+    return opened.error();
   }
-  const off_t size = ::lseek(s->fd_, 0, SEEK_END);
-  if (size < 0) {
-    const auto ec = last_error();
-    why = fmt::format("cannot read {}: {}", path, ec.message());
-    return ec;
+  std::unique_ptr<ads_snapshot> s(new ads_snapshot());
+  s->fd_ = *opened;
+  const auto size = fs.size(s->fd_);
+  if (!size) {
+    why = fmt::format("cannot read {}: {}", path, size.error().message());
+    return size.error();
   }
   auto corrupt = [&](const std::string& what) {
     why = fmt::format("{} is damaged: {}", path, what);
     return state_errc::corrupt;
   };
-  const auto file_size = static_cast<std::uint64_t>(size);
+  const std::uint64_t file_size = *size;
   if (file_size < kFooterBytes) return corrupt("shorter than its footer");
   char footer[kFooterBytes];
   if (auto ec = read_at(s->fd_, footer, kFooterBytes, file_size - kFooterBytes)) {
@@ -196,10 +166,10 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
     return ec;
   }
   if (std::memcmp(footer, kMagic, sizeof kMagic) != 0) return corrupt("not an ads snapshot (bad magic)");
-  if (XXH3_64bits(footer, 48) != le64(footer + 48)) return corrupt("footer checksum mismatch");
-  s->epoch_ = le64(footer + 8);
-  s->ads_ = le64(footer + 16);
-  const std::uint64_t dir_offset = le64(footer + 24), dir_len = le64(footer + 32);
+  if (XXH3_64bits(footer, 48) != get_u64(footer + 48)) return corrupt("footer checksum mismatch");
+  s->epoch_ = get_u64(footer + 8);
+  s->ads_ = get_u64(footer + 16);
+  const std::uint64_t dir_offset = get_u64(footer + 24), dir_len = get_u64(footer + 32);
   if (dir_offset > file_size || dir_len != file_size - kFooterBytes - dir_offset || dir_len < 16 ||
       dir_len % 16 != 0) {
     return corrupt("directory bounds do not match the file size");
@@ -209,14 +179,14 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
     why = fmt::format("cannot read {}: {}", path, ec.message());
     return ec;
   }
-  if (XXH3_64bits(dir.data(), dir.size()) != le64(footer + 40)) return corrupt("directory checksum mismatch");
-  const std::uint64_t pages = le64(dir.data());
+  if (XXH3_64bits(dir.data(), dir.size()) != get_u64(footer + 40)) return corrupt("directory checksum mismatch");
+  const std::uint64_t pages = get_u64(dir.data());
   if (pages != (dir_len - 16) / 16) return corrupt("directory page count mismatch");
   s->first_ids_.reserve(pages);
   s->offsets_.reserve(pages + 1);
   for (std::uint64_t i = 0; i < pages; ++i) {
     const char* e = dir.data() + 8 + 16 * i;
-    const std::uint64_t first = le64(e), off = le64(e + 8);
+    const std::uint64_t first = get_u64(e), off = get_u64(e + 8);
     const std::uint64_t prev_end = i == 0 ? 0 : s->offsets_.back();
     if ((i == 0 && off != 0) || (i > 0 && first <= s->first_ids_.back()) ||
         (i > 0 && (off <= prev_end || off - prev_end > kMaxPageBytes))) {
@@ -225,7 +195,7 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
     s->first_ids_.push_back(first);
     s->offsets_.push_back(off);
   }
-  const std::uint64_t end = le64(dir.data() + dir_len - 8);
+  const std::uint64_t end = get_u64(dir.data() + dir_len - 8);
   if (end != dir_offset || (pages > 0 && (end <= s->offsets_.back() ||
                                           end - s->offsets_.back() > kMaxPageBytes))) {
     return corrupt("directory end does not match the pages");
@@ -236,7 +206,7 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
 }
 
 ads_snapshot::~ads_snapshot() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) log::posix_file_system().close(fd_);
 }
 
 std::uint64_t ads_snapshot::memory_bytes() const {
@@ -251,15 +221,15 @@ result<std::optional<ad_record>> ads_snapshot::find(std::uint64_t ad_id) const {
   thread_local std::string buf;
   buf.resize(len);
   if (auto ec = read_at(fd_, buf.data(), len, off)) return ec;
-  if (len < 8 + kRecordHeader || XXH3_64bits(buf.data(), len - 8) != le64(buf.data() + len - 8)) {
+  if (len < 8 + kRecordHeader || XXH3_64bits(buf.data(), len - 8) != get_u64(buf.data() + len - 8)) {
     return state_errc::corrupt;
   }
   std::uint64_t at = 0;
   const std::uint64_t records_end = len - 8;
   while (at < records_end) {
     if (records_end - at < kRecordHeader) return state_errc::corrupt;
-    const std::uint64_t id = le64(buf.data() + at);
-    const std::uint32_t n = le32(buf.data() + at + 8);
+    const std::uint64_t id = get_u64(buf.data() + at);
+    const std::uint32_t n = get_u32(buf.data() + at + 8);
     at += kRecordHeader;
     if (n > records_end - at) return state_errc::corrupt;
     if (id == ad_id) {
