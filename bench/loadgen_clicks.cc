@@ -40,13 +40,14 @@ std::optional<std::string> decode_base64(std::string_view text) {
   return out;
 }
 
-zipf_ads::zipf_ads(std::uint64_t ads, double exponent) {
+zipf_ads::zipf_ads(std::uint64_t ads, double exponent) : ads_(ads) {
   if (ads == 0) throw std::invalid_argument("zipf_ads: need at least one ad");
   if (exponent < 0) throw std::invalid_argument("zipf_ads: exponent must be >= 0");
+  if (exponent == 0) return;
   cdf_.resize(ads);
   double sum = 0;
   for (std::uint64_t k = 1; k <= ads; ++k) {
-    sum += exponent == 0 ? 1.0 : 1.0 / std::pow(static_cast<double>(k), exponent);
+    sum += 1.0 / std::pow(static_cast<double>(k), exponent);
     cdf_[k - 1] = sum;
   }
   for (auto& c : cdf_) c /= sum;
@@ -55,12 +56,16 @@ zipf_ads::zipf_ads(std::uint64_t ads, double exponent) {
 
 std::uint64_t zipf_ads::draw(fast_rng& rng) const {
   const double u = rng.uniform();
+  if (cdf_.empty()) {  // uniform: u < 1, so the product stays below ads_
+    return std::min(ads_ - 1, static_cast<std::uint64_t>(u * static_cast<double>(ads_))) + 1;
+  }
   const auto it = std::upper_bound(cdf_.begin(), cdf_.end(), u);
   return static_cast<std::uint64_t>(it - cdf_.begin()) + 1;
 }
 
 double zipf_ads::share(std::uint64_t id) const {
-  if (id == 0 || id > cdf_.size()) return 0;
+  if (id == 0 || id > ads_) return 0;
+  if (cdf_.empty()) return 1.0 / static_cast<double>(ads_);
   return cdf_[id - 1] - (id == 1 ? 0.0 : cdf_[id - 2]);
 }
 

@@ -37,7 +37,9 @@ class fast_rng {
 
 // Ad ids 1..ads with Zipf popularity: P(ad k) is proportional to 1 / k^exponent
 // (exponent 0 is uniform), so ad 1 is the hottest. The CDF is computed once;
-// a draw is one binary search (about 17 steps for 100,000 ads).
+// a draw is one binary search (about 17 steps for 100,000 ads). Exponent 0
+// (uniform) keeps no table and draws in constant time, so that a load over
+// millions of ads does not spend the shared CPU on cache-missing searches.
 // Constant after construction: may be shared by threads.
 class zipf_ads {
  public:
@@ -47,7 +49,8 @@ class zipf_ads {
   double share(std::uint64_t id) const;
 
  private:
-  std::vector<double> cdf_;  // cdf_[k] = P(ad id <= k + 1), cdf_.back() == 1
+  std::uint64_t ads_;
+  std::vector<double> cdf_;  // cdf_[k] = P(ad id <= k + 1), cdf_.back() == 1; empty when uniform
 };
 
 enum class click_kind { fresh, duplicate, invalid };
