@@ -69,4 +69,5 @@ med = {k: statistics.median(float(x) for x in open(f"{tmp}/{k}.rates")) for k in
 for k, label in (("uniform", f"{ads} ads, uniform"), ("zipf", f"{ads} ads, Zipf 1")):
     print(f"many_ads: median {label:<24} {med[k]:>8.0f} clicks/s = {100 * med[k] / med['few']:.0f}% of 1,000 ads ({med['few']:.0f})")
 PY
+echo "many_ads: $("$BUILD/src/app/adclick" version)"
 echo "many_ads: server peak RSS $(( $(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status") / 1024 )) MiB; machine $(nproc) cores"

@@ -11,6 +11,7 @@ packages=(
   libxxhash-dev           # record checksums, partitioning
   libssl-dev              # HMAC-SHA256
   libzstd-dev             # segment archive
+  libjemalloc-dev         # the server's allocator
   catch2                  # tests
   libfmt-dev libspdlog-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libbenchmark-dev        # bench/

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+
+#include <dlfcn.h>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -29,6 +31,12 @@
 #endif
 
 namespace {
+
+// The allocator this process runs on, as the dynamic linker resolved it:
+// jemalloc exports mallctl. Sanitizer builds run on the sanitizer's own.
+const char* allocator_name() {
+  return dlsym(RTLD_DEFAULT, "mallctl") != nullptr ? "jemalloc" : "libc malloc";
+}
 
 // Loads --config FILE, or the embedded default when no file is given. Prints
 // one line and returns false on error.
@@ -116,7 +124,7 @@ int run(int argc, char** argv) {
   }
 
   if (version->parsed()) {
-    std::printf("adclick %s\n", ADCLICK_VERSION);
+    std::printf("adclick %s (allocator: %s)\n", ADCLICK_VERSION, allocator_name());
     return 0;
   }
   if (serve->parsed()) {

@@ -219,7 +219,9 @@ void reconciler::execute(report& r, cancel_token& cancel) {
 #if defined(__GLIBC__)
   // The run's dedup set and tallies (hundreds of MiB for a long range) are
   // freed by now, but glibc keeps freed heap for reuse: hand it back, so the
-  // server's RSS returns to its steady state after each run.
+  // server's RSS returns to its steady state after each run. (On jemalloc,
+  // the release build's allocator, this is a no-op: jemalloc returns freed
+  // pages itself, some seconds after they are freed.)
   malloc_trim(0);
 #endif
 

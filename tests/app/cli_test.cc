@@ -25,6 +25,8 @@ TEST_CASE("help and version", "[app]") {
   const auto [code, out] = run({ADCLICK_BINARY, "version"});
   CHECK(code == 0);
   CHECK_THAT(out, Catch::StartsWith("adclick "));
+  // The release build runs on jemalloc (CMake option ADCLICK_JEMALLOC).
+  CHECK_THAT(out, Catch::Contains("(allocator: " ADCLICK_EXPECTED_ALLOCATOR ")"));
 }
 
 TEST_CASE("unknown subcommands and options fail with one clear line", "[app]") {
