@@ -35,7 +35,7 @@ namespace {
 // The allocator this process runs on, as the dynamic linker resolved it:
 // jemalloc exports mallctl. Sanitizer builds run on the sanitizer's own.
 const char* allocator_name() {
-  return dlsym(RTLD_DEFAULT, "mallctl") != nullptr ? "jemalloc" : "libc malloc";
+  return dlsym(RTLD_DEFAULT, "mallctl") != nullptr ? "jemalloc" : "default malloc";
 }
 
 // Loads --config FILE, or the embedded default when no file is given. Prints
