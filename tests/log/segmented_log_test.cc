@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -335,10 +336,11 @@ TEST_CASE("retention deletes only what the consumers' floor allows", "[log]") {
   auto opts = small_options(dir.path(), 1);
   opts.segment_size = 4096;
   opts.retention = std::chrono::hours(1);
-  std::int64_t now = 1'800'000'000'000;
-  opts.now_ms = [&now] { return now; };
+  // The flusher thread reads the clock too: it is atomic.
+  std::atomic<std::int64_t> now{1'800'000'000'000};
+  opts.now_ms = [&now] { return now.load(); };
   auto log = open_log(opts);
-  for (std::uint64_t i = 0; i < 300; ++i) REQUIRE(log->append_and_wait(0, make_click(i, now)));
+  for (std::uint64_t i = 0; i < 300; ++i) REQUIRE(log->append_and_wait(0, make_click(i, now.load())));
   const auto segs = log->segments(0);
   REQUIRE(segs.size() > 4);
   now += 2 * 3'600'000;  // everything is past retention now
