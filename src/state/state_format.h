@@ -19,9 +19,12 @@
 //   meta       "offset/" partition(4)               -> next log offset to apply, u64
 //              "watermark/" shard(4)                -> event-time watermark ms, i64
 //   reconcile  (the batch layer's reports)
+//   active     "active/" hour(8) adId(8)            -> "" (the ad has a clicks row
+//                                                      for that hour; written with it.
+//                                                      Stores written before this
+//                                                      family hold them in meta,
+//                                                      where they are still read)
 //   meta       "format"                             -> state format version, u64
-//              "active/" hour(8) adId(8)            -> "" (the ad has a clicks row
-//                                                      for that hour; written with it)
 //              "reconciled_through"                 -> Unix ms, i64: every minute
 //                                                      before it has been reconciled
 //              "ads_count"                          -> ads registered, u64 (written
@@ -53,6 +56,7 @@ inline constexpr const char* kDedupFamily = "dedup";
 inline constexpr const char* kCountsFamily = "counts";
 inline constexpr const char* kMetaFamily = "meta";
 inline constexpr const char* kReconcileFamily = "reconcile";
+inline constexpr const char* kActiveFamily = "active";
 
 // What a counts row counts besides clicks (per ad and minute).
 enum class tally_kind : std::uint8_t {

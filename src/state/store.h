@@ -55,7 +55,7 @@ class write_batch {
   void put_dedup(std::uint64_t ad_id, std::string_view impression_id, std::int64_t expires_at_s);
   void put_offset(std::uint32_t partition, std::uint64_t next_offset);
   void put_watermark(std::uint32_t shard, std::int64_t watermark_ms);
-  // meta: the ad has a clicks row in this hour (see store::scan_active_ads).
+  // active: the ad has a clicks row in this hour (see store::scan_active_ads).
   void put_active(std::int64_t hour, std::uint64_t ad_id);
   // meta: every minute before `ms` has been reconciled.
   void put_reconciled_through(std::int64_t ms);
@@ -123,7 +123,8 @@ class store {
 
   // One counts row (an empty row when there is none).
   [[nodiscard]] result<minute_row> get_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind);
-  // The ads with a clicks row in `hour` (put_active), in id order.
+  // The ads with a clicks row in `hour` (put_active). An ad marked both in
+  // the active family and, by an older build, in meta is named twice.
   [[nodiscard]] std::error_code scan_active_ads(std::int64_t hour,
                                                 const std::function<void(std::uint64_t ad_id)>& fn);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <rocksdb/db.h>
@@ -290,6 +291,58 @@ TEST_CASE("ads, the advertiser index, dedup keys and offsets survive a reopen", 
   std::size_t n = 0;
   REQUIRE_FALSE(db->for_each_ad([&](const ad_record&) { return ++n < 100; }));
   CHECK(n == 3);
+}
+
+TEST_CASE("the hour index: marks are found by hour after a reopen, in their family and in meta",
+          "[state]") {
+  testutil::temp_dir dir;
+  const std::int64_t hour = 500'000;
+  {
+    auto db = open_store(dir.path());
+    write_batch b;
+    for (std::uint64_t ad : {7, 3, 9}) b.put_active(hour, ad);
+    b.put_active(hour + 1, 4);
+    b.put_active(hour - 1, 5);
+    REQUIRE_FALSE(db->write(b, true));
+    write_batch again;  // marking twice is one mark
+    again.put_active(hour, 3);
+    REQUIRE_FALSE(db->write(again, true));
+  }
+  auto marks = [&](store& db, std::int64_t h) {
+    std::multiset<std::uint64_t> out;
+    REQUIRE_FALSE(db.scan_active_ads(h, [&](std::uint64_t ad) { out.insert(ad); }));
+    return out;
+  };
+  {
+    auto db = open_store(dir.path());
+    CHECK(marks(*db, hour) == std::multiset<std::uint64_t>{3, 7, 9});
+    CHECK(marks(*db, hour + 1) == std::multiset<std::uint64_t>{4});
+    CHECK(marks(*db, hour - 1) == std::multiset<std::uint64_t>{5});
+    CHECK(marks(*db, hour + 2).empty());
+  }
+  // The marks are in the active family, none in meta.
+  std::map<std::string, std::size_t> keys;
+  with_raw_families(dir.path(), [&](rocksdb::DB& raw, const std::string& name,
+                                    rocksdb::ColumnFamilyHandle* h) {
+    std::unique_ptr<rocksdb::Iterator> it(raw.NewIterator(rocksdb::ReadOptions(), h));
+    for (it->Seek("active/"); it->Valid() && it->key().starts_with("active/"); it->Next()) ++keys[name];
+  });
+  CHECK(keys == std::map<std::string, std::size_t>{{kActiveFamily, 5}});
+  // A store written before the active family holds its marks in meta: they
+  // are still found, next to the new ones.
+  raw_put(dir.path(), kMetaFamily, active_key(hour, 11), "");
+  auto db = open_store(dir.path());
+  CHECK(marks(*db, hour) == std::multiset<std::uint64_t>{3, 7, 9, 11});
+  write_batch b;
+  b.put_active(hour, 11);
+  REQUIRE_FALSE(db->write(b, true));
+  CHECK(marks(*db, hour) == std::multiset<std::uint64_t>{3, 7, 9, 11, 11});
+  SECTION("a damaged mark is reported") {
+    db.reset();
+    raw_put(dir.path(), kActiveFamily, active_prefix(hour) + "short", "");
+    db = open_store(dir.path());
+    CHECK(db->scan_active_ads(hour, [](std::uint64_t) {}) == state_errc::corrupt);
+  }
 }
 
 TEST_CASE("state encodings reject damaged bytes", "[state]") {
