@@ -130,9 +130,15 @@ std::error_code shard::flush() {
     std::sort(dedup_.begin(), dedup_.end(), [](const dedup_entry& a, const dedup_entry& b) {
       return a.ad_id != b.ad_id ? a.ad_id < b.ad_id : a.impression_id < b.impression_id;
     });
+    // The counts rows too: the window map is unordered.
+    rows_.assign(deltas_.begin(), deltas_.end());
+    std::sort(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) {
+      return a.first.ad_id != b.first.ad_id ? a.first.ad_id < b.first.ad_id
+                                            : a.first.minute < b.first.minute;
+    });
     state::write_batch b;
     active_.clear();
-    for (const auto& [k, n] : deltas_) {
+    for (const auto& [k, n] : rows_) {
       b.add_count(k.ad_id, k.minute, state::tally_kind::clicks, n);
       active_.emplace_back(state::row_hour(k.minute), k.ad_id);
     }

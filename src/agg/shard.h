@@ -120,6 +120,7 @@ class shard {
   std::vector<log::offset_t> committed_;
   std::unordered_map<window_key, std::uint64_t, window_hash> deltas_;
   std::unordered_map<window_key, std::uint64_t, window_hash> late_;
+  std::vector<std::pair<window_key, std::uint64_t>> rows_;      // deltas_ in key order; reused
   std::vector<std::pair<std::int64_t, std::uint64_t>> active_;  // (hour, ad) of a flush; reused
   std::vector<dedup_entry> dedup_;
   std::int64_t max_event_ms_ = INT64_MIN;
