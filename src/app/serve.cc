@@ -75,6 +75,7 @@ log::log_options make_log_options(const config::config& cfg) {
   o.batch_max_delay = std::chrono::duration_cast<std::chrono::microseconds>(cfg.log.batch_max_delay);
   o.preallocate = cfg.log.preallocate;
   o.checkpoint_bytes = cfg.log.journal_size;
+  o.append_timeout = cfg.log.append_timeout;
   return o;
 }
 
@@ -134,6 +135,9 @@ void register_metrics(const log::segmented_log& lg, const http::server& server,
               [&ls] { return static_cast<double>(ls.appends.load()); });
   m.add_gauge("adclick_log_append_failures_total", "Appends failed (disk full, I/O error)", "",
               [&ls] { return static_cast<double>(ls.append_failures.load()); });
+  m.add_gauge("adclick_log_append_timeouts_total",
+              "Appends not written within log.append_timeout (answered unrecorded)", "",
+              [&ls] { return static_cast<double>(ls.append_timeouts.load()); });
   m.add_gauge("adclick_log_bytes_written_total", "Bytes written to segments", "",
               [&ls] { return static_cast<double>(ls.bytes_written.load()); });
   m.add_gauge("adclick_log_group_commits_total", "Group commits", "",

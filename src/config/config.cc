@@ -48,7 +48,7 @@ const table_schema kSchema[] = {
     {"storage", {"data_dir", "ads_file", "archive_dir"}},
     {"log",
      {"partitions", "durability", "retention", "segment_size", "segment_age", "batch_max_bytes",
-      "batch_max_delay", "preallocate", "journal_size"}},
+      "batch_max_delay", "preallocate", "journal_size", "append_timeout"}},
     {"signing", {"current_key", "keys", "max_validity"}},
     {"ingest", {"hot_ad_rate", "hot_fanout", "hot_ads", "ad_cache"}},
     {"aggregation", {"shards", "flush_interval", "allowed_lateness", "max_out_of_orderness"}},
@@ -350,6 +350,7 @@ class parser {
                   o.batch_max_delay);
     read_size(t, "preallocate", 0, base::kGiB, o.preallocate);
     read_size(t, "journal_size", 64 * base::kKiB, base::kGiB, o.journal_size);
+    read_duration(t, "append_timeout", milliseconds(10), std::chrono::minutes(10), o.append_timeout);
   }
 
   void read_signing(signing_options& o) {

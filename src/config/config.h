@@ -75,6 +75,9 @@ struct log_options {
   std::uint64_t preallocate = 2 * 1024 * 1024;
   // 64KiB..1GiB: each of the two commit journal files (durability "sync").
   std::uint64_t journal_size = 32ULL * 1024 * 1024;
+  // 10ms..10m: a click still waiting to be written this long after it
+  // arrived is answered as `unrecorded` and never written.
+  std::chrono::milliseconds append_timeout{std::chrono::seconds(5)};
 };
 
 // [signing]: click signature keys.

@@ -121,6 +121,7 @@ std::string describe(const config& c) {
   w.duration("batch_max_delay", c.log.batch_max_delay);
   w.size("preallocate", c.log.preallocate);
   w.size("journal_size", c.log.journal_size);
+  w.duration("append_timeout", c.log.append_timeout);
 
   w.table("signing");
   w.str("current_key", c.signing.current_key);

@@ -17,6 +17,11 @@ class category final : public std::error_category {
       case log_errc::bad_index: return "segment index damaged or not matching its segment";
       case log_errc::bad_layout: return "unexpected file in the log directory";
       case log_errc::partition_mismatch: return "log was created with a different partition count";
+      case log_errc::timed_out: return "the append was not durable within log.append_timeout";
+      case log_errc::fenced:
+        return "a segment fdatasync failed: appends are refused until adclick restarts and "
+               "recovers from the journal";
+      case log_errc::bad_holes_file: return "the log's file of known offset holes is damaged";
     }
     return "unknown log error";
   }

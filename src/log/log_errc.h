@@ -15,6 +15,9 @@ enum class log_errc {
   bad_index,           // a segment index file is damaged or does not match its segment
   bad_layout,          // the log directory holds something unexpected
   partition_mismatch,  // the log was created with a different partition count
+  timed_out,           // not durable within log_options::append_timeout: not written
+  fenced,              // a segment's fdatasync failed: appends refused until a restart
+  bad_holes_file,      // the file of known offset holes is damaged
 };
 
 const std::error_category& log_category() noexcept;

@@ -26,6 +26,10 @@ struct log_options {
   std::uint64_t batch_max_bytes = 1 << 20;  // at most this much per partition per group commit
   std::chrono::microseconds batch_max_delay{0};  // linger to gather a bigger batch
   std::uint64_t max_pending_bytes = 64ull << 20;  // appends beyond this fail `overloaded`
+  // An append still queued (not yet written) this long after it was made
+  // fails with log_errc::timed_out and is never written, so no caller waits
+  // on a backlog without bound. One being written waits for its fdatasync.
+  std::chrono::milliseconds append_timeout{5'000};
   // Zeros kept written and synced ahead of the active segment's data, so that
   // a group commit's fdatasync flushes data only (0: off).
   std::uint64_t preallocate = 2ull << 20;
@@ -47,6 +51,7 @@ struct log_options {
 struct log_stats {
   std::atomic<std::uint64_t> appends{0};          // records made durable
   std::atomic<std::uint64_t> append_failures{0};  // appends completed with an error
+  std::atomic<std::uint64_t> append_timeouts{0};  // of those: not written within append_timeout
   std::atomic<std::uint64_t> bytes_written{0};
   std::atomic<std::uint64_t> batches{0};  // group commits
   std::atomic<std::uint64_t> syncs{0};    // fdatasync calls on segment files

@@ -177,6 +177,7 @@ partition::enqueue_result partition::enqueue(const click_record& r, append_handl
     }
   }
   auto& chunk = pending_.back();
+  if (chunk.handlers.empty()) chunk.first_queued = std::chrono::steady_clock::now();
   const std::size_t before = chunk.frames.size();
   if (!format::append_click_frame(chunk.frames, r)) {
     if (chunk.frames.empty()) {
@@ -230,17 +231,28 @@ void partition::set_delete_floor(offset_t offset) {
   }
 }
 
-std::uint64_t partition::take(std::uint64_t max_bytes, std::vector<pending_chunk>& batch) {
+std::uint64_t partition::take(std::uint64_t max_bytes, std::chrono::steady_clock::time_point cutoff,
+                              std::vector<pending_chunk>& batch, std::vector<pending_chunk>& expired,
+                              bool& more) {
   std::lock_guard lk(pending_mu_);
   std::uint64_t bytes = 0;
   std::size_t n = 0;
-  while (n < pending_.size() && (n == 0 || bytes + pending_[n].frames.size() <= max_bytes)) {
+  // Chunks are queued in order, so the ones that waited too long are first.
+  while (n < pending_.size() && pending_[n].first_queued < cutoff) {
     bytes += pending_[n].frames.size();
+    expired.push_back(std::move(pending_[n]));
     ++n;
   }
-  for (std::size_t i = 0; i < n; ++i) batch.push_back(std::move(pending_[i]));
+  std::uint64_t taken = 0;
+  const std::size_t first = n;
+  while (n < pending_.size() && (n == first || taken + pending_[n].frames.size() <= max_bytes)) {
+    taken += pending_[n].frames.size();
+    batch.push_back(std::move(pending_[n]));
+    ++n;
+  }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-  return bytes;
+  more = !pending_.empty();
+  return bytes + taken;
 }
 
 std::error_code partition::seal_active() {

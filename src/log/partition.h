@@ -3,6 +3,7 @@
 // for the next group commit, and its durable end.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,8 @@ namespace adclick::log {
 struct pending_chunk {
   std::string frames;
   std::vector<append_handler> handlers;
+  // When its first record was queued: the whole chunk times out from then.
+  std::chrono::steady_clock::time_point first_queued{};
 };
 
 class partition {
@@ -54,9 +57,14 @@ class partition {
   void set_delete_floor(offset_t offset);
 
   // --- flusher thread ---------------------------------------------------------
-  // Moves up to max_bytes of queued chunks into `batch` (at least one chunk if
-  // any is queued). Returns the bytes taken.
-  std::uint64_t take(std::uint64_t max_bytes, std::vector<pending_chunk>& batch);
+  // Moves the queued chunks whose first record was queued before `cutoff`
+  // into `expired` (they are never written: their appends time out), then up
+  // to max_bytes of the others into `batch` (at least one chunk if any is
+  // queued). Returns the bytes taken out of the queue (both kinds); `more`
+  // says whether chunks are still queued after it.
+  std::uint64_t take(std::uint64_t max_bytes, std::chrono::steady_clock::time_point cutoff,
+                     std::vector<pending_chunk>& batch, std::vector<pending_chunk>& expired,
+                     bool& more);
   // Assigns offsets and writes the batch to the active segment (rolling it
   // first if it is full or old). On error the file is cut back and nothing of
   // the batch counts.

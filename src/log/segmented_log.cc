@@ -252,7 +252,8 @@ void segmented_log::stop() {
   } else if (never_started) {
     // Still write and complete what was queued before start().
     for (auto& p : partitions_) p->close();
-    while (run_batch_once()) {
+    bool more = false;
+    while (run_batch_once(more)) {
     }
     for (auto& p : partitions_) p->sync_active();
   }
@@ -339,18 +340,33 @@ void segmented_log::enforce_retention() {
   for (auto& p : partitions_) p->enforce_retention(now);
 }
 
-bool segmented_log::run_batch_once() {
+bool segmented_log::run_batch_once(bool& more) {
   const std::size_t n = partitions_.size();
   std::vector<std::vector<pending_chunk>>& batches = batches_;
   batches.resize(n);
   std::uint64_t taken = 0;
+  more = false;
+  const auto cutoff = std::chrono::steady_clock::now() - options_.append_timeout;
+  bool any = false;
   for (std::size_t i = 0; i < n; ++i) {
-    taken += partitions_[i]->take(options_.batch_max_bytes, batches[i]);
+    bool left = false;
+    taken += partitions_[i]->take(options_.batch_max_bytes, cutoff, batches[i], expired_, left);
+    more = more || left;
+    if (!expired_.empty()) {
+      // Waited past the deadline: never written, so they hold no offset and
+      // their callers learn it now rather than after the backlog.
+      any = true;
+      std::uint64_t records = 0;
+      for (const auto& c : expired_) records += c.handlers.size();
+      stats_.append_timeouts.fetch_add(records, std::memory_order_relaxed);
+      log_append_error(static_cast<partition_id>(i), log_errc::timed_out);
+      partitions_[i]->complete(expired_, log_errc::timed_out);
+    }
+    any = any || !batches[i].empty();
   }
-  if (taken == 0) {
-    bool any = false;
-    for (auto& b : batches) any = any || !b.empty();
-    if (!any) return false;
+  if (!any) {
+    pending_bytes_.fetch_sub(taken, std::memory_order_relaxed);
+    return false;
   }
   const auto now = now_ms();
   std::vector<std::error_code>& errors = errors_;
@@ -412,8 +428,13 @@ void segmented_log::log_append_error(partition_id p, std::error_code ec) {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_error_log_ >= std::chrono::seconds(10)) {
     last_error_log_ = now;
-    spdlog::error("log: partition {}: appends failed: {} (appends fail until the disk recovers)",
-                  p, ec.message());
+    if (ec == log_errc::timed_out) {
+      spdlog::error("log: partition {}: appends failed: {} (the disk is not keeping up)", p,
+                    ec.message());
+    } else {
+      spdlog::error("log: partition {}: appends failed: {} (appends fail until the disk recovers)",
+                    p, ec.message());
+    }
   }
 }
 
@@ -482,8 +503,11 @@ void segmented_log::flusher_loop() {
           pending_bytes_.load(std::memory_order_relaxed) < options_.batch_max_bytes) {
         std::this_thread::sleep_for(options_.batch_max_delay);  // linger for a bigger batch
       }
-      while (run_batch_once()) {
-        if (!work_.exchange(false)) break;
+      // Until the queues are empty: a burst larger than one batch per
+      // partition takes several group commits, with no new append to wake us.
+      bool more = false;
+      while (run_batch_once(more)) {
+        if (!work_.exchange(false) && !more) break;
       }
     }
     maybe_switch_journal();
@@ -498,7 +522,8 @@ void segmented_log::flusher_loop() {
   }
   // Stop: refuse new appends, then write and sync everything queued.
   for (auto& p : partitions_) p->close();
-  while (run_batch_once()) {
+  bool more = false;
+  while (run_batch_once(more)) {
   }
   for (auto& p : partitions_) p->sync_active();
 }

@@ -64,7 +64,8 @@ class segmented_log final : public click_log {
   void flusher_loop();
   void preallocator_loop();
   // One group commit over all partitions; false if nothing was queued.
-  bool run_batch_once();
+  // `more`: chunks are still queued (a burst larger than one batch).
+  bool run_batch_once(bool& more);
   void log_append_error(partition_id p, std::error_code ec);
   // Flusher thread: switches journal files when the current one is full or
   // old and the checkpoint thread is free, handing it the segments to sync.
@@ -106,6 +107,7 @@ class segmented_log final : public click_log {
 
   // Owned by the flusher thread (by stop() when it never started).
   std::vector<std::vector<pending_chunk>> batches_;
+  std::vector<pending_chunk> expired_;
   std::vector<std::error_code> errors_;
   std::vector<journal_chunk> journal_chunks_;
   std::chrono::steady_clock::time_point last_error_log_{};

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -665,4 +666,116 @@ TEST_CASE("appends far below the pending cap are never refused as overloaded", "
   for (auto& t : threads) t.join();
   CHECK(overloaded == 0);
   CHECK(other_failures == 0);
+}
+
+TEST_CASE("a burst larger than one batch is written without another append", "[log]") {
+  // Regression: the flusher took one chunk per partition per group commit
+  // and went back to sleep when no new append had arrived meanwhile, so a
+  // burst larger than batch_max_bytes followed by silence left appends
+  // waiting forever.
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 2);
+  opts.batch_max_bytes = 4096;
+  recovery_report r;
+  std::string err;
+  auto opened = segmented_log::open(opts, r, err);
+  REQUIRE(opened);
+  auto& log = **opened;
+  constexpr int kBurst = 1200;  // about 40 batches of 4 KiB per partition
+  std::atomic<int> done{0};
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kBurst; ++i) {
+    log.append(static_cast<partition_id>(i % 2), make_click(static_cast<std::uint64_t>(i)),
+               [&](std::error_code ec, offset_t) {
+                 if (ec) ++failed;
+                 ++done;
+               });
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  log.start();
+  while (done.load() < kBurst && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)) {
+    log.wait_durable(log.durable_generation(), std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+  }
+  CHECK(done.load() == kBurst);
+  CHECK(failed.load() == 0);
+  CHECK(log.durable_end(0) + log.durable_end(1) == kBurst);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+}
+
+namespace {
+// A file system whose fdatasync can be held until the test lets it go.
+class held_sync_file_system : public file_system {
+ public:
+  std::error_code datasync(int fd) override {
+    {
+      std::unique_lock lk(mu_);
+      if (hold_) {
+        held_ = true;
+        cv_.notify_all();
+        cv_.wait(lk, [&] { return !hold_; });
+      }
+    }
+    return file_system::datasync(fd);
+  }
+  void hold() {
+    std::lock_guard lk(mu_);
+    hold_ = true;
+  }
+  void wait_held() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return held_; });
+  }
+  void release() {
+    std::lock_guard lk(mu_);
+    hold_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  bool held_ = false;
+};
+}  // namespace
+
+TEST_CASE("appends queued past append_timeout fail as timed out and are never written", "[log]") {
+  testutil::temp_dir dir;
+  held_sync_file_system fs;
+  auto opts = small_options(dir.path(), 1);
+  opts.fs = &fs;
+  opts.append_timeout = std::chrono::milliseconds(50);
+  auto log = open_log(opts);
+  REQUIRE(log->append_and_wait(0, make_click(0)));
+  // The next group commit's fdatasync hangs (a slow disk): appends queue.
+  fs.hold();
+  std::atomic<int> first_ok{0};
+  log->append(0, make_click(1), [&](std::error_code ec, offset_t) {
+    if (!ec) ++first_ok;
+  });
+  fs.wait_held();
+  std::atomic<int> done{0};
+  std::vector<std::error_code> errors(20);
+  for (int i = 0; i < 20; ++i) {
+    log->append(0, make_click(static_cast<std::uint64_t>(10 + i)), [&, i](std::error_code ec, offset_t) {
+      errors[static_cast<std::size_t>(i)] = ec;
+      ++done;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));  // past the deadline, on purpose
+  fs.release();
+  const auto t0 = std::chrono::steady_clock::now();
+  while (done.load() < 20 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(done.load() == 20);
+  CHECK(first_ok.load() == 1);  // already being written: it completes
+  for (const auto& ec : errors) CHECK(ec == log_errc::timed_out);
+  CHECK(log->stats().append_timeouts.load() == 20);
+  // None of them took an offset; the log goes on densely.
+  CHECK(log->durable_end(0) == 2);
+  auto next = log->append_and_wait(0, make_click(99));
+  REQUIRE(next);
+  CHECK(*next == 2);
+  CHECK(read_all(*log, 0).size() == 3);
 }
