@@ -34,6 +34,24 @@ struct corruption {
   std::uint64_t bytes_skipped = 0;
 };
 
+// Offsets of a partition that hold no record and never will: records that
+// were lost before every consumer had read them (a power loss under
+// durability "os", a damaged disk), whose offsets the log does not hand out
+// again. Consumers and the batch layer must not take the missing records'
+// minutes as checked.
+struct offset_hole {
+  partition_id partition = 0;
+  offset_t from = 0;  // [from, to)
+  offset_t to = 0;
+  // Newest event time among the records kept before the hole (Unix ms);
+  // INT64_MIN when none was kept. The lost records came after it, give or
+  // take the click path's out-of-orderness.
+  std::int64_t after_event_ms = INT64_MIN;
+  std::int64_t found_ms = 0;  // when the log found it (Unix ms): the lost records are older
+
+  friend bool operator==(const offset_hole&, const offset_hole&) = default;
+};
+
 // What a partition holds, segment by segment (oldest first).
 struct segment_info {
   offset_t base_offset = 0;
@@ -96,6 +114,10 @@ class click_log {
 
   // Segments of p with their offset and event-time ranges.
   virtual std::vector<segment_info> segments(partition_id p) const = 0;
+
+  // The known holes of p (offset_hole), oldest first. A log that can lose no
+  // acknowledged record has none.
+  virtual std::vector<offset_hole> holes(partition_id /*p*/) const { return {}; }
 
   // Records below `offset` in p may be deleted once retention allows
   // (set by the batch layer once it has covered them). Never lowers the mark.

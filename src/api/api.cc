@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adclick/click_log.h"
 #include "agg/aggregator.h"
 #include "api/live_feed.h"
 #include "api/web_assets.h"
@@ -247,7 +248,25 @@ class routes_impl {
     auto time_or_null = [](const std::optional<std::int64_t>& t) {
       return t ? json(query::format_time(*t)) : json(nullptr);
     };
+    // Offsets the log lost before they were reconciled: their minutes are
+    // never reported as checked by a reconciliation.
+    json holes = json::array();
+    if (ctx_.log != nullptr) {
+      for (log::partition_id p = 0; p < ctx_.log->partitions(); ++p) {
+        for (const auto& h : ctx_.log->holes(p)) {
+          holes.push_back({{"partition", h.partition},
+                           {"fromOffset", h.from},
+                           {"toOffset", h.to},
+                           {"records", h.to - h.from},
+                           {"after", h.after_event_ms == INT64_MIN
+                                         ? json(nullptr)
+                                         : json(query::format_time(h.after_event_ms / 1000))},
+                           {"foundAt", query::format_time(h.found_ms / 1000)}});
+        }
+      }
+    }
     respond(json_response(200, json{{"shards", shards},
+                                    {"logHoles", holes},
                                     {"finalThrough", time_or_null(ctx_.query->final_through_s())},
                                     {"reconciledThrough", time_or_null(ctx_.query->reconciled_through_s())}}));
   }

@@ -32,6 +32,9 @@ class task_queue;
 namespace adclick::state {
 class store;
 }
+namespace adclick::log {
+class click_log;
+}
 
 namespace adclick::api {
 
@@ -47,6 +50,7 @@ struct api_context {
   recon::reconciler* reconciler = nullptr;  // may be null: /api/v1/reconciliations answers 503
   live_feed* live = nullptr;                // may be null: .../live answers 503
   query::query_service* query = nullptr;
+  const log::click_log* log = nullptr;  // may be null: no logHoles in the status
   // Where query work runs (never on an I/O thread); null: inline.
   base::task_queue* query_workers = nullptr;
   std::string admin_token;

@@ -62,6 +62,18 @@ void log_effective_config(const config::config& cfg) {
   flush();
 }
 
+// The shards' committed offsets: the log must never give out an offset below
+// them again (log_options::resume_floor).
+result<std::vector<std::uint64_t>> committed_offsets(state::store& store, const config::config& cfg) {
+  std::vector<std::uint64_t> out;
+  for (int p = 0; p < cfg.log.partitions; ++p) {
+    auto off = store.get_offset(static_cast<std::uint32_t>(p));
+    if (!off) return off.error();
+    out.push_back(off->value_or(0));
+  }
+  return out;
+}
+
 log::log_options make_log_options(const config::config& cfg) {
   log::log_options o;
   o.dir = cfg.storage.data_dir + "/log";
@@ -152,6 +164,16 @@ void register_metrics(const log::segmented_log& lg, const http::server& server,
     std::vector<std::pair<std::string, double>> out;
     for (log::partition_id p = 0; p < lg.partitions(); ++p) {
       out.emplace_back(fmt::format("partition=\"{}\"", p), static_cast<double>(lg.durable_end(p)));
+    }
+    return out;
+  });
+  m.add_gauge_family("adclick_log_partition_lost_records",
+                     "Offsets known lost per partition (holes in the log, never reused)", [&lg] {
+    std::vector<std::pair<std::string, double>> out;
+    for (log::partition_id p = 0; p < lg.partitions(); ++p) {
+      double lost = 0;
+      for (const auto& h : lg.holes(p)) lost += static_cast<double>(h.to - h.from);
+      out.emplace_back(fmt::format("partition=\"{}\"", p), lost);
     }
     return out;
   });
@@ -362,7 +384,15 @@ int serve(const config::config& cfg) {
 
   log::recovery_report report;
   std::string error_line;
-  auto opened = log::segmented_log::open(make_log_options(cfg), report, error_line);
+  auto log_options = make_log_options(cfg);
+  auto floors = committed_offsets(store, cfg);
+  if (!floors) {
+    spdlog::error("serve: cannot read the shards' committed offsets: {}", floors.error().message());
+    server.stop();
+    return 1;
+  }
+  log_options.resume_floor = std::move(*floors);
+  auto opened = log::segmented_log::open(log_options, report, error_line);
   if (!opened) {
     spdlog::error("serve: {}", error_line);
     server.stop();
@@ -371,9 +401,11 @@ int serve(const config::config& cfg) {
   auto& click_log = **opened;
   spdlog::info(
       "log: recovered {} partitions, {} segments in {} ms ({} records scanned, {} torn bytes "
-      "cut, {} corrupt stretches, {} indexes rebuilt)",
+      "cut, {} corrupt stretches, {} indexes rebuilt, {} journal records restored, {} known "
+      "holes)",
       report.partitions, report.segments, report.took.count(), report.records_scanned,
-      report.torn_bytes_cut, report.corruptions, report.indexes_rebuilt);
+      report.torn_bytes_cut, report.corruptions, report.indexes_rebuilt,
+      report.journal_records_restored, report.holes);
   click_log.start();
 
   ingest::ad_registry ads(store, cfg.ingest.ad_cache, state::ads_snapshot_path(cfg.storage.data_dir));
@@ -487,6 +519,7 @@ int serve(const config::config& cfg) {
   api_ctx.partitioner = &partitioner;
   api_ctx.signer = &signer;
   api_ctx.store = &store;
+  api_ctx.log = &click_log;
   api_ctx.aggregator = &aggregator;
   api_ctx.reconciler = &reconciler;
   ready.store(true, std::memory_order_release);
@@ -596,6 +629,15 @@ int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64
     }
     std::fprintf(stderr, "adclick: %zu archived segments extracted\n", *n);
     log_options.dir = scratch;
+    log_options.record_gaps = false;
+  } else {
+    auto floors = committed_offsets(**store, cfg);
+    if (!floors) {
+      std::fprintf(stderr, "adclick: cannot read the shards' committed offsets: %s\n",
+                   floors.error().message().c_str());
+      return 1;
+    }
+    log_options.resume_floor = std::move(*floors);
   }
   log::recovery_report recovered;
   auto opened = log::segmented_log::open(log_options, recovered, error_line);

@@ -121,6 +121,14 @@ inspect_report inspect_log(const std::string& dir) {
     return r;
   }
   r.partitions = partitions;
+  if (auto text = read_file(fs, dir + "/" + format::kHolesFile)) {
+    if (!format::parse_holes(*text, r.holes)) {
+      r.problems.push_back(fmt::format("{}/{} (the record of lost offsets) is damaged", dir,
+                                       format::kHolesFile));
+    }
+  } else if (text.error() != std::errc::no_such_file_or_directory) {
+    r.problems.push_back(fmt::format("{}/{}: {}", dir, format::kHolesFile, text.error().message()));
+  }
   for (partition_id p = 0; p < partitions; ++p) {
     const std::string pdir = dir + "/" + format::partition_dir_name(p);
     auto names = fs.list(pdir);
@@ -147,6 +155,17 @@ inspect_report inspect_log(const std::string& dir) {
       if (i > 0 && bases[i] < prev_end) {
         s.problems.push_back(fmt::format("overlaps the previous segment (which ends at {})",
                                          prev_end));
+      }
+      if (i > 0 && bases[i] > prev_end) {
+        const bool recorded = std::any_of(r.holes.begin(), r.holes.end(), [&](const offset_hole& h) {
+          return h.partition == p && h.from <= prev_end && bases[i] <= h.to;
+        });
+        if (!recorded) {
+          s.problems.push_back(fmt::format(
+              "offsets {}..{} are missing before it and not recorded as a hole (the next open "
+              "records them)",
+              prev_end, bases[i] - 1));
+        }
       }
       prev_end = s.end_offset;
       r.records += s.records;
@@ -188,10 +207,21 @@ std::string format_report(const inspect_report& r) {
       out += fmt::format("PROBLEM partition {} segment {}: {}\n", s.partition, s.base_offset, p);
     }
   }
+  std::uint64_t lost = 0;
+  for (const auto& h : r.holes) {
+    lost += h.to - h.from;
+    out += fmt::format(
+        "HOLE partition {}: offsets {}..{} ({} records) were lost before the log was recovered "
+        "at {}; the newest record kept before them is from {} (these offsets are never reused)\n",
+        h.partition, h.from, h.to - 1, h.to - h.from, format_time(h.found_ms),
+        h.after_event_ms == INT64_MIN ? std::string("-") : format_time(h.after_event_ms));
+  }
   for (const auto& p : r.problems) out += fmt::format("PROBLEM {}\n", p);
-  out += fmt::format("{} partitions, {} segments, {} records, {} corrupt stretches ({} bytes): {}\n",
-                     r.partitions, r.segments.size(), r.records, r.corrupt_stretches,
-                     r.corrupt_bytes, r.clean() ? "clean" : "DAMAGED");
+  out += fmt::format(
+      "{} partitions, {} segments, {} records, {} corrupt stretches ({} bytes), {} known holes "
+      "({} records lost): {}\n",
+      r.partitions, r.segments.size(), r.records, r.corrupt_stretches, r.corrupt_bytes,
+      r.holes.size(), lost, r.clean() ? "clean" : "DAMAGED");
   return out;
 }
 

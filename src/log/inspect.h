@@ -32,6 +32,9 @@ struct inspect_report {
   std::uint64_t records = 0;
   std::uint64_t corrupt_stretches = 0;
   std::uint64_t corrupt_bytes = 0;
+  // Offsets known lost (the HOLES file): recorded, so not damage, but the
+  // clicks they held are gone from the log.
+  std::vector<offset_hole> holes;
 
   // True when nothing is damaged (a torn tail is not damage: the next open cuts it).
   bool clean() const;

@@ -161,6 +161,18 @@ std::error_code journal::open() {
   return created ? fs_.sync_dir(dir_) : std::error_code{};
 }
 
+std::error_code journal::clear() {
+  const std::string head(format::kJournalHeaderSize, '\0');
+  for (int fd : fd_) {
+    if (fd < 0) continue;
+    if (auto ec = fs_.pwrite_all(fd, head.data(), head.size(), 0)) return ec;
+    if (auto ec = fs_.datasync(fd)) return ec;
+  }
+  size_[0] = size_[1] = 0;
+  current_ = 0;
+  return {};
+}
+
 void journal::switch_files() {
   current_ = 1 - current_;
   size_[current_] = 0;

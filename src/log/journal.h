@@ -55,6 +55,10 @@ class journal {
   // the bytes written are zeroed again.
   [[nodiscard]] std::error_code append(const std::vector<journal_chunk>& chunks);
 
+  // Marks both files empty (their first record zeroed, synced): for a stop
+  // after every segment was synced, so that the next start replays nothing.
+  [[nodiscard]] std::error_code clear();
+
   // Bytes in the current file.
   std::uint64_t bytes() const { return size_[current_]; }
   // Makes the other file current (its write position back to 0). The caller

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace adclick::log {
 
@@ -43,6 +44,15 @@ struct log_options {
   std::uint64_t checkpoint_bytes = 32ull << 20;
   std::chrono::milliseconds checkpoint_interval{10'000};
   file_system* fs = nullptr;                      // nullptr: POSIX
+  // Per partition (shorter: 0 for the rest), the lowest offset the log may
+  // give out next: the highest offset a consumer has committed (the shards'
+  // offsets in the state). A partition found ending below it lost records
+  // that were already read; it records the gap as a hole (HOLES) and goes on
+  // from there, so an offset is never given out twice.
+  std::vector<std::uint64_t> resume_floor;
+  // Record gaps between segments as holes (off for a log put together from
+  // chosen archived segments, whose gaps are not losses).
+  bool record_gaps = true;
   // Wall clock in Unix ms (segment age, retention); injectable for tests.
   std::function<std::int64_t()> now_ms;
 };
@@ -61,6 +71,7 @@ struct log_stats {
   std::atomic<std::uint64_t> segments_sealed{0};
   std::atomic<std::uint64_t> segments_deleted{0};
   std::atomic<std::uint64_t> checkpoints{0};
+  std::atomic<std::uint64_t> sync_failures{0};  // segment fdatasyncs that failed (each fences the log)
 };
 
 // What opening the log found and did.
@@ -74,6 +85,7 @@ struct recovery_report {
   std::uint64_t indexes_rebuilt = 0;
   std::uint64_t journal_commits = 0;           // group commits found in the journal
   std::uint64_t journal_records_restored = 0;  // records copied back into segments
+  std::uint64_t holes = 0;                     // known offset holes (HOLES), all partitions
   std::chrono::milliseconds took{0};
 };
 

@@ -16,12 +16,116 @@ constexpr long long kSlowSealMs = 100;
 }  // namespace
 
 partition::partition(partition_id id, std::string dir, const log_options& options,
-                     file_system& fs, log_stats& stats)
-    : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats) {}
+                     file_system& fs, log_stats& stats, std::atomic<bool>& fenced)
+    : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats), fenced_(fenced) {}
+
+std::error_code partition::sync_segment(segment& s, const char* why) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto ec = s.sync_data();
+  stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+  stats_.sync_ns.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
+                           std::memory_order_relaxed);
+  if (ec && !fenced_.exchange(true)) {
+    stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::critical(
+        "log: partition {}: fdatasync of segment {} ({}) failed: {}. Its unsynced pages may be "
+        "lost and are never trusted again: the log refuses every append from now on (clicks "
+        "are answered unrecorded). Restart adclick: recovery rewrites them from the commit journal.",
+        id_, s.base_offset(), why, ec.message());
+  }
+  return ec;
+}
 
 partition::~partition() = default;
 
-std::error_code partition::recover(recovery_report& report) {
+void partition::set_holes(std::vector<offset_hole> holes) {
+  std::unique_lock lk(segments_mu_);
+  holes_ = std::move(holes);
+}
+
+std::vector<offset_hole> partition::holes() const {
+  std::shared_lock lk(segments_mu_);
+  return holes_;
+}
+
+bool partition::add_hole(const offset_hole& h) {
+  std::unique_lock lk(segments_mu_);
+  for (const auto& e : holes_) {
+    if (e.from == h.from && e.to == h.to) return false;
+  }
+  holes_.push_back(h);
+  std::sort(holes_.begin(), holes_.end(),
+            [](const offset_hole& a, const offset_hole& b) { return a.from < b.from; });
+  return true;
+}
+
+std::int64_t partition::newest_event_before(offset_t before) const {
+  std::shared_lock lk(segments_mu_);
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+    const auto info = (*it)->info();
+    if (info.records > 0 && info.base_offset < before) return info.max_event_time_ms;
+  }
+  return INT64_MIN;
+}
+
+std::error_code partition::skip_to(offset_t next, std::int64_t found_ms) {
+  if (next <= next_offset_) return {};
+  offset_hole h;
+  h.partition = id_;
+  h.from = next_offset_;
+  h.to = next;
+  h.after_event_ms = newest_event_before(next_offset_);
+  h.found_ms = found_ms;
+  spdlog::error(
+      "log: partition {}: the log ends at offset {} but offsets up to {} were already given out "
+      "and read (records lost, e.g. a power loss with durability \"os\"); offsets {}..{} are "
+      "recorded as a hole and the log continues at {}",
+      id_, next_offset_, next, next_offset_, next - 1, next);
+  add_hole(h);
+  if (active_) {
+    if (active_->stats().records == 0) {
+      // Nothing in it: a segment based below `next` would only confuse the
+      // gap, so it goes.
+      std::unique_lock lk(segments_mu_);
+      segments_.erase(std::remove(segments_.begin(), segments_.end(), active_), segments_.end());
+      lk.unlock();
+      if (auto ec = fs_.remove(active_->path())) return ec;
+      if (auto ec = fs_.sync_dir(dir_)) return ec;
+      active_.reset();
+      std::lock_guard elk(extend_mu_);
+      prealloc_seg_.reset();
+    } else if (auto ec = seal_active()) {
+      return ec;
+    }
+  }
+  next_offset_ = next;
+  if (auto ec = open_new_segment()) return ec;
+  durable_end_.store(next_offset_, std::memory_order_release);
+  return {};
+}
+
+bool partition::record_segment_gaps(std::int64_t found_ms) {
+  std::vector<offset_hole> gaps;
+  {
+    std::shared_lock lk(segments_mu_);
+    for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
+      const auto a = segments_[i]->info();
+      const offset_t next = segments_[i + 1]->base_offset();
+      if (a.end_offset < next) {
+        gaps.push_back({id_, a.end_offset, next, a.records > 0 ? a.max_event_time_ms : INT64_MIN, found_ms});
+      }
+    }
+  }
+  bool added = false;
+  for (const auto& g : gaps) {
+    bool known = false;
+    for (const auto& h : holes()) known = known || (h.from <= g.from && g.to <= h.to);
+    if (!known) added = add_hole(g) || added;
+  }
+  return added;
+}
+
+std::error_code partition::recover(recovery_report& report, offset_t rewrite_from) {
   if (auto ec = fs_.make_dirs(dir_)) return ec;
   auto names = fs_.list(dir_);
   if (!names) return names.error();
@@ -89,9 +193,56 @@ std::error_code partition::recover(recovery_report& report) {
     std::uint64_t last_index_pos = 0;
     scanner.reset(s->fd(), format::kSegmentHeaderSize, *size);
     offset_t min_offset = s->base_offset();
+    // Only the active segment is cut for the journal: a sealed one was
+    // fdatasync'd whole when it was sealed.
+    const offset_t cut_at = last ? rewrite_from : UINT64_MAX;
+    // A bad stretch in the active segment is judged by what follows it: if
+    // the journal holds what comes after, it goes with the cut; otherwise
+    // it is damage in bytes that had been synced.
+    bool pending_bad = false;
+    std::uint64_t pending_pos = 0, pending_len = 0;
+    auto report_bad = [&](std::uint64_t pos, std::uint64_t len) {
+      spdlog::error(
+          "log: partition {}: segment {}: bad record at byte {}, skipped {} bytes to the next "
+          "valid record",
+          id_, s->base_offset(), pos, len);
+      ++report.corruptions;
+      report.corrupt_bytes += len;
+      stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
+      stats_.corrupt_bytes.fetch_add(len, std::memory_order_relaxed);
+    };
+    auto cut_for_journal = [&](std::uint64_t pos) -> std::error_code {
+      const std::uint64_t dropped = *size - pos;
+      spdlog::info(
+          "log: partition {}: segment {}: rewriting from offset {} (byte {}, {} bytes) from the "
+          "commit journal",
+          id_, s->base_offset(), cut_at, pos, dropped);
+      if (auto ec = fs_.truncate(s->fd(), pos)) return ec;
+      return s->sync_data();
+    };
     for (;;) {
       auto item = scanner.next(min_offset);
       if (!item) return item.error();
+      if (item->kind == frame_scanner::item::record && item->offset >= cut_at) {
+        if (auto ec = cut_for_journal(pending_bad ? pending_pos : item->position)) return ec;
+        break;
+      }
+      if (item->kind == frame_scanner::item::record && pending_bad) {
+        report_bad(pending_pos, pending_len);
+        pending_bad = false;
+      }
+      if (item->kind == frame_scanner::item::corrupt && cut_at != UINT64_MAX) {
+        pending_bad = true;
+        pending_pos = item->position;
+        pending_len = item->skipped;
+        continue;
+      }
+      if (item->kind == frame_scanner::item::end && pending_bad) {
+        // Bad bytes with no valid record after them: the tail, cut (the
+        // journal restores what it holds of it).
+        if (auto ec = cut_for_journal(pending_pos)) return ec;
+        break;
+      }
       if (item->kind == frame_scanner::item::record) {
         const auto t = static_cast<std::int64_t>(
             format::get_u64(item->payload.data() + format::kPayloadEventTimePos));
@@ -103,25 +254,18 @@ std::error_code partition::recover(recovery_report& report) {
         min_offset = item->offset + 1;
         ++report.records_scanned;
       } else if (item->kind == frame_scanner::item::corrupt) {
-        spdlog::error(
-            "log: partition {}: segment {}: bad record at byte {}, skipped {} bytes to the next "
-            "valid record",
-            id_, s->base_offset(), item->position, item->skipped);
-        ++report.corruptions;
-        report.corrupt_bytes += item->skipped;
-        stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
-        stats_.corrupt_bytes.fetch_add(item->skipped, std::memory_order_relaxed);
+        report_bad(item->position, item->skipped);
       } else {
         if (item->skipped > 0 && item->zero_tail) {
           // Preallocated space past the data: drop it, it is re-made as needed.
           if (auto ec = fs_.truncate(s->fd(), item->position)) return ec;
-          if (auto ec = fs_.datasync(s->fd())) return ec;
+          if (auto ec = s->sync_data()) return ec;
         } else if (item->skipped > 0) {
           if (last) {
             spdlog::warn("log: partition {}: segment {}: cutting a torn tail of {} bytes at byte {}",
                          id_, s->base_offset(), item->skipped, item->position);
             if (auto ec = fs_.truncate(s->fd(), item->position)) return ec;
-            if (auto ec = fs_.datasync(s->fd())) return ec;
+            if (auto ec = s->sync_data()) return ec;
             report.torn_bytes_cut += item->skipped;
           } else {
             spdlog::error("log: partition {}: segment {}: {} bad bytes at the end, from byte {}",
@@ -274,6 +418,14 @@ std::error_code partition::seal_active() {
   if (auto ec = active_->seal()) {
     spdlog::error("log: partition {}: sealing segment {} failed: {}", id_, active_->base_offset(),
                   ec.message());
+    if (active_->poisoned() && !fenced_.exchange(true)) {
+      stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::critical(
+          "log: partition {}: the fdatasync of segment {} at its seal failed: the log refuses "
+          "every append from now on (clicks are answered unrecorded). Restart adclick: recovery "
+          "rewrites the segment from the commit journal.",
+          id_, active_->base_offset());
+    }
     return ec;
   }
   const auto ms =
@@ -385,13 +537,7 @@ std::error_code partition::commit(bool sync) {
   auto& w = writing_;
   if (!w.active) return {};
   if (sync) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::error_code ec = fs_.datasync(active_->fd());
-    stats_.syncs.fetch_add(1, std::memory_order_relaxed);
-    stats_.sync_ns.fetch_add(
-        static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
-        std::memory_order_relaxed);
-    if (ec) {
+    if (const std::error_code ec = sync_segment(*active_, "group commit")) {
       rollback_write();
       return ec;
     }
@@ -461,7 +607,9 @@ bool partition::extend_preallocation(std::uint64_t ahead) {
     }
     at += n;
   }
-  if (fs_.datasync(prealloc_seg_->fd())) {
+  // This fdatasync also flushes data written since the last commit (os
+  // mode, or a commit in progress): its failure poisons the segment too.
+  if (sync_segment(*prealloc_seg_, "preallocation")) {
     (void)fs_.truncate(prealloc_seg_->fd(), start);
     return false;
   }
@@ -474,11 +622,7 @@ std::error_code partition::sync_unsynced() {
     unsynced_ = false;
     return {};
   }
-  const auto t0 = std::chrono::steady_clock::now();
-  if (auto ec = fs_.datasync(active_->fd())) return ec;
-  stats_.syncs.fetch_add(1, std::memory_order_relaxed);
-  stats_.sync_ns.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
-                           std::memory_order_relaxed);
+  if (auto ec = sync_segment(*active_, "recovery")) return ec;
   unsynced_ = false;
   return {};
 }
@@ -496,12 +640,19 @@ std::error_code partition::replay(offset_t first_offset, std::uint32_t records,
                                   std::string_view frames, recovery_report& report) {
   if (first_offset + records <= next_offset_) return {};  // the segment has them
   if (first_offset > next_offset_) {
+    // Records the segments should hold below the journal's first one are
+    // gone (synced bytes lost: a damaged disk). The journal's records are
+    // still restored at their own offsets, after a recorded hole.
     spdlog::error(
         "log: partition {}: the journal continues at offset {} but the segments end at {}; "
         "records {}..{} are lost",
         id_, first_offset, next_offset_, next_offset_, first_offset - 1);
     ++report.corruptions;
-    return {};
+    const std::int64_t found = options_.now_ms ? options_.now_ms()
+                                               : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     std::chrono::system_clock::now().time_since_epoch())
+                                                     .count();
+    if (auto ec = skip_to(first_offset, found)) return ec;
   }
   // Keep the frames from next_offset_ on; write() re-seals them with the very
   // same offsets.
@@ -535,8 +686,8 @@ std::error_code partition::replay(offset_t first_offset, std::uint32_t records,
   return {};
 }
 
-void partition::sync_active() {
-  if (active_) (void)fs_.datasync(active_->fd());
+std::error_code partition::sync_active() {
+  return active_ ? sync_segment(*active_, "stop") : std::error_code{};
 }
 
 void partition::enforce_retention(std::int64_t now_ms) {

@@ -27,15 +27,39 @@ struct pending_chunk {
 
 class partition {
  public:
+  // `fenced` is set (never cleared) when an fdatasync of a segment fails.
   partition(partition_id id, std::string dir, const log_options& options, file_system& fs,
-            log_stats& stats);
+            log_stats& stats, std::atomic<bool>& fenced);
   ~partition();
 
   partition_id id() const { return id_; }
   const std::string& dir() const { return dir_; }
 
   // Opens the segment files, cuts a torn tail, reports damage. Before start.
-  [[nodiscard]] std::error_code recover(recovery_report& report);
+  // `rewrite_from`: the lowest offset the commit journal holds for this
+  // partition (no cut when none). Everything at or above it in the active
+  // segment was written without an fdatasync of its own, so after a power
+  // loss it may hold holes (later pages kept, earlier ones lost) or, after a
+  // failed fdatasync, bytes the disk never got: it is cut there and
+  // rewritten from the journal by replay(), never trusted.
+  [[nodiscard]] std::error_code recover(recovery_report& report,
+                                        offset_t rewrite_from = UINT64_MAX);
+
+  // --- holes (before start, except holes()) ------------------------------------
+  // The holes the HOLES file recorded for this partition.
+  void set_holes(std::vector<offset_hole> holes);
+  // Makes `next` the next offset to give out when the partition ends below
+  // it (its records up to `next` were lost, but a consumer already took
+  // offsets up to there): records the hole and starts a new segment at
+  // `next`, so that no offset is ever given out twice. Nothing if the
+  // partition already reaches `next`.
+  [[nodiscard]] std::error_code skip_to(offset_t next, std::int64_t found_ms);
+  // Records as holes the gaps between consecutive segments that are not
+  // recorded yet (a skip_to whose HOLES write a crash prevented). True if
+  // it found any.
+  bool record_segment_gaps(std::int64_t found_ms);
+  // Any thread.
+  std::vector<offset_hole> holes() const;
 
   // --- any thread -------------------------------------------------------------
   enum class enqueue_result { queued, invalid, closed };
@@ -93,8 +117,8 @@ class partition {
   void seal_if_old(std::int64_t now_ms);
   // Deletes sealed segments older than the retention and below the floor.
   void enforce_retention(std::int64_t now_ms);
-  // Syncs the active segment (stop in os mode).
-  void sync_active();
+  // Syncs the active segment (stop).
+  [[nodiscard]] std::error_code sync_active();
 
   // --- preallocator thread --------------------------------------------------
   // Keeps at least `ahead` bytes of zeros, written and synced, past the end of
@@ -107,8 +131,14 @@ class partition {
 
  private:
   [[nodiscard]] std::error_code seal_active();
+  // Adds a hole unless it is recorded already; true if added.
+  bool add_hole(const offset_hole& h);
+  // The newest event time of the records before offset `before` (INT64_MIN: none).
+  std::int64_t newest_event_before(offset_t before) const;
   [[nodiscard]] std::error_code open_new_segment();
   void rollback_write();
+  // s.sync_data(), and on failure the log is fenced (logged once here).
+  [[nodiscard]] std::error_code sync_segment(segment& s, const char* why);
 
   // Constant after construction.
   const partition_id id_;
@@ -116,11 +146,13 @@ class partition {
   const log_options& options_;
   file_system& fs_;
   log_stats& stats_;
+  std::atomic<bool>& fenced_;
 
   // Guarded by segments_mu_: the segment list, oldest first (the last one may
   // be active). The flusher and retention change it; readers look things up.
   mutable std::shared_mutex segments_mu_;
   std::vector<std::shared_ptr<segment>> segments_;
+  std::vector<offset_hole> holes_;  // oldest first
 
   // Guarded by pending_mu_.
   std::mutex pending_mu_;

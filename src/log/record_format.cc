@@ -145,6 +145,69 @@ bool parse_log_meta(std::string_view text, std::uint32_t& partitions) {
   return ec == std::errc() && p == e && partitions > 0;
 }
 
+namespace {
+constexpr std::string_view kHolesVersion = "adclick-log-holes format=1\n";
+
+template <class T>
+bool parse_number(std::string_view s, T& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+}
+
+std::vector<std::string_view> split_words(std::string_view line) {
+  std::vector<std::string_view> out;
+  while (!line.empty()) {
+    const auto sp = line.find(' ');
+    out.push_back(line.substr(0, sp));
+    if (sp == std::string_view::npos) break;
+    line.remove_prefix(sp + 1);
+  }
+  return out;
+}
+}  // namespace
+
+std::string holes_text(const std::vector<offset_hole>& holes) {
+  std::string out(kHolesVersion);
+  for (const auto& h : holes) {
+    out += fmt::format("hole {} {} {} {} {}\n", h.partition, h.from, h.to,
+                       h.after_event_ms == INT64_MIN ? std::string("-") : std::to_string(h.after_event_ms),
+                       h.found_ms);
+  }
+  out += fmt::format("end {} {:08x}\n", holes.size(), checksum32(out.data(), out.size()));
+  return out;
+}
+
+bool parse_holes(std::string_view text, std::vector<offset_hole>& holes) {
+  holes.clear();
+  if (!text.starts_with(kHolesVersion) || !text.ends_with('\n')) return false;
+  const auto end_pos = text.rfind("end ");
+  if (end_pos == std::string_view::npos || (end_pos > 0 && text[end_pos - 1] != '\n')) return false;
+  const auto tail = split_words(text.substr(end_pos, text.size() - end_pos - 1));
+  std::size_t count = 0;
+  std::uint32_t sum = 0;
+  if (tail.size() != 3 || !parse_number(tail[1], count) || tail[2].size() != 8) return false;
+  {
+    auto [p, ec] = std::from_chars(tail[2].data(), tail[2].data() + 8, sum, 16);
+    if (ec != std::errc() || p != tail[2].data() + 8) return false;
+  }
+  if (checksum32(text.data(), end_pos) != sum) return false;
+  std::string_view body = text.substr(kHolesVersion.size(), end_pos - kHolesVersion.size());
+  while (!body.empty()) {
+    const auto nl = body.find('\n');
+    if (nl == std::string_view::npos) return false;
+    const auto w = split_words(body.substr(0, nl));
+    body.remove_prefix(nl + 1);
+    offset_hole h;
+    if (w.size() != 6 || w[0] != "hole" || !parse_number(w[1], h.partition) ||
+        !parse_number(w[2], h.from) || !parse_number(w[3], h.to) || h.from >= h.to ||
+        !(w[4] == "-" || parse_number(w[4], h.after_event_ms)) || !parse_number(w[5], h.found_ms)) {
+      return false;
+    }
+    holes.push_back(h);
+  }
+  return holes.size() == count;
+}
+
 std::string index_file_name(std::uint64_t base_offset) {
   return fmt::format("{:020d}.idx", base_offset);
 }

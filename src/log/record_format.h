@@ -50,6 +50,9 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
+#include "adclick/click_log.h"
 #include "adclick/click_record.h"
 
 namespace adclick::log::format {
@@ -131,6 +134,15 @@ std::string segment_file_name(std::uint64_t base_offset);
                                            std::uint64_t& base_offset);
 // The LOG_META file: "adclick-log format=1 partitions=N\n".
 std::string log_meta_text(std::uint32_t partitions);
+// <log dir>/HOLES: the known offset holes of every partition. Text, one line
+// per hole, "hole P FROM TO AFTER_EVENT_MS|- FOUND_MS", between a version
+// line and an "end N CHECKSUM" line whose checksum (checksum32, hex) covers
+// every byte before it. Rewritten whole (write_file_durably) when a hole is
+// found.
+inline constexpr const char* kHolesFile = "HOLES";
+std::string holes_text(const std::vector<offset_hole>& holes);
+// False when the text is damaged (any line, the count or the checksum).
+[[nodiscard]] bool parse_holes(std::string_view text, std::vector<offset_hole>& holes);
 [[nodiscard]] bool parse_log_meta(std::string_view text, std::uint32_t& partitions);
 std::string index_file_name(std::uint64_t base_offset);
 std::string partition_dir_name(std::uint32_t partition);

@@ -134,6 +134,21 @@ void segment::append_contents(const segment_stats& s, const std::vector<sparse_e
   index_.insert(index_.end(), more.begin(), more.end());
 }
 
+std::error_code segment::sync_data() {
+  std::lock_guard lk(sync_mu_);
+  if (poisoned_) return log_errc::fenced;
+  if (auto ec = fs_.datasync(fd_)) {
+    poisoned_ = true;
+    return ec;
+  }
+  return {};
+}
+
+bool segment::poisoned() const {
+  std::lock_guard lk(sync_mu_);
+  return poisoned_;
+}
+
 std::error_code segment::seal() {
   std::string bytes;
   {
@@ -141,7 +156,7 @@ std::error_code segment::seal() {
     bytes = encode_index(partition_, base_offset_, stats_, index_);
   }
   // The records must be durable before the index that describes them.
-  if (auto ec = fs_.datasync(fd_)) return ec;
+  if (auto ec = sync_data()) return ec;
   if (auto ec = write_file_durably(fs_, dir_, format::index_file_name(base_offset_), bytes)) {
     return ec;
   }

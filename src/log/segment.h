@@ -69,6 +69,15 @@ class segment {
 
   bool sealed() const { return sealed_.load(std::memory_order_acquire); }
 
+  // fdatasync of the segment file. A failed fdatasync is never retried and
+  // trusted: Linux may have marked the unwritten pages clean, so a second
+  // call "succeeds" without the data. The first failure poisons the segment
+  // and every later call fails with log_errc::fenced; what the file should
+  // hold is then rewritten from the commit journal at the next start. Any
+  // thread (serialised here).
+  [[nodiscard]] std::error_code sync_data();
+  bool poisoned() const;
+
   segment_stats stats() const;
   segment_info info() const;
   // The byte position to start scanning from to find `offset`.
@@ -96,6 +105,9 @@ class segment {
 
   std::atomic<std::uint64_t> durable_bytes_{0};
   std::atomic<bool> sealed_{false};
+
+  mutable std::mutex sync_mu_;
+  bool poisoned_ = false;  // guarded by sync_mu_
 
   mutable std::mutex mu_;
   segment_stats stats_;              // guarded by mu_

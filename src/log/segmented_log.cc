@@ -159,22 +159,63 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
     return meta.error();
   }
 
+  // The holes found before: a damaged file is refused rather than guessed at
+  // (it says which minutes a reconciliation must not take as checked).
+  const std::string holes_path = opt.dir + "/" + format::kHolesFile;
+  std::vector<offset_hole> known_holes;
+  if (auto text = read_file(fs, holes_path)) {
+    if (!format::parse_holes(*text, known_holes)) {
+      error_line = "log: " + holes_path +
+                   " (the record of lost offsets) is damaged; restore it from a backup, or move "
+                   "it away to start without that record";
+      return log_errc::bad_holes_file;
+    }
+  } else if (text.error() != std::errc::no_such_file_or_directory) {
+    error_line = "log: cannot read " + holes_path + ": " + text.error().message();
+    return text.error();
+  }
+
   report = {};
   report.partitions = opt.partitions;
+  // Sync durability with the journal: the journal holds every acknowledged
+  // commit since the last completed checkpoint, contiguously per partition.
+  // What the active segments hold from the journal's first offset on was
+  // never fdatasync'd by itself, so it is rewritten from the journal rather
+  // than trusted (a power loss can keep later pages and lose earlier ones).
+  const bool use_journal = opt.mode == durability::sync && opt.journal;
+  std::vector<offset_t> rewrite_from(opt.partitions, UINT64_MAX);
+  if (use_journal) {
+    log->journal_ = std::make_unique<journal>(fs, opt.dir + "/journal", opt.checkpoint_bytes);
+    std::uint64_t commits = 0, damaged = 0;
+    if (auto ec = log->journal_->replay(
+            [&](const journal_chunk& c) {
+              if (c.partition < rewrite_from.size() && c.records > 0) {
+                rewrite_from[c.partition] = std::min(rewrite_from[c.partition], c.first_offset);
+              }
+            },
+            commits, damaged)) {
+      error_line = "log: cannot read the commit journal in " + opt.dir + "/journal: " + ec.message();
+      return ec;
+    }
+  }
   for (partition_id p = 0; p < opt.partitions; ++p) {
     auto part = std::make_unique<partition>(p, opt.dir + "/" + format::partition_dir_name(p), opt,
-                                            fs, log->stats_);
-    if (auto ec = part->recover(report)) {
+                                            fs, log->stats_, log->fenced_);
+    std::vector<offset_hole> mine;
+    for (const auto& h : known_holes) {
+      if (h.partition == p) mine.push_back(h);
+    }
+    part->set_holes(std::move(mine));
+    if (auto ec = part->recover(report, rewrite_from[p])) {
       error_line = "log: cannot recover partition " + std::to_string(p) + " in " + part->dir() +
                    ": " + ec.message();
       return ec;
     }
     log->partitions_.push_back(std::move(part));
   }
-  if (opt.mode == durability::sync && opt.journal) {
-    // Copy back into the segments whatever a crash kept out of them but the
-    // journal holds (acknowledged commits), then start an empty journal.
-    log->journal_ = std::make_unique<journal>(fs, opt.dir + "/journal", opt.checkpoint_bytes);
+  if (use_journal) {
+    // Copy back into the segments whatever the journal holds past their
+    // (cut) ends: acknowledged commits. Then start an empty journal.
     std::uint64_t commits = 0, damaged = 0;
     std::error_code replay_ec;
     auto ec = log->journal_->replay(
@@ -196,6 +237,29 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
       return ec;
     }
   }
+  // Offsets are never given out twice: a partition that ends below what a
+  // consumer already committed goes on from there, past a recorded hole.
+  const std::int64_t found = log->now_ms();
+  std::vector<offset_hole> all_holes;
+  for (auto& part : log->partitions_) {
+    const auto p = part->id();
+    if (p < opt.resume_floor.size()) {
+      if (auto ec = part->skip_to(opt.resume_floor[p], found)) {
+        error_line = "log: cannot continue partition " + std::to_string(p) + " past its lost records: " +
+                     ec.message();
+        return ec;
+      }
+    }
+    if (opt.record_gaps) part->record_segment_gaps(found);
+    for (const auto& h : part->holes()) all_holes.push_back(h);
+  }
+  if (all_holes != known_holes) {
+    if (auto ec = write_file_durably(fs, opt.dir, format::kHolesFile, format::holes_text(all_holes))) {
+      error_line = "log: cannot write " + holes_path + ": " + ec.message();
+      return ec;
+    }
+  }
+  report.holes = all_holes.size();
   report.took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - t0);
   return log;
@@ -255,12 +319,20 @@ void segmented_log::stop() {
     bool more = false;
     while (run_batch_once(more)) {
     }
-    for (auto& p : partitions_) p->sync_active();
+    final_sync_ok_ = sync_all_active();
   }
   // The checkpoint thread finishes a job it holds, then ends.
   { std::lock_guard lk(checkpoint_mu_); }
   checkpoint_cv_.notify_all();
   if (checkpointer_.joinable()) checkpointer_.join();
+  // Every segment synced: the journal's records are redundant, so the next
+  // start need not rewrite from it (after a crash it does).
+  if (journal_ && final_sync_ok_ && checkpoint_idle_.load()) {
+    if (auto ec = journal_->clear()) {
+      spdlog::warn("log: clearing the commit journal at stop failed (the next start rewrites "
+                   "from it): {}", ec.message());
+    }
+  }
 }
 
 std::int64_t segmented_log::now_ms() const {
@@ -277,6 +349,11 @@ void segmented_log::append(partition_id p, const click_record& r, append_handler
   }
   if (stopping_.load(std::memory_order_relaxed)) {
     done(log_errc::stopped, 0);
+    return;
+  }
+  if (fenced_.load(std::memory_order_relaxed)) {
+    stats_.append_failures.fetch_add(1, std::memory_order_relaxed);
+    done(log_errc::fenced, 0);
     return;
   }
   if (pending_bytes_.load(std::memory_order_relaxed) >= options_.max_pending_bytes) {
@@ -324,6 +401,11 @@ std::uint64_t segmented_log::wait_durable(std::uint64_t seen,
 std::unique_ptr<partition_reader> segmented_log::open_reader(partition_id p, offset_t from) {
   if (p >= partitions_.size()) return nullptr;
   return std::make_unique<segmented_reader>(*partitions_[p], fs_, stats_, from);
+}
+
+std::vector<offset_hole> segmented_log::holes(partition_id p) const {
+  if (p >= partitions_.size()) return {};
+  return partitions_[p]->holes();
 }
 
 std::vector<segment_info> segmented_log::segments(partition_id p) const {
@@ -467,25 +549,35 @@ void segmented_log::checkpoint_loop() {
     if (!checkpoint_pending_) return;
     auto job = std::move(checkpoint_job_);
     lk.unlock();
-    for (std::size_t i = 0; i < job.size();) {
+    bool ok = true;
+    for (const auto& seg : job) {
       const auto t0 = std::chrono::steady_clock::now();
-      if (auto ec = fs_.datasync(job[i]->fd())) {
-        // The retired journal file stays needed until this succeeds.
-        spdlog::error("log: checkpoint: fdatasync of segment {} failed, retrying: {}",
-                      job[i]->base_offset(), ec.message());
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (stopping_.load()) break;
-        continue;
+      if (auto ec = seg->sync_data()) {
+        // Never retried: a retry may "succeed" on pages marked clean without
+        // their data. The retired journal file holds what the segment should,
+        // so it is never reused (this checkpoint never completes) and the
+        // log refuses appends until a restart rewrites the segment from it.
+        ok = false;
+        if (!fenced_.exchange(true)) {
+          stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
+          spdlog::critical(
+              "log: checkpoint: fdatasync of partition {} segment {} failed: {}. The log refuses "
+              "every append from now on (clicks are answered unrecorded). Restart adclick: "
+              "recovery rewrites the segment from the commit journal.",
+              seg->partition(), seg->base_offset(), ec.message());
+        }
+        break;
       }
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
       stats_.sync_ns.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
                                std::memory_order_relaxed);
-      ++i;
     }
-    stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
     lk.lock();
     checkpoint_pending_ = false;
-    checkpoint_idle_.store(true, std::memory_order_release);
+    if (ok) {
+      stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+      checkpoint_idle_.store(true, std::memory_order_release);
+    }
   }
 }
 
@@ -525,7 +617,13 @@ void segmented_log::flusher_loop() {
   bool more = false;
   while (run_batch_once(more)) {
   }
-  for (auto& p : partitions_) p->sync_active();
+  final_sync_ok_ = sync_all_active();
+}
+
+bool segmented_log::sync_all_active() {
+  bool ok = !fenced_.load();
+  for (auto& p : partitions_) ok = !p->sync_active() && ok;
+  return ok;
 }
 
 }  // namespace adclick::log

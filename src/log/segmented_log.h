@@ -51,12 +51,16 @@ class segmented_log final : public click_log {
                              std::chrono::steady_clock::time_point deadline) const override;
   std::unique_ptr<partition_reader> open_reader(partition_id p, offset_t from) override;
   std::vector<segment_info> segments(partition_id p) const override;
+  std::vector<offset_hole> holes(partition_id p) const override;
   void set_delete_floor(partition_id p, offset_t offset) override;
 
   // Deletes what retention allows now (the flusher also does this periodically).
   void enforce_retention();
 
   const log_stats& stats() const { return stats_; }
+  // True once an fdatasync of a segment failed: every append is refused
+  // (log_errc::fenced) until a restart recovers from the journal.
+  bool fenced() const { return fenced_.load(std::memory_order_acquire); }
   const log_options& options() const { return options_; }
 
  private:
@@ -71,6 +75,8 @@ class segmented_log final : public click_log {
   // old and the checkpoint thread is free, handing it the segments to sync.
   void maybe_switch_journal();
   void checkpoint_loop();
+  // Stop: fdatasyncs every active segment; true if all succeeded.
+  bool sync_all_active();
   std::int64_t now_ms() const;
 
   // Constant after open().
@@ -89,6 +95,8 @@ class segmented_log final : public click_log {
   std::thread checkpointer_;
 
   log_stats stats_;
+  std::atomic<bool> fenced_{false};
+  bool final_sync_ok_ = false;  // flusher: every active segment synced at stop
 
   // Wakes the flusher: set by appenders, cleared by the flusher (under mu_
   // when it sleeps).

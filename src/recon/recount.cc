@@ -209,6 +209,7 @@ class pass {
     r_.from_ms = from_;
     r_.to_ms = to_;
     if (to_ == from_) return {};
+    plan_hole_windows(parts);
 
     // 2. The segments that meet the scan window, per partition.
     scan_from_ = from_ - o_.max_validity_ms - slack_ms_;
@@ -264,6 +265,41 @@ class pass {
   }
 
  private:
+  // A hole's lost records had event times from just before the newest record
+  // kept ahead of them up to when the hole was found: those minutes cannot be
+  // recounted, so they are left as the speed layer counted them. A lost
+  // record may also have had a duplicate later in the log, which this pass
+  // would count as the first copy: for a validity window after the hole no
+  // minute is corrected upward.
+  void plan_hole_windows(std::uint32_t parts) {
+    for (std::uint32_t p = 0; p < parts; ++p) {
+      for (const auto& h : log_.holes(p)) {
+        const std::int64_t lo = h.after_event_ms == INT64_MIN
+                                    ? INT64_MIN
+                                    : floor_div(h.after_event_ms - o_.max_out_of_orderness_ms, kMinuteMs) * kMinuteMs;
+        const std::int64_t hi = (floor_div(h.found_ms, kMinuteMs) + 1) * kMinuteMs;
+        const std::int64_t up_to = hi + o_.max_validity_ms + slack_ms_;
+        if (std::max(lo, from_) < std::min(up_to, to_)) {
+          r_.log_holes.push_back({h.partition, h.from, h.to, std::max(lo, from_), std::min(hi, to_)});
+          holes_.push_back({lo, hi, up_to});
+        }
+      }
+    }
+  }
+
+  // Per minute slot of `hour`: bit set when the minute must be left alone
+  // (skip), or only corrected downward (no_up).
+  void hole_masks(std::int64_t hour, std::uint64_t& skip, std::uint64_t& no_up) const {
+    skip = no_up = 0;
+    for (const auto& w : holes_) {
+      for (int slot = 0; slot < 60; ++slot) {
+        const std::int64_t ms = (hour * 60 + slot) * kMinuteMs;
+        if (ms >= w.lo && ms < w.hi) skip |= std::uint64_t{1} << slot;
+        if (ms >= w.hi && ms < w.up_to) no_up |= std::uint64_t{1} << slot;
+      }
+    }
+  }
+
   // Reads the next batch of c's current range (moving to its next range when
   // one is done), pacing to max_read_rate.
   std::error_code refill(cursor& c) {
@@ -459,6 +495,8 @@ class pass {
     if (store_.scan_active_ads(hour, [&](std::uint64_t ad) { computed.try_emplace(ad); })) {
       return recount_errc::state;
     }
+    std::uint64_t skip = 0, no_up = 0;
+    hole_masks(hour, skip, no_up);
     state::write_batch b;
     for (const auto& [ad, exact] : computed) {
       auto stored = store_.get_count_row(ad, hour, state::tally_kind::clicks);
@@ -489,6 +527,10 @@ class pass {
         const std::uint64_t want = exact[static_cast<std::size_t>(slot)];
         const bool present = (stored->present >> slot & 1) != 0;
         const std::uint64_t have = present ? stored->value[slot] : 0;
+        if ((skip >> slot & 1) != 0 || ((no_up >> slot & 1) != 0 && want > have)) {
+          ++r_.rows_unchecked;  // a log hole: neither checked nor corrected
+          continue;
+        }
         r_.clicks_counted += want;
         ++r_.rows_checked;
         if (want == have) continue;
@@ -518,6 +560,10 @@ class pass {
   std::int64_t open_hour_ = 0;         // hours before it are finished
   std::chrono::steady_clock::time_point started_;
   std::vector<cursor> cursors_;
+  struct hole_window {
+    std::int64_t lo, hi, up_to;  // skip [lo, hi), no upward correction [hi, up_to)
+  };
+  std::vector<hole_window> holes_;
   seen_set seen_;
   std::map<std::int64_t, std::vector<impression_key>> expiry_;  // expiry minute -> keys
   std::vector<impression_key>* last_bucket_ = nullptr;          // the bucket appended to last

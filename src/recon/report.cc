@@ -44,6 +44,14 @@ std::optional<E> parse_enum(const std::string& s, const E (&all)[N]) {
 std::string to_json(const report& r) {
   json snap = json::array();
   for (const auto& p : r.snapshot) snap.push_back({{"partition", p.partition}, {"endOffset", p.end_offset}});
+  json holes = json::array();
+  for (const auto& h : r.log_holes) {
+    holes.push_back({{"partition", h.partition},
+                     {"fromOffset", h.from_offset},
+                     {"toOffset", h.to_offset},
+                     {"uncheckedFromMs", h.unchecked_from_ms},
+                     {"uncheckedToMs", h.unchecked_to_ms}});
+  }
   json j = {
       {"id", r.id},
       {"trigger", to_string(r.by)},
@@ -72,6 +80,8 @@ std::string to_json(const report& r) {
       {"driftAbs", r.drift_abs},
       {"clicksCounted", r.clicks_counted},
       {"dedupPeakEntries", r.dedup_peak_entries},
+      {"logHoles", holes},
+      {"rowsUnchecked", r.rows_unchecked},
       {"reconciledThroughMs", r.reconciled_through_ms ? json(*r.reconciled_through_ms) : json(nullptr)},
   };
   return j.dump();
@@ -143,6 +153,19 @@ std::optional<report> report_from_json(std::string_view text) {
     r.drift_abs = int_field<std::uint64_t>(j, "driftAbs");
     r.clicks_counted = int_field<std::uint64_t>(j, "clicksCounted");
     r.dedup_peak_entries = int_field<std::uint64_t>(j, "dedupPeakEntries");
+    // Absent in reports written before holes were recorded.
+    if (j.contains("logHoles")) {
+      for (const auto& h : j.at("logHoles")) {
+        hole_skip s;
+        s.partition = int_field<std::uint32_t>(h, "partition");
+        s.from_offset = int_field<std::uint64_t>(h, "fromOffset");
+        s.to_offset = int_field<std::uint64_t>(h, "toOffset");
+        s.unchecked_from_ms = int_field<std::int64_t>(h, "uncheckedFromMs");
+        s.unchecked_to_ms = int_field<std::int64_t>(h, "uncheckedToMs");
+        r.log_holes.push_back(s);
+      }
+      r.rows_unchecked = int_field<std::uint64_t>(j, "rowsUnchecked");
+    }
     if (!j.at("reconciledThroughMs").is_null()) {
       r.reconciled_through_ms = int_field<std::int64_t>(j, "reconciledThroughMs");
     }

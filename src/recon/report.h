@@ -23,6 +23,17 @@ struct partition_snapshot {
   std::uint64_t end_offset = 0;  // the durable end when the run started
 };
 
+// A hole in the log (offsets lost before they were reconciled) whose
+// possible event times meet the run's range: the run neither checked nor
+// corrected the minutes [unchecked_from_ms, unchecked_to_ms).
+struct hole_skip {
+  std::uint32_t partition = 0;
+  std::uint64_t from_offset = 0;
+  std::uint64_t to_offset = 0;
+  std::int64_t unchecked_from_ms = 0;
+  std::int64_t unchecked_to_ms = 0;
+};
+
 struct report {
   std::uint64_t id = 0;
   trigger by = trigger::periodic;
@@ -55,6 +66,8 @@ struct report {
   std::uint64_t drift_abs = 0;       // sum of |exact - stored|
   std::uint64_t clicks_counted = 0;  // exact clicks in [from, to)
   std::uint64_t dedup_peak_entries = 0;  // most impressions remembered at once
+  std::vector<hole_skip> log_holes;      // holes met; their minutes left as they were
+  std::uint64_t rows_unchecked = 0;      // (ad, minute) counters left alone for a hole
   std::optional<std::int64_t> reconciled_through_ms;  // after the run, if it moved it
 };
 

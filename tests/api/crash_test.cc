@@ -145,29 +145,6 @@ TEST_CASE("a full disk: users still get 302, clicks are tallied unrecorded, coun
   for (const auto& [imp, n] : logged) CHECK(n == 1);
 }
 
-namespace {
-
-// "total":N of ad `ad` over the last and next hour, as the admin sees it.
-long long counted_total(click_server& s, std::uint64_t ad) {
-  const std::int64_t now = unix_now_s();
-  const auto r = http_get(s.port(),
-                          "/api/v1/ads/" + std::to_string(ad) + "/aggregates?from=" + std::to_string(now - 3600) +
-                              "&to=" + std::to_string(now + 3600),
-                          std::string("Authorization: Bearer ") + kTestAdminToken + "\r\n");
-  const auto p = r.body.find("\"total\":");
-  return p == std::string::npos ? -1 : std::stoll(r.body.substr(p + 8));
-}
-
-long long wait_counted_total(click_server& s, std::uint64_t ad, long long want) {
-  long long t = -1;
-  for (int i = 0; i < 500 && t != want; ++i) {
-    t = counted_total(s, ad);
-    if (t != want) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return t;
-}
-
-}  // namespace
 
 TEST_CASE("RocksDB's disk full during the shards' flushes: retried, offsets held, counts exact after", "[api]") {
   temp_dir dir;
@@ -184,7 +161,7 @@ TEST_CASE("RocksDB's disk full during the shards' flushes: retried, offsets held
   REQUIRE(s.ready());
   REQUIRE(s.register_ad(1, "adv-1", kUrl) == 201);
   CHECK(s.click(1, "before").status == 302);
-  REQUIRE(wait_counted_total(s, 1, 1) == 1);
+  REQUIRE(s.wait_counted_total(1, 1) == 1);
 
   {
     std::ofstream filler(state_dir + "/filler", std::ios::binary);
@@ -204,7 +181,7 @@ TEST_CASE("RocksDB's disk full during the shards' flushes: retried, offsets held
   }
   CHECK(failing);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  CHECK(counted_total(s, 1) == 1);  // nothing of the failed flushes is visible
+  CHECK(s.counted_total(1) == 1);  // nothing of the failed flushes is visible
   // A duplicate of a click that is only in the log (its dedup key not yet
   // in RocksDB) is still a duplicate.
   CHECK(s.click(1, "during-7").status == 302);
@@ -212,23 +189,23 @@ TEST_CASE("RocksDB's disk full during the shards' flushes: retried, offsets held
 
   SECTION("space returns: the shards commit what they held, each click once") {
     std::filesystem::remove(state_dir + "/filler");
-    CHECK(wait_counted_total(s, 1, 51) == 51);
+    CHECK(s.wait_counted_total(1, 51) == 51);
     CHECK(s.click(1, "after").status == 302);
-    CHECK(wait_counted_total(s, 1, 52) == 52);
+    CHECK(s.wait_counted_total(1, 52) == 52);
     s.kill();
     s.restart();
     REQUIRE(s.ready());
-    CHECK(wait_counted_total(s, 1, 52) == 52);
+    CHECK(s.wait_counted_total(1, 52) == 52);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    CHECK(counted_total(s, 1) == 52);
+    CHECK(s.counted_total(1) == 52);
   }
   SECTION("killed while RocksDB is full: the restart replays the log, each click once") {
     s.kill();
     std::filesystem::remove(state_dir + "/filler");
     s.restart();
     REQUIRE(s.ready());
-    CHECK(wait_counted_total(s, 1, 51) == 51);
+    CHECK(s.wait_counted_total(1, 51) == 51);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    CHECK(counted_total(s, 1) == 51);
+    CHECK(s.counted_total(1) == 51);
   }
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "log/log_test_util.h"
 #include "log/record_format.h"
 #include "log/segmented_log.h"
+#include "testutil/power_loss_disk.h"
 #include "testutil/temp_dir.h"
 
 using namespace adclick;
@@ -778,4 +780,187 @@ TEST_CASE("appends queued past append_timeout fail as timed out and are never wr
   REQUIRE(next);
   CHECK(*next == 2);
   CHECK(read_all(*log, 0).size() == 3);
+}
+
+TEST_CASE("a log that lost its tail behind a consumer's offset goes on past a recorded hole", "[log]") {
+  // Regression: a shard whose committed offset was beyond the log's end
+  // (durability "os", a power loss) read on from there while the log gave
+  // those offsets out again to new records: they were never counted.
+  testutil::temp_dir dir;
+  auto opts = small_options(dir.path(), 1);
+  opts.mode = durability::os;
+  opts.segment_size = 1 << 20;
+  {
+    auto log = open_log(opts);
+    for (std::uint64_t i = 0; i < 30; ++i) REQUIRE(log->append_and_wait(0, make_click(i)));
+    log->stop();
+  }
+  // The power loss: the segment's last third never reached the disk.
+  const std::string seg = last_segment_path(dir.path(), 0);
+  std::filesystem::resize_file(seg, file_size(seg) * 2 / 3);
+  opts.resume_floor = {30};  // a consumer had committed all 30
+  recovery_report rep;
+  auto log = open_log(opts, &rep);
+  CHECK(rep.holes == 1);
+  CHECK(log->durable_end(0) == 30);
+  const auto holes = log->holes(0);
+  REQUIRE(holes.size() == 1);
+  const offset_t kept = holes[0].from;
+  CHECK(kept > 10);
+  CHECK(kept < 30);
+  CHECK(holes[0].to == 30);
+  CHECK(holes[0].after_event_ms == make_click(kept - 1).event_time_ms);
+  // New records take fresh offsets, and a reader from the old position sees them.
+  auto off = log->append_and_wait(0, make_click(100));
+  REQUIRE(off);
+  CHECK(*off == 30);
+  auto from_committed = read_all(*log, 0, 30);
+  REQUIRE(from_committed.size() == 1);
+  CHECK(from_committed[0].second == make_click(100));
+  auto all = read_all(*log, 0);
+  CHECK(all.size() == kept + 1);
+  log->stop();
+  log.reset();
+
+  SECTION("the hole is remembered without the floor, and offsets go on") {
+    opts.resume_floor.clear();
+    auto again = open_log(opts);
+    CHECK(again->holes(0) == holes);
+    auto next = again->append_and_wait(0, make_click(101));
+    REQUIRE(next);
+    CHECK(*next == 31);
+  }
+  SECTION("a damaged record of holes is refused by name") {
+    const std::string path = dir.path() + "/HOLES";
+    std::string text;
+    {
+      std::ifstream in(path);
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    REQUIRE(text.find("hole 0 ") != std::string::npos);
+    text[text.find("hole 0 ") + 7] ^= 1;  // the hole's first offset
+    {
+      std::ofstream out(path, std::ios::trunc);
+      out << text;
+    }
+    recovery_report r2;
+    std::string err;
+    auto refused = segmented_log::open(opts, r2, err);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == log_errc::bad_holes_file);
+    CHECK(err.find("HOLES") != std::string::npos);
+  }
+  SECTION("a crash after the new segment but before HOLES: the gap is found again") {
+    std::filesystem::remove(dir.path() + "/HOLES");
+    opts.resume_floor.clear();
+    recovery_report r3;
+    auto again = open_log(opts, &r3);
+    const auto found = again->holes(0);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].from == kept);
+    CHECK(found[0].to == 30);
+  }
+}
+
+namespace {
+// A one-partition log in dir/live on a power_loss_disk.
+struct power_loss_fixture {
+  testutil::temp_dir dir;
+  std::string live = make_live(dir);
+  testutil::power_loss_disk disk{live};
+  testutil::power_loss_file_system fs{disk};
+  log_options opts = make_options();
+
+  static std::string make_live(const testutil::temp_dir& d) {
+    std::filesystem::create_directories(d / "live");
+    return d / "live";
+  }
+  log_options make_options() {
+    auto o = small_options(live, 1);
+    o.segment_size = 1 << 20;
+    o.fs = &fs;
+    return o;
+  }
+};
+}  // namespace
+
+TEST_CASE("a power loss that kept later pages of a segment and lost an earlier one: the journal restores them",
+          "[log]") {
+  // Regression: recovery skipped the zeros as damage, kept the records after
+  // them, set the partition's end past them, and journal replay then dropped
+  // every chunk below that end: the acknowledged records of the lost page
+  // were never restored.
+  power_loss_fixture f;
+  f.opts.checkpoint_bytes = 1 << 20;  // no switch: the segment stays unsynced
+  f.opts.checkpoint_interval = std::chrono::hours(1);
+  auto& disk = f.disk;
+  const auto& dir = f.dir;
+  auto log = open_log(f.opts);
+  for (std::uint64_t i = 0; i < 300; ++i) REQUIRE(log->append_and_wait(0, make_click(i)));
+  // The disk wrote back every page of the segment but its third one.
+  const std::string copy = dir / "after-power-loss";
+  disk.image(copy, [](const std::string& path, std::uint64_t page) {
+    return !(path.ends_with(".seg") && page == 2);
+  });
+  log->stop();
+  auto o2 = small_options(copy, 1);
+  o2.segment_size = 1 << 20;
+  recovery_report rep;
+  auto again = open_log(o2, &rep);
+  const auto recs = read_all(*again, 0);
+  REQUIRE(recs.size() == 300);
+  for (std::size_t k = 0; k < recs.size(); ++k) {
+    CHECK(recs[k].first == k);
+    CHECK(recs[k].second == make_click(k));
+  }
+  CHECK(rep.corruptions == 0);
+  CHECK(again->holes(0).empty());
+  auto off = again->append_and_wait(0, make_click(1000));
+  REQUIRE(off);
+  CHECK(*off == 300);
+}
+
+TEST_CASE("a failed checkpoint fdatasync is never retried and trusted: the log fences, the restart rewrites",
+          "[log]") {
+  // Regression: the checkpoint retried a failed fdatasync of a segment and
+  // took the retry's success (Linux had marked the pages clean), then reused
+  // the journal file that held the only durable copy of those records.
+  power_loss_fixture f;
+  f.opts.checkpoint_bytes = 16 << 10;  // a journal switch (and checkpoint) every ~16 KiB
+  auto& disk = f.disk;
+  const auto& dir = f.dir;
+  auto log = open_log(f.opts);
+  std::vector<std::uint64_t> acked;
+  REQUIRE(log->append_and_wait(0, make_click(0)));  // the segment exists
+  acked.push_back(0);
+  // The next fdatasync of the segment (a checkpoint's) fails.
+  disk.fail_next_sync([](const std::string& path) { return path.ends_with(".seg"); });
+  int fenced = 0;
+  for (std::uint64_t i = 1; i < 2000 && fenced < 50; ++i) {
+    auto r = log->append_and_wait(0, make_click(i));
+    if (r) {
+      acked.push_back(i);
+    } else {
+      CHECK(r.error() == log_errc::fenced);
+      ++fenced;
+    }
+  }
+  CHECK(disk.failures_injected() == 1);
+  CHECK(log->fenced());
+  CHECK(fenced == 50);
+  CHECK(log->stats().sync_failures.load() == 1);
+  // A power loss now: only what was really synced survives.
+  std::mt19937_64 rng(7);
+  const std::string copy = dir / "after-power-loss";
+  disk.image(copy, rng, false);
+  log->stop();
+  auto o2 = small_options(copy, 1);
+  o2.segment_size = 1 << 20;
+  recovery_report rep;
+  auto again = open_log(o2, &rep);
+  CHECK_FALSE(again->fenced());
+  const auto recs = read_all(*again, 0);
+  REQUIRE(recs.size() >= acked.size());
+  for (std::size_t k = 0; k < acked.size(); ++k) CHECK(recs[k].second == make_click(acked[k]));
+  CHECK(rep.corruptions == 0);
 }

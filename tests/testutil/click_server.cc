@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "ingest/signature.h"
 #include "testutil/config_file.h"
@@ -51,6 +52,23 @@ int click_server::register_ad(std::uint64_t ad_id, const std::string& advertiser
   return admin("PUT", "/api/v1/ads/" + std::to_string(ad_id),
                "{\"advertiserId\":\"" + advertiser + "\",\"url\":\"" + url + "\"}")
       .status;
+}
+
+long long click_server::counted_total(std::uint64_t ad_id) {
+  const std::int64_t now = unix_now_s();
+  const auto r = admin("GET", "/api/v1/ads/" + std::to_string(ad_id) + "/aggregates?from=" +
+                                  std::to_string(now - 3600) + "&to=" + std::to_string(now + 3600));
+  const auto p = r.body.find("\"total\":");
+  return p == std::string::npos ? -1 : std::stoll(r.body.substr(p + 8));
+}
+
+long long click_server::wait_counted_total(std::uint64_t ad_id, long long want) {
+  long long t = -1;
+  for (int i = 0; i < 500 && t != want; ++i) {
+    t = counted_total(ad_id);
+    if (t != want) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return t;
 }
 
 std::string click_server::click_path(std::uint64_t ad_id, const std::string& impression,
