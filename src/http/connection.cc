@@ -377,6 +377,9 @@ void connection<Stream>::start() {
     registry_pos_ = worker_->connections.insert(worker_->connections.end(),
                                                 std::weak_ptr<connection_base>(self()));
   }
+  // Registered after stop() took its list of connections to close (it sets
+  // `stopping` before it takes the lock): nobody else will close this one.
+  if (core_.stopping.load(std::memory_order_acquire)) return finish();
   if constexpr (kTls) {
     // The handshake is on the header clock: a client that stalls in it is
     // cut off like one that stalls in its request head.
@@ -725,7 +728,9 @@ void connection<Stream>::on_write(beast::error_code ec, std::size_t) {
   if (ec) return fail(ec, "write");
   body_ = std::string();  // free the body now rather than at the next response
   if (stream_opener_) return start_streaming();
-  if (!write_keep_alive_) return linger_close();
+  // stop() may have run while this write was in flight: it skipped this
+  // connection as busy then, and will not come back for it.
+  if (!write_keep_alive_ || core_.stopping.load(std::memory_order_acquire)) return linger_close();
   read_request();
 }
 
@@ -858,10 +863,17 @@ void connection<Stream>::finish() {
 }
 
 void start_connection(const std::shared_ptr<io_worker>& worker, tcp::socket socket) {
+  // start() runs on the connection's own executor (its strand in the shared
+  // model), like everything else it does, so that a close_now() posted by
+  // stop() can never run beside it.
   if (auto tls = worker->core->tls_context()) {
-    std::make_shared<connection<tls_stream>>(worker, std::move(socket), std::move(tls))->start();
+    auto c = std::make_shared<connection<tls_stream>>(worker, std::move(socket), std::move(tls));
+    const asio::any_io_executor ex = c->executor();
+    asio::dispatch(ex, [c = std::move(c)] { c->start(); });
   } else {
-    std::make_shared<connection<beast::tcp_stream>>(worker, std::move(socket), nullptr)->start();
+    auto c = std::make_shared<connection<beast::tcp_stream>>(worker, std::move(socket), nullptr);
+    const asio::any_io_executor ex = c->executor();
+    asio::dispatch(ex, [c = std::move(c)] { c->start(); });
   }
 }
 

@@ -876,8 +876,10 @@ TEST_CASE("stop() lets an in-flight request finish, closes idle connections", "[
 
   const auto t0 = clock_type::now();
   auto stopping = std::async(std::launch::async, [&] { s->stop(); });
-  // The idle connection goes at once; stop() keeps waiting for the busy one.
-  CHECK(idle.wait_closed());
+  // The idle connection goes at once (well inside the grace period, so that
+  // a failure here does not also cost the busy reply); stop() keeps waiting
+  // for the busy one.
+  CHECK(idle.wait_closed(2s));
   CHECK(stopping.wait_for(0ms) == std::future_status::timeout);
   test_client late(s->port());
   CHECK((!late.connected() || late.wait_closed()));  // no longer accepting
@@ -899,6 +901,53 @@ TEST_CASE("stop() lets an in-flight request finish, closes idle connections", "[
   s->stop();  // idempotent
   test_client after(s->port());
   CHECK_FALSE(after.connected());
+}
+
+TEST_CASE("stop() closes a connection whose response was still being written when it began", "[http]") {
+  // Regression: stop() closes idle connections once and skips busy ones; a
+  // connection busy writing its response then went back to waiting for its
+  // next request and was never closed, so stop() waited out its grace
+  // period. The write is held in flight on purpose: a response far larger
+  // than the socket buffers, which the client does not read until stop()
+  // has closed the idle connection opened after it.
+  const io_model model = GENERATE(io_model::per_thread, io_model::shared);
+  INFO("io model: " << (model == io_model::shared ? "shared" : "per_thread"));
+  parked_responder parked;
+  router r;
+  r.add("GET", "/big", [](const request&, responder respond) {
+    response out;
+    out.body.assign(32u << 20, 'x');
+    out.body += "END";
+    respond(std::move(out));
+  });
+  r.add("GET", "/slow", parked.handler());
+  auto s = start_server(test_options(model), r);
+  s->set_ready(true);
+
+  test_client writing(s->port());
+  REQUIRE(writing.send(get_request("/big")));
+  REQUIRE(writing.read_until("\r\n\r\n"));  // its response is being written
+  test_client idle(s->port());
+  REQUIRE(idle.send(get_request("/healthz")));
+  REQUIRE(idle.read_reply());
+  test_client busy(s->port());
+  REQUIRE(busy.send(get_request("/slow")));
+  responder answer = parked.take();
+
+  auto stopping = std::async(std::launch::async, [&] { s->stop(); });
+  REQUIRE(idle.wait_closed(2s));  // stop() has gone through the connections
+  REQUIRE(writing.read_until("END", 10s));
+  CHECK(writing.wait_closed(2s));  // its write done, it is closed too
+  std::thread([answer = std::move(answer)] {
+    response out;
+    out.body = "done";
+    answer(std::move(out));
+  }).join();
+  auto rep = busy.read_reply();
+  REQUIRE(rep);
+  CHECK(rep->status == 200);
+  CHECK(rep->header("connection") == "close");
+  REQUIRE(stopping.wait_for(5s) == std::future_status::ready);
 }
 
 TEST_CASE("stop() gives up after the grace period, and late responders are harmless", "[http]") {
