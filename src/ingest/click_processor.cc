@@ -143,7 +143,7 @@ void click_processor::process(std::string_view query, const click_context& ctx,
                  expired ? state::tally_kind::expired : state::tally_kind::bad_signature);
     return finish(std::move(res), done);
   }
-  auto reserved = dedup_.reserve(p.ad_id, p.impression_id);
+  auto reserved = dedup_.reserve(p.ad_id, p.impression_id, ps.expires_at_s);
   if (!reserved) {
     // The dedup state cannot be read: counting now could count a duplicate.
     spdlog::error("ingest: dedup lookup failed: {}", reserved.error().message());

@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/event_clock.h"
+
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -70,7 +72,7 @@ class minute_row_operator final : public rocksdb::AssociativeMergeOperator {
 // Drops dedup keys whose click has expired: no click is accepted after its
 // expiry, so such a key can never catch a duplicate again. This is what keeps
 // the dedup state bounded by the validity window, not by history. Stateless
-// and thread-safe (it reads the wall clock).
+// and thread-safe (it reads the event clock, as signature checks do).
 class dedup_expiry_filter final : public rocksdb::CompactionFilter {
  public:
   bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
@@ -78,10 +80,9 @@ class dedup_expiry_filter final : public rocksdb::CompactionFilter {
     if (value.size() != 8) return false;  // not ours to judge: keep it
     std::int64_t expires_at_s = 0;
     std::memcpy(&expires_at_s, value.data(), 8);
-    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-    return expires_at_s < now_s;
+    // The clock that decides `expired` at the click path: a wall clock
+    // stepped forward must not drop keys that clicks still count as valid.
+    return expires_at_s < base::event_now_ms() / 1000;
   }
   // Stable: recorded in the database's options.
   const char* Name() const override { return "adclick.dedup_expiry"; }
