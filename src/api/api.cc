@@ -280,7 +280,7 @@ class routes_impl {
   }
 
   // GET /api/v1/ads/{adId}/live?minutes=60 (Server-Sent Events; see live_feed.h)
-  void live(std::uint64_t id, const http::request& req, const http::responder& respond) {
+  void live(std::uint64_t id, const caller& who, const http::request& req, const http::responder& respond) {
     std::uint64_t minutes = 60;
     if (auto m = query_param(req.query, "minutes"); m && (!parse_u64(*m, minutes) || minutes == 0 || minutes > 1440)) {
       return respond(http::json_error(400, "bad_request", "minutes must be an integer from 1 to 1440"));
@@ -295,8 +295,17 @@ class routes_impl {
     r.headers.emplace_back("Cache-Control", "no-store");
     r.headers.emplace_back("X-Accel-Buffering", "no");
     r.body = "retry: 2000\n\n";  // EventSource reconnects after 2 s
-    r.on_stream_open = [feed = ctx_.live, id, minutes](std::shared_ptr<http::event_stream> stream) {
-      feed->subscribe(id, static_cast<std::int64_t>(minutes), std::move(stream));
+    // An advertiser's stream ends when the ad stops being theirs.
+    live_feed::access_check allowed;
+    if (who.kind == caller::advertiser) {
+      allowed = [ads = ctx_.ads, id, advertiser = who.advertiser_id] {
+        auto ad = ads->find(id);
+        return ad && ad->advertiser_id == advertiser;
+      };
+    }
+    r.on_stream_open = [feed = ctx_.live, id, minutes,
+                        allowed = std::move(allowed)](std::shared_ptr<http::event_stream> stream) mutable {
+      feed->subscribe(id, static_cast<std::int64_t>(minutes), std::move(stream), std::move(allowed));
     };
     respond(std::move(r));
   }
@@ -452,7 +461,7 @@ class routes_impl {
       if (!ad || (who.kind == caller::advertiser && ad->advertiser_id != who.advertiser_id)) {
         return respond(http::json_error(404, "not_found", "no such ad"));
       }
-      if (rest == "/live") return live(id, req, respond);
+      if (rest == "/live") return live(id, who, req, respond);
       return offload(respond, [this, id, &req](const http::responder& r) { aggregates(id, req, r); });
     }
     if (rest == "/click-urls") {

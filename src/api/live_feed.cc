@@ -19,8 +19,9 @@ std::int64_t now_s() {
 
 }  // namespace
 
-live_feed::live_feed(query::query_service& queries, std::chrono::milliseconds keepalive)
-    : queries_(queries), keepalive_(keepalive) {}
+live_feed::live_feed(query::query_service& queries, std::chrono::milliseconds keepalive,
+                     std::size_t max_subscribers)
+    : queries_(queries), keepalive_(keepalive), max_subscribers_(max_subscribers) {}
 
 live_feed::~live_feed() { stop(); }
 
@@ -44,17 +45,19 @@ void live_feed::stop() {
 
 bool live_feed::has_room() const {
   std::lock_guard lock(mu_);
-  return subs_.size() < kMaxSubscribers;
+  return subs_.size() + in_round_ < max_subscribers_;
 }
 
-void live_feed::subscribe(std::uint64_t ad_id, std::int64_t minutes, std::shared_ptr<http::event_stream> stream) {
+void live_feed::subscribe(std::uint64_t ad_id, std::int64_t minutes, std::shared_ptr<http::event_stream> stream,
+                          access_check allowed) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_) {
+    if (stopping_ || subs_.size() + in_round_ >= max_subscribers_) {
+      // Full since has_room() said yes: the client's EventSource retries.
       stream->close();
       return;
     }
-    subs_.push_back(subscriber{ad_id, minutes, std::move(stream), {}});
+    subs_.push_back(subscriber{ad_id, minutes, std::move(stream), {}, std::move(allowed)});
     dirty_ = true;
   }
   cv_.notify_all();
@@ -77,6 +80,12 @@ void live_feed::push_updates(std::vector<subscriber>& subs) {
   const std::int64_t now = now_s();
   const std::int64_t to = (now / 60 + 1) * 60;  // through the end of the current minute
   for (auto& s : subs) {
+    if (s.allowed && !s.allowed()) {
+      // The ad moved to another advertiser (or is gone): nothing more of it
+      // goes to this one.
+      s.stream->close();
+      continue;
+    }
     auto series = queries_.ad_series(s.ad_id, to - s.minutes * 60, to, query::granularity::minute);
     if (!series) {
       spdlog::warn("live: ad {}: {}", s.ad_id, series.error().message());
@@ -106,6 +115,7 @@ void live_feed::run() {
       std::lock_guard lock(mu_);
       dirty_ = false;
       work.swap(subs_);
+      in_round_ = work.size();
     }
     push_updates(work);
     if (keepalive) {
@@ -114,6 +124,7 @@ void live_feed::run() {
     }
     std::lock_guard lock(mu_);
     // Subscribers that came meanwhile are in subs_ (and dirty_ is set).
+    in_round_ = 0;
     for (auto& s : work) {
       if (!s.stream->closed()) subs_.push_back(std::move(s));
     }

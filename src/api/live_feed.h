@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,7 +30,12 @@ class live_feed {
  public:
   static constexpr std::size_t kMaxSubscribers = 1000;
 
-  live_feed(query::query_service& queries, std::chrono::milliseconds keepalive = std::chrono::seconds(15));
+  // Whether the subscriber may still see its ad (its advertiser still owns
+  // it); asked before every update. Any thread.
+  using access_check = std::function<bool()>;
+
+  live_feed(query::query_service& queries, std::chrono::milliseconds keepalive = std::chrono::seconds(15),
+            std::size_t max_subscribers = kMaxSubscribers);
   ~live_feed();  // stop()
   live_feed(const live_feed&) = delete;
   live_feed& operator=(const live_feed&) = delete;
@@ -38,10 +44,15 @@ class live_feed {
   // Closes every stream and joins. Idempotent.
   void stop();
 
-  // False when kMaxSubscribers are already subscribed. Any thread.
+  // False when max_subscribers are already subscribed (those in an update
+  // round included). A hint for a 503 before the stream opens; subscribe()
+  // enforces the cap. Any thread.
   bool has_room() const;
-  // Adds a subscriber and sends its first event soon. Any thread.
-  void subscribe(std::uint64_t ad_id, std::int64_t minutes, std::shared_ptr<http::event_stream> stream);
+  // Adds a subscriber and sends its first event soon; closes the stream at
+  // once when the feed is full or stopping. A stream whose `allowed` check
+  // fails is closed before anything more is sent on it. Any thread.
+  void subscribe(std::uint64_t ad_id, std::int64_t minutes, std::shared_ptr<http::event_stream> stream,
+                 access_check allowed = {});
   // The speed layer committed: cheap, any thread (the shards call it).
   void notify();
 
@@ -53,6 +64,7 @@ class live_feed {
     std::int64_t minutes;
     std::shared_ptr<http::event_stream> stream;
     std::string last_sent;  // the last data sent, to skip unchanged updates
+    access_check allowed;   // empty: always
   };
   void run();
   // Sends each subscriber its buckets if they changed; drops closed ones.
@@ -60,10 +72,12 @@ class live_feed {
 
   query::query_service& queries_;
   const std::chrono::milliseconds keepalive_;
+  const std::size_t max_subscribers_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<subscriber> subs_;  // guarded by mu_
+  std::size_t in_round_ = 0;      // guarded by mu_: subscribers taken out for an update round
   bool dirty_ = false;            // guarded by mu_: a flush happened, or a new subscriber
   bool stopping_ = false;         // guarded by mu_
   std::thread thread_;

@@ -50,16 +50,22 @@ class sse_client {
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
       char tmp[4096];
       const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-      if (n <= 0) return std::nullopt;
+      if (n <= 0) {
+        closed_ = true;
+        return std::nullopt;
+      }
       buf_.append(tmp, static_cast<std::size_t>(n));
     }
     return buf_;
   }
   std::size_t size() const { return buf_.size(); }
+  // True once the server closed the stream (seen by until()).
+  bool closed() const { return closed_; }
 
  private:
   int fd_ = -1;
   bool ok_ = false;
+  bool closed_ = false;
   std::string buf_;
 };
 
@@ -160,4 +166,27 @@ TEST_CASE("dashboard: files from the binary with security headers, and /api/v1/m
   REQUIRE(status.at("shards").size() == 2);
   CHECK(status.at("shards")[0].at("partitions").size() == 4);  // 8 partitions over 2 shards
   CHECK(status.at("shards")[0].contains("lagRecords"));
+}
+
+TEST_CASE("live: an advertiser's stream ends when its ad moves to another advertiser", "[api]") {
+  // Regression: the stream went on sending the ad's counts to the advertiser
+  // that no longer owned it.
+  temp_dir dir;
+  click_server s(dir.path(), "[aggregation]\nflush_interval = \"100ms\"\n");
+  REQUIRE(s.ready());
+  REQUIRE(s.register_ad(1, "adv-1", "https://shop.example.com/") == 201);
+  sse_client mine(s.port(), "/api/v1/ads/1/live?minutes=5", kAdv1);
+  auto first = mine.until("event: buckets\ndata: ");
+  REQUIRE(first);
+  const std::size_t seen = mine.size();
+  // The admin gives the ad to adv-2; a click on it follows.
+  REQUIRE(s.register_ad(1, "adv-2", "https://shop.example.com/") == 200);
+  REQUIRE(s.click(1, "after-move").status == 302);
+  auto more = mine.until("\"total\":1", seen, 3s);
+  CHECK_FALSE(more);
+  CHECK(mine.closed());
+  // The new owner's stream sees it.
+  sse_client theirs(s.port(), "/api/v1/ads/1/live?minutes=5", kAdv2);
+  CHECK(theirs.until("\"total\":1", 0, 3s));
+  CHECK(s.stop() == 0);
 }
