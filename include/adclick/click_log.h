@@ -119,6 +119,12 @@ class click_log {
   // acknowledged record has none.
   virtual std::vector<offset_hole> holes(partition_id /*p*/) const { return {}; }
 
+  // Keeps retention from deleting records of p at or above `from` while the
+  // returned token lives (a reconciliation reading them). Any thread. A log
+  // that cannot pin returns null: its readers then see the records go, and
+  // the reader's caller must notice the offsets it skipped.
+  virtual std::shared_ptr<void> pin(partition_id /*p*/, offset_t /*from*/) { return nullptr; }
+
   // Records below `offset` in p may be deleted once retention allows
   // (set by the batch layer once it has covered them). Never lowers the mark.
   virtual void set_delete_floor(partition_id p, offset_t offset) = 0;

@@ -369,6 +369,18 @@ std::shared_ptr<segment> partition::next_segment(offset_t base_offset) const {
   return it == segments_.end() ? nullptr : *it;
 }
 
+std::shared_ptr<void> partition::pin(offset_t from) {
+  std::multiset<offset_t>::iterator it;
+  {
+    std::unique_lock lk(segments_mu_);
+    it = pins_.insert(from);
+  }
+  return std::shared_ptr<void>(nullptr, [this, it](void*) {
+    std::unique_lock lk(segments_mu_);
+    pins_.erase(it);
+  });
+}
+
 void partition::set_delete_floor(offset_t offset) {
   offset_t cur = delete_floor_.load();
   while (offset > cur && !delete_floor_.compare_exchange_weak(cur, offset)) {
@@ -706,6 +718,9 @@ void partition::enforce_retention(std::int64_t now_ms) {
     }
     {
       std::unique_lock lk(segments_mu_);
+      // A reader pinned records of this segment (checked under the lock that
+      // pin() takes, so a pin is either seen here or made after the erase).
+      if (!pins_.empty() && *pins_.begin() < info.end_offset) return;
       segments_.erase(segments_.begin());
     }
     if (auto ec = oldest->remove_files()) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -79,6 +80,9 @@ class partition {
   std::shared_ptr<segment> find_segment(offset_t offset) const;
   std::shared_ptr<segment> next_segment(offset_t base_offset) const;
   void set_delete_floor(offset_t offset);
+  // While the token lives, retention deletes no segment holding offsets at
+  // or above `from`. Any thread; the partition must outlive the token.
+  std::shared_ptr<void> pin(offset_t from);
 
   // --- flusher thread ---------------------------------------------------------
   // Moves the queued chunks whose first record was queued before `cutoff`
@@ -153,6 +157,7 @@ class partition {
   mutable std::shared_mutex segments_mu_;
   std::vector<std::shared_ptr<segment>> segments_;
   std::vector<offset_hole> holes_;  // oldest first
+  std::multiset<offset_t> pins_;    // lowest offsets that readers keep from retention
 
   // Guarded by pending_mu_.
   std::mutex pending_mu_;

@@ -403,6 +403,11 @@ std::unique_ptr<partition_reader> segmented_log::open_reader(partition_id p, off
   return std::make_unique<segmented_reader>(*partitions_[p], fs_, stats_, from);
 }
 
+std::shared_ptr<void> segmented_log::pin(partition_id p, offset_t from) {
+  if (p >= partitions_.size()) return nullptr;
+  return partitions_[p]->pin(from);
+}
+
 std::vector<offset_hole> segmented_log::holes(partition_id p) const {
   if (p >= partitions_.size()) return {};
   return partitions_[p]->holes();

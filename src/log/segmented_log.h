@@ -52,6 +52,7 @@ class segmented_log final : public click_log {
   std::unique_ptr<partition_reader> open_reader(partition_id p, offset_t from) override;
   std::vector<segment_info> segments(partition_id p) const override;
   std::vector<offset_hole> holes(partition_id p) const override;
+  std::shared_ptr<void> pin(partition_id p, offset_t from) override;
   void set_delete_floor(partition_id p, offset_t offset) override;
 
   // Deletes what retention allows now (the flusher also does this periodically).

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <unordered_map>
 #include <utility>
@@ -82,6 +83,11 @@ struct cursor {
   std::size_t pos = 0;
   std::int64_t max_t_ms = INT64_MIN;  // for telling which records the speed layer took as late
   bool done = false;
+  // The next offset expected within the current range: records of a range
+  // are dense (a hole starts a new segment, so a new range), so a jump
+  // inside one means records went missing under the reader.
+  log::offset_t expect = 0;
+  bool expect_set = false;
 
   bool has_item() const { return pos < buf.size(); }
   const item& head() const { return buf[pos]; }
@@ -211,8 +217,11 @@ class pass {
     if (to_ == from_) return {};
     plan_hole_windows(parts);
 
-    // 2. The segments that meet the scan window, per partition.
+    // 2. The segments that meet the scan window, per partition, pinned
+    //    against retention for the run (before they are listed, so none of
+    //    the listed ones can go).
     scan_from_ = from_ - o_.max_validity_ms - slack_ms_;
+    for (std::uint32_t p = 0; p < parts; ++p) pins_.push_back(log_.pin(p, 0));
     for (std::uint32_t p = 0; p < parts; ++p) {
       cursor c;
       c.partition = p;
@@ -324,8 +333,15 @@ class pass {
           [&](log::offset_t off, const click_view& v) {
             // A read may run on into the next segments: keep what lies in a
             // later range, skip what lies between ranges.
-            while (c.range < c.ranges.size() && off >= c.ranges[c.range].second) ++c.range;
+            while (c.range < c.ranges.size() && off >= c.ranges[c.range].second) {
+              ++c.range;
+              c.expect_set = false;
+            }
             if (c.range >= c.ranges.size() || off < c.ranges[c.range].first) return;
+            const log::offset_t want = c.expect_set ? c.expect : c.ranges[c.range].first;
+            if (off != want && !gap_) gap_ = std::pair(want, off);
+            c.expect = off + 1;
+            c.expect_set = true;
             // Frame (checksum, length, type, offset) + fixed fields + strings.
             bytes += 48 + v.key_id.size() + v.impression_id.size() + v.user_agent.size();
             c.buf.push_back({v.event_time_ms, v.ad_id, v.expires_at_s, key_of(v.ad_id, v.impression_id)});
@@ -335,6 +351,15 @@ class pass {
         spdlog::error("recon: reading partition {}: {}", c.partition, n.error().message());
         return recount_errc::log_read;
       }
+      if (gap_ && skipped.empty()) {
+        // Records of the planned range are gone without a checksum failure
+        // to explain it (deleted under the reader): counting on would
+        // correct their minutes down. The run fails instead.
+        spdlog::error("recon: partition {}: records {}..{} vanished while the run read them", c.partition,
+                      gap_->first, gap_->second - 1);
+        return recount_errc::log_read;
+      }
+      gap_.reset();
       for (const auto& s : skipped) {
         ++r_.corrupt_stretches;
         r_.corrupt_bytes += s.bytes_skipped;
@@ -560,6 +585,8 @@ class pass {
   std::int64_t open_hour_ = 0;         // hours before it are finished
   std::chrono::steady_clock::time_point started_;
   std::vector<cursor> cursors_;
+  std::vector<std::shared_ptr<void>> pins_;  // retention holds off the run's segments
+  std::optional<std::pair<log::offset_t, log::offset_t>> gap_;  // (expected, found) in the last read
   struct hole_window {
     std::int64_t lo, hi, up_to;  // skip [lo, hi), no upward correction [hi, up_to)
   };
