@@ -124,7 +124,32 @@ std::error_code shard::flush() {
   for (auto& r : readers_) positions.push_back(r->position());
   const bool moved = positions != committed_;
   const std::int64_t wm = watermark_ms_.load(std::memory_order_relaxed);
-  if (moved || !deltas_.empty() || !late_.empty() || wm != committed_watermark_) {
+  bool landed = false;
+  if (write_failed_ && moved) {
+    // The last write of this very batch failed, but a failed write may still
+    // have been applied (its outcome is unknown: the WAL record written,
+    // only its sync failed). Merge-adds are not idempotent, so ask the state
+    // first: the offsets went in the same batch as the deltas.
+    auto applied = offsets_stored(positions);
+    if (!applied) {
+      commit_failures_.fetch_add(1, std::memory_order_relaxed);
+      return applied.error();
+    }
+    landed = *applied;
+    if (landed) {
+      spdlog::warn("agg: shard {}: the commit that reported a failure had been applied; not applying it again",
+                   id_);
+    }
+  }
+  if (landed) {
+    write_failed_ = false;
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    deltas_.clear();
+    late_.clear();
+    dedup_.clear();
+    committed_ = positions;
+    committed_watermark_ = wm;
+  } else if (moved || !deltas_.empty() || !late_.empty() || wm != committed_watermark_) {
     // Keys in order: RocksDB's memtable inserts a sorted run far faster than
     // random keys (it reuses its skiplist position).
     std::sort(dedup_.begin(), dedup_.end(), [](const dedup_entry& a, const dedup_entry& b) {
@@ -156,11 +181,13 @@ std::error_code shard::flush() {
                          std::memory_order_relaxed);
     if (ec) {
       // Keep everything: the next flush retries the same effects with the
-      // same offsets, so nothing is lost or counted twice.
+      // same offsets, once it has made sure this batch was not applied.
       commit_failures_.fetch_add(1, std::memory_order_relaxed);
+      write_failed_ = true;
       spdlog::error("agg: shard {}: commit failed, will retry: {}", id_, ec.message());
       return ec;
     }
+    write_failed_ = false;
     commits_.fetch_add(1, std::memory_order_relaxed);
     commit_bytes_.fetch_add(b.bytes(), std::memory_order_relaxed);
     deltas_.clear();
@@ -181,6 +208,15 @@ std::error_code shard::flush() {
     for (std::size_t i = 0; i < partitions_.size(); ++i) on_commit_(partitions_[i], committed_[i]);
   }
   return {};
+}
+
+result<bool> shard::offsets_stored(const std::vector<log::offset_t>& positions) {
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    auto off = store_.get_offset(partitions_[i]);
+    if (!off) return off.error();
+    if (off->value_or(0) != positions[i]) return false;
+  }
+  return true;
 }
 
 void shard::run() {

@@ -105,6 +105,8 @@ class shard {
   [[nodiscard]] result<std::size_t> poll(std::size_t max_per_partition);
   void apply(const click_view& v);
   [[nodiscard]] std::error_code flush();
+  // Whether the state holds exactly these offsets for the shard's partitions.
+  [[nodiscard]] result<bool> offsets_stored(const std::vector<log::offset_t>& positions);
   void advance_idle_watermark();
 
   // Constant after construction.
@@ -126,6 +128,7 @@ class shard {
   std::int64_t max_event_ms_ = INT64_MIN;
   bool caught_up_ = false;  // recovery done: the clock may advance the watermark
   bool commit_failing_ = false;  // shard thread: the last flush failed; read nothing until one succeeds
+  bool write_failed_ = false;    // shard thread: the last store write of a batch reported a failure
   std::int64_t committed_watermark_ = INT64_MIN;
 
   // Published for other threads.

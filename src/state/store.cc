@@ -4,6 +4,8 @@
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/merge_operator.h>
@@ -204,7 +206,9 @@ void write_batch::clear() {
 }
 
 struct store::impl {
-  // Destroyed in reverse order of declaration: handles before the DB.
+  // Destroyed in reverse order of declaration: handles before the DB, the
+  // DB before the Env it runs on.
+  std::unique_ptr<rocksdb::Env> env;  // null: the default Env
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::shared_ptr<rocksdb::Statistics> statistics;
@@ -231,9 +235,14 @@ struct store::impl {
 store::store(std::unique_ptr<impl> impl) : impl_(std::move(impl)) {}
 store::~store() = default;
 
-result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& error_line) {
+result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& error_line,
+                                           const store_options& options) {
   auto im = std::make_unique<impl>();
   rocksdb::DBOptions db_opts;
+  if (options.file_system) {
+    im->env = rocksdb::NewCompositeEnv(options.file_system);
+    db_opts.env = im->env.get();
+  }
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   db_opts.paranoid_checks = true;

@@ -23,9 +23,21 @@
 #include "adclick/result.h"
 #include "state/state_format.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace adclick::state {
 
 inline constexpr std::uint64_t kMinFreeBytes = 32ull << 20;
+
+// How a store is opened.
+struct store_options {
+  // RocksDB's file layer (null: the default, POSIX). The fault seam for
+  // tests, as log_options::fs is for the log: a wrapper that injects
+  // failures or models what a power loss leaves.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+};
 
 enum class state_errc {
   corrupt = 1,  // a stored value does not decode, or RocksDB reports corruption
@@ -92,7 +104,8 @@ class store {
   // Opens (creating if needed) the database in `dir`. On failure `error_line`
   // says what.
   [[nodiscard]] static result<std::unique_ptr<store>> open(const std::string& dir,
-                                                          std::string& error_line);
+                                                          std::string& error_line,
+                                                          const store_options& options = {});
   ~store();  // closes the database (column family handles first)
   store(const store&) = delete;
   store& operator=(const store&) = delete;
