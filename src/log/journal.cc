@@ -153,11 +153,11 @@ std::error_code journal::open() {
     size_[i] = 0;
   }
   current_ = 0;
-  // The first record of a file decides the replay order: invalidate the
-  // other file's first record so a stale one can never sort after new ones.
-  const std::string head(format::kJournalHeaderSize, '\0');
-  if (auto ec = fs_.pwrite_all(fd_[1], head.data(), head.size(), 0)) return ec;
-  if (auto ec = fs_.datasync(fd_[1])) return ec;
+  // Everything replayed is in synced segments now: invalidate both files'
+  // first records, so that no record from before can be replayed again (a
+  // stale run at the head of a file would look like the journal's coverage
+  // and start a recovery's rewrite below records it does not hold).
+  if (auto ec = clear()) return ec;
   return created ? fs_.sync_dir(dir_) : std::error_code{};
 }
 

@@ -46,9 +46,9 @@ class journal {
   [[nodiscard]] std::error_code replay(const std::function<void(const journal_chunk&)>& fn,
                                        std::uint64_t& records, std::uint64_t& damaged);
 
-  // Opens (creating and preallocating as needed) both files, and starts
-  // appending at the beginning of file 0. Call after the segments hold
-  // everything replay() delivered and are synced.
+  // Opens (creating and preallocating as needed) both files, clears them
+  // (clear()), and starts appending at the beginning of file 0. Call after
+  // the segments hold everything replay() delivered and are synced.
   [[nodiscard]] std::error_code open();
 
   // Appends one group commit to the current file and fdatasyncs it. On error

@@ -16,8 +16,8 @@ constexpr long long kSlowSealMs = 100;
 }  // namespace
 
 partition::partition(partition_id id, std::string dir, const log_options& options,
-                     file_system& fs, log_stats& stats, std::atomic<bool>& fenced)
-    : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats), fenced_(fenced) {}
+                     file_system& fs, log_stats& stats, std::function<bool()> fence)
+    : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats), fence_(std::move(fence)) {}
 
 std::error_code partition::sync_segment(segment& s, const char* why) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -25,8 +25,7 @@ std::error_code partition::sync_segment(segment& s, const char* why) {
   stats_.syncs.fetch_add(1, std::memory_order_relaxed);
   stats_.sync_ns.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
                            std::memory_order_relaxed);
-  if (ec && !fenced_.exchange(true)) {
-    stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
+  if (ec && fence_()) {
     spdlog::critical(
         "log: partition {}: fdatasync of segment {} ({}) failed: {}. Its unsynced pages may be "
         "lost and are never trusted again: the log refuses every append from now on (clicks "
@@ -125,7 +124,7 @@ bool partition::record_segment_gaps(std::int64_t found_ms) {
   return added;
 }
 
-std::error_code partition::recover(recovery_report& report, offset_t rewrite_from) {
+std::error_code partition::recover(recovery_report& report, offset_t rewrite_from, bool distrust) {
   if (auto ec = fs_.make_dirs(dir_)) return ec;
   auto names = fs_.list(dir_);
   if (!names) return names.error();
@@ -223,12 +222,16 @@ std::error_code partition::recover(recovery_report& report, offset_t rewrite_fro
     for (;;) {
       auto item = scanner.next(min_offset);
       if (!item) return item.error();
-      if (item->kind == frame_scanner::item::record && item->offset >= cut_at) {
+      // From the journal's first offset on, a bad stretch followed by
+      // records is a hole the journal fills; with `distrust`, intact-looking
+      // records are rewritten too (the page cache may hold what the disk
+      // lost after a failed fdatasync).
+      if (item->kind == frame_scanner::item::record && item->offset >= cut_at && (distrust || pending_bad)) {
         if (auto ec = cut_for_journal(pending_bad ? pending_pos : item->position)) return ec;
         break;
       }
       if (item->kind == frame_scanner::item::record && pending_bad) {
-        report_bad(pending_pos, pending_len);
+        report_bad(pending_pos, pending_len);  // before the journal's records: synced bytes damaged
         pending_bad = false;
       }
       if (item->kind == frame_scanner::item::corrupt && cut_at != UINT64_MAX) {
@@ -430,8 +433,7 @@ std::error_code partition::seal_active() {
   if (auto ec = active_->seal()) {
     spdlog::error("log: partition {}: sealing segment {} failed: {}", id_, active_->base_offset(),
                   ec.message());
-    if (active_->poisoned() && !fenced_.exchange(true)) {
-      stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
+    if (active_->poisoned() && fence_()) {
       spdlog::critical(
           "log: partition {}: the fdatasync of segment {} at its seal failed: the log refuses "
           "every append from now on (clicks are answered unrecorded). Restart adclick: recovery "

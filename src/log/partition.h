@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,9 +29,10 @@ struct pending_chunk {
 
 class partition {
  public:
-  // `fenced` is set (never cleared) when an fdatasync of a segment fails.
+  // `fence` is called when an fdatasync of a segment fails: it fences the
+  // log and returns true the first time (any thread).
   partition(partition_id id, std::string dir, const log_options& options, file_system& fs,
-            log_stats& stats, std::atomic<bool>& fenced);
+            log_stats& stats, std::function<bool()> fence);
   ~partition();
 
   partition_id id() const { return id_; }
@@ -38,13 +40,16 @@ class partition {
 
   // Opens the segment files, cuts a torn tail, reports damage. Before start.
   // `rewrite_from`: the lowest offset the commit journal holds for this
-  // partition (no cut when none). Everything at or above it in the active
+  // partition (UINT64_MAX: none). Everything at or above it in the active
   // segment was written without an fdatasync of its own, so after a power
-  // loss it may hold holes (later pages kept, earlier ones lost) or, after a
-  // failed fdatasync, bytes the disk never got: it is cut there and
-  // rewritten from the journal by replay(), never trusted.
-  [[nodiscard]] std::error_code recover(recovery_report& report,
-                                        offset_t rewrite_from = UINT64_MAX);
+  // loss it may hold holes (later pages kept, earlier ones lost): at the
+  // first bad stretch in that range the segment is cut, and replay()
+  // rewrites the rest from the journal. Records there that pass their
+  // checksums are what was written, unless the page cache holds bytes the
+  // disk lost (after a failed fdatasync, until a reboot): `distrust` (the
+  // log was fenced) cuts at rewrite_from itself, so all of it is rewritten.
+  [[nodiscard]] std::error_code recover(recovery_report& report, offset_t rewrite_from = UINT64_MAX,
+                                        bool distrust = false);
 
   // --- holes (before start, except holes()) ------------------------------------
   // The holes the HOLES file recorded for this partition.
@@ -150,7 +155,7 @@ class partition {
   const log_options& options_;
   file_system& fs_;
   log_stats& stats_;
-  std::atomic<bool>& fenced_;
+  const std::function<bool()> fence_;
 
   // Guarded by segments_mu_: the segment list, oldest first (the last one may
   // be active). The flusher and retention change it; readers look things up.

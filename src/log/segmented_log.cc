@@ -16,6 +16,10 @@ namespace adclick::log {
 namespace {
 
 constexpr const char* kMetaFile = "LOG_META";
+// Written when the log fences itself after a failed segment fdatasync: the
+// next start rewrites every active segment from the journal rather than
+// trust the page cache.
+constexpr const char* kFencedFile = "FENCED";
 constexpr auto kMaintenanceEvery = std::chrono::seconds(1);
 
 // Reads one partition, up to its durable end, resynchronising after bad bytes.
@@ -184,6 +188,12 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
   // than trusted (a power loss can keep later pages and lose earlier ones).
   const bool use_journal = opt.mode == durability::sync && opt.journal;
   std::vector<offset_t> rewrite_from(opt.partitions, UINT64_MAX);
+  const std::string fenced_path = opt.dir + "/" + kFencedFile;
+  const bool distrust = static_cast<bool>(read_file(fs, fenced_path));
+  if (distrust) {
+    spdlog::warn("log: the last run fenced the log after a failed fdatasync: rewriting every active "
+                 "segment from the commit journal");
+  }
   if (use_journal) {
     log->journal_ = std::make_unique<journal>(fs, opt.dir + "/journal", opt.checkpoint_bytes);
     std::uint64_t commits = 0, damaged = 0;
@@ -200,13 +210,13 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
   }
   for (partition_id p = 0; p < opt.partitions; ++p) {
     auto part = std::make_unique<partition>(p, opt.dir + "/" + format::partition_dir_name(p), opt,
-                                            fs, log->stats_, log->fenced_);
+                                            fs, log->stats_, [l = log.get()] { return l->fence(); });
     std::vector<offset_hole> mine;
     for (const auto& h : known_holes) {
       if (h.partition == p) mine.push_back(h);
     }
     part->set_holes(std::move(mine));
-    if (auto ec = part->recover(report, rewrite_from[p])) {
+    if (auto ec = part->recover(report, rewrite_from[p], distrust)) {
       error_line = "log: cannot recover partition " + std::to_string(p) + " in " + part->dir() +
                    ": " + ec.message();
       return ec;
@@ -252,6 +262,9 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
     }
     if (opt.record_gaps) part->record_segment_gaps(found);
     for (const auto& h : part->holes()) all_holes.push_back(h);
+  }
+  if (distrust) {
+    if (auto ec = fs.remove(fenced_path); !ec) (void)fs.sync_dir(opt.dir);
   }
   if (all_holes != known_holes) {
     if (auto ec = write_file_durably(fs, opt.dir, format::kHolesFile, format::holes_text(all_holes))) {
@@ -563,8 +576,7 @@ void segmented_log::checkpoint_loop() {
         // so it is never reused (this checkpoint never completes) and the
         // log refuses appends until a restart rewrites the segment from it.
         ok = false;
-        if (!fenced_.exchange(true)) {
-          stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
+        if (fence()) {
           spdlog::critical(
               "log: checkpoint: fdatasync of partition {} segment {} failed: {}. The log refuses "
               "every append from now on (clicks are answered unrecorded). Restart adclick: "
@@ -623,6 +635,25 @@ void segmented_log::flusher_loop() {
   while (run_batch_once(more)) {
   }
   final_sync_ok_ = sync_all_active();
+}
+
+bool segmented_log::fence() {
+  std::lock_guard lk(fence_mu_);
+  if (fenced_.load()) return false;
+  stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
+  // The marker first: once appends are refused, a restart must find it.
+  record_fence();
+  fenced_.store(true, std::memory_order_release);
+  return true;
+}
+
+void segmented_log::record_fence() {
+  // Best effort on a disk that just failed: without the marker a restart
+  // without a reboot trusts the page cache for records that pass their
+  // checksums.
+  if (auto ec = write_file_durably(fs_, options_.dir, kFencedFile, "fenced\n")) {
+    spdlog::error("log: cannot record the fence in {}/{}: {}", options_.dir, kFencedFile, ec.message());
+  }
 }
 
 bool segmented_log::sync_all_active() {

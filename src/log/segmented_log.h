@@ -76,6 +76,10 @@ class segmented_log final : public click_log {
   // old and the checkpoint thread is free, handing it the segments to sync.
   void maybe_switch_journal();
   void checkpoint_loop();
+  // Fences the log (any thread); true the first time, which also writes the
+  // FENCED marker.
+  bool fence();
+  void record_fence();
   // Stop: fdatasyncs every active segment; true if all succeeded.
   bool sync_all_active();
   std::int64_t now_ms() const;
@@ -96,7 +100,8 @@ class segmented_log final : public click_log {
   std::thread checkpointer_;
 
   log_stats stats_;
-  std::atomic<bool> fenced_{false};
+  std::atomic<bool> fenced_{false};  // set once, under fence_mu_
+  std::mutex fence_mu_;
   bool final_sync_ok_ = false;  // flusher: every active segment synced at stop
 
   // Wakes the flusher: set by appenders, cleared by the flusher (under mu_
