@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "log/faulty_file_system.h"
+#include "log/inspect.h"
 #include "log/log_errc.h"
 #include "log/log_test_util.h"
 #include "log/record_format.h"
@@ -828,6 +829,14 @@ TEST_CASE("a log that lost its tail behind a consumer's offset goes on past a re
   CHECK(all.size() == kept + 1);
   log->stop();
   log.reset();
+  // `adclick log inspect` shows it, and does not call the log damaged.
+  const auto inspected = inspect_log(dir.path());
+  REQUIRE(inspected.holes.size() == 1);
+  CHECK(inspected.holes[0] == holes[0]);
+  CHECK(inspected.clean());
+  const std::string text = format_report(inspected);
+  CHECK(text.find("HOLE partition 0: offsets " + std::to_string(kept) + "..29") != std::string::npos);
+  CHECK(text.find("1 known holes") != std::string::npos);
 
   SECTION("the hole is remembered without the floor, and offsets go on") {
     opts.resume_floor.clear();
