@@ -73,7 +73,7 @@ void live_feed::notify() {
 
 std::size_t live_feed::subscribers() const {
   std::lock_guard lock(mu_);
-  return subs_.size();
+  return subs_.size() + in_round_;  // those taken out for an update round are subscribed too
 }
 
 void live_feed::push_updates(std::vector<subscriber>& subs) {

@@ -124,7 +124,8 @@ bool partition::record_segment_gaps(std::int64_t found_ms) {
   return added;
 }
 
-std::error_code partition::recover(recovery_report& report, offset_t rewrite_from, bool distrust) {
+std::error_code partition::recover(recovery_report& report, offset_t rewrite_from, bool distrust,
+                                   const journal_sums* sums) {
   if (auto ec = fs_.make_dirs(dir_)) return ec;
   auto names = fs_.list(dir_);
   if (!names) return names.error();
@@ -226,7 +227,14 @@ std::error_code partition::recover(recovery_report& report, offset_t rewrite_fro
       // records is a hole the journal fills; with `distrust`, intact-looking
       // records are rewritten too (the page cache may hold what the disk
       // lost after a failed fdatasync).
-      if (item->kind == frame_scanner::item::record && item->offset >= cut_at && (distrust || pending_bad)) {
+      auto differs_from_journal = [&] {
+        if (sums == nullptr) return false;
+        auto it = std::lower_bound(sums->begin(), sums->end(), std::pair<offset_t, std::uint32_t>(item->offset, 0));
+        return it != sums->end() && it->first == item->offset &&
+               it->second != format::get_u32(item->payload.data() - format::kFrameHeaderSize);
+      };
+      if (item->kind == frame_scanner::item::record && item->offset >= cut_at &&
+          (distrust || pending_bad || differs_from_journal())) {
         if (auto ec = cut_for_journal(pending_bad ? pending_pos : item->position)) return ec;
         break;
       }

@@ -19,6 +19,9 @@
 
 namespace adclick::log {
 
+// (offset, frame checksum) pairs, sorted: what the commit journal holds.
+using journal_sums = std::vector<std::pair<offset_t, std::uint32_t>>;
+
 // Encoded frames waiting for the flusher, with one handler per frame, in order.
 struct pending_chunk {
   std::string frames;
@@ -48,8 +51,13 @@ class partition {
   // checksums are what was written, unless the page cache holds bytes the
   // disk lost (after a failed fdatasync, until a reboot): `distrust` (the
   // log was fenced) cuts at rewrite_from itself, so all of it is rewritten.
+  // `sums`: (offset, frame checksum) of the journal's records, sorted. A
+  // record in the segment whose checksum differs from the journal's for its
+  // offset is a stale one (written by a round that failed, whose offsets
+  // were then given to other records, and written back before the power
+  // went): the segment is cut there too.
   [[nodiscard]] std::error_code recover(recovery_report& report, offset_t rewrite_from = UINT64_MAX,
-                                        bool distrust = false);
+                                        bool distrust = false, const journal_sums* sums = nullptr);
 
   // --- holes (before start, except holes()) ------------------------------------
   // The holes the HOLES file recorded for this partition.

@@ -188,6 +188,9 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
   // than trusted (a power loss can keep later pages and lose earlier ones).
   const bool use_journal = opt.mode == durability::sync && opt.journal;
   std::vector<offset_t> rewrite_from(opt.partitions, UINT64_MAX);
+  // Per partition, (offset, frame checksum) of every record the journal
+  // holds, in offset order: what the segment must hold at those offsets.
+  std::vector<journal_sums> sums(opt.partitions);
   const std::string fenced_path = opt.dir + "/" + kFencedFile;
   const bool distrust = static_cast<bool>(read_file(fs, fenced_path));
   if (distrust) {
@@ -199,8 +202,16 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
     std::uint64_t commits = 0, damaged = 0;
     if (auto ec = log->journal_->replay(
             [&](const journal_chunk& c) {
-              if (c.partition < rewrite_from.size() && c.records > 0) {
-                rewrite_from[c.partition] = std::min(rewrite_from[c.partition], c.first_offset);
+              if (c.partition >= rewrite_from.size() || c.records == 0) return;
+              rewrite_from[c.partition] = std::min(rewrite_from[c.partition], c.first_offset);
+              auto& out = sums[c.partition];
+              std::size_t pos = 0, size = 0;
+              while (pos < c.frames.size() &&
+                     format::check_frame(c.frames.data() + pos, c.frames.size() - pos, size) ==
+                         format::frame_check::ok) {
+                out.emplace_back(format::get_u64(c.frames.data() + pos + format::kFrameOffsetPos),
+                                 format::get_u32(c.frames.data() + pos));
+                pos += size;
               }
             },
             commits, damaged)) {
@@ -216,7 +227,8 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
       if (h.partition == p) mine.push_back(h);
     }
     part->set_holes(std::move(mine));
-    if (auto ec = part->recover(report, rewrite_from[p], distrust)) {
+    std::sort(sums[p].begin(), sums[p].end());
+    if (auto ec = part->recover(report, rewrite_from[p], distrust, &sums[p])) {
       error_line = "log: cannot recover partition " + std::to_string(p) + " in " + part->dir() +
                    ": " + ec.message();
       return ec;

@@ -88,7 +88,7 @@ class power_loss_disk {
 
 // The log's file layer over a power_loss_disk: real POSIX calls, the model
 // told of each.
-class power_loss_file_system final : public log::file_system {
+class power_loss_file_system : public log::file_system {
  public:
   explicit power_loss_file_system(power_loss_disk& disk) : disk_(disk) {}
 
@@ -102,8 +102,10 @@ class power_loss_file_system final : public log::file_system {
   std::error_code rename(const std::string& from, const std::string& to) override;
   std::error_code remove(const std::string& path) override;
 
- private:
+ protected:
   std::string path_of(int fd);
+
+ private:
   power_loss_disk& disk_;
   std::mutex mu_;
   std::map<int, std::string> paths_;  // guarded by mu_
