@@ -13,6 +13,7 @@
 #include "api/live_feed.h"
 #include "query/query_service.h"
 #include "state/store.h"
+#include "testutil/hold_point.h"
 #include "testutil/temp_dir.h"
 
 using namespace adclick;
@@ -24,13 +25,8 @@ namespace {
 class held_stream final : public http::event_stream {
  public:
   bool write(std::string bytes) override {
-    std::unique_lock lk(mu_);
-    if (hold_) {
-      hold_ = false;
-      held_ = true;
-      cv_.notify_all();
-      cv_.wait(lk, [&] { return released_; });
-    }
+    point.pass();
+    std::lock_guard lk(mu_);
     if (closed_) return false;
     written_ += bytes;
     ++writes_;
@@ -46,30 +42,21 @@ class held_stream final : public http::event_stream {
     std::lock_guard lk(mu_);
     return closed_;
   }
-  void hold() {
-    std::lock_guard lk(mu_);
-    hold_ = true;
-  }
-  void wait_held() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return held_; });
-  }
-  void release() {
-    std::lock_guard lk(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
+  void hold() { point.hold(); }
+  void wait_held() { point.wait_held(); }
+  void release() { point.release(); }
   bool wait_writes(int n, std::chrono::milliseconds timeout) {
     std::unique_lock lk(mu_);
     return cv_.wait_for(lk, timeout, [&] { return writes_ >= n; });
   }
 
  private:
+  testutil::hold_point point;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string written_;
   int writes_ = 0;
-  bool hold_ = false, held_ = false, released_ = false, closed_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "ingest/dedup_index.h"
 #include "state/store.h"
+#include "testutil/hold_point.h"
 #include "testutil/temp_dir.h"
 
 using namespace adclick;
@@ -77,37 +78,19 @@ class held_keys final : public committed_keys {
   explicit held_keys(state::store& s) : real_(s) {}
   result<std::optional<std::int64_t>> expiry(std::uint64_t ad, std::string_view imp) override {
     auto r = real_.expiry(ad, imp);
-    std::unique_lock lk(mu_);
-    if (hold_) {
-      hold_ = false;
-      held_ = true;
-      cv_.notify_all();
-      cv_.wait(lk, [&] { return released_; });
-    }
+    point.pass();
     return r;
   }
   std::error_code extend(std::uint64_t ad, std::string_view imp, std::int64_t exp) override {
     return real_.extend(ad, imp, exp);
   }
-  void hold() {
-    std::lock_guard lk(mu_);
-    hold_ = true;
-  }
-  void wait_held() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return held_; });
-  }
-  void release() {
-    std::lock_guard lk(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
+  void hold() { point.hold(); }
+  void wait_held() { point.wait_held(); }
+  void release() { point.release(); }
 
  private:
   store_committed_keys real_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false, held_ = false, released_ = false;
+  testutil::hold_point point;
 };
 
 std::unique_ptr<state::store> open_store(const std::string& dir) {

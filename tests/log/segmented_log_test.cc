@@ -18,6 +18,7 @@
 #include "log/log_test_util.h"
 #include "log/record_format.h"
 #include "log/segmented_log.h"
+#include "testutil/hold_point.h"
 #include "testutil/power_loss_disk.h"
 #include "testutil/temp_dir.h"
 
@@ -710,35 +711,15 @@ namespace {
 class held_sync_file_system : public file_system {
  public:
   std::error_code datasync(int fd) override {
-    {
-      std::unique_lock lk(mu_);
-      if (hold_) {
-        held_ = true;
-        cv_.notify_all();
-        cv_.wait(lk, [&] { return !hold_; });
-      }
-    }
+    point.pass();
     return file_system::datasync(fd);
   }
-  void hold() {
-    std::lock_guard lk(mu_);
-    hold_ = true;
-  }
-  void wait_held() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return held_; });
-  }
-  void release() {
-    std::lock_guard lk(mu_);
-    hold_ = false;
-    cv_.notify_all();
-  }
+  void hold() { point.hold(); }
+  void wait_held() { point.wait_held(); }
+  void release() { point.release(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-  bool held_ = false;
+  testutil::hold_point point;
 };
 }  // namespace
 
