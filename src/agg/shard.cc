@@ -5,13 +5,14 @@
 #include <algorithm>
 
 #include "base/event_clock.h"
+#include "base/floor_div.h"
 #include "state/store.h"
 
 namespace adclick::agg {
 namespace {
 
 std::int64_t minute_of(std::int64_t ms) {
-  return ms >= 0 ? ms / 60000 : (ms - 59999) / 60000;
+  return base::floor_div(ms, 60000);
 }
 
 constexpr std::size_t kReadBatch = 4096;

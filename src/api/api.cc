@@ -13,10 +13,16 @@
 #include "agg/aggregator.h"
 #include "api/live_feed.h"
 #include "api/web_assets.h"
+#include "base/ad_id.h"
+#include "base/decimal.h"
 #include "base/duration.h"
 #include "base/event_clock.h"
+#include "base/floor_div.h"
 #include "base/metrics.h"
+#include "base/query_string.h"
+#include "base/rfc3339.h"
 #include "base/task_queue.h"
+#include "base/wall_time.h"
 #include "http/response.h"
 #include "ingest/ad_registry.h"
 #include "ingest/click_processor.h"
@@ -31,11 +37,6 @@ namespace {
 
 using json = nlohmann::ordered_json;  // keys in the order written
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool equal_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -79,25 +80,6 @@ json ad_json(const state::ad_record& ad) {
               {"updatedMs", ad.updated_ms}};
 }
 
-// Value of a query parameter (no percent-decoding: our parameters are plain).
-std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-  }
-  return std::nullopt;
-}
-
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return !s.empty() && ec == std::errc() && p == s.data() + s.size();
-}
-
 // "/api/v1/ads/{id}[/rest]" -> id and rest.
 bool split_ad_path(std::string_view path, std::uint64_t& id, std::string_view& rest) {
   constexpr std::string_view prefix = "/api/v1/ads/";
@@ -106,8 +88,9 @@ bool split_ad_path(std::string_view path, std::uint64_t& id, std::string_view& r
   const auto slash = path.find('/');
   const std::string_view id_text = path.substr(0, slash);
   rest = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
-  return parse_u64(id_text, id) && ingest::valid_ad_id(id) &&
-         (id_text.size() == 1 || id_text[0] != '0');
+  const auto parsed = base::parse_ad_id(id_text);
+  if (parsed) id = *parsed;
+  return parsed.has_value();
 }
 
 struct route_stats {
@@ -236,7 +219,7 @@ class routes_impl {
         }
         shards.push_back({{"shard", sh.shard},
                           {"watermark", sh.watermark_ms == INT64_MIN ? json(nullptr)
-                                                                     : json(query::format_time(sh.watermark_ms / 1000))},
+                                                                     : json(base::format_time(sh.watermark_ms / 1000))},
                           {"lagRecords", lag},
                           {"recordsApplied", sh.records_applied},
                           {"lateRecords", sh.late_records},
@@ -246,7 +229,7 @@ class routes_impl {
       }
     }
     auto time_or_null = [](const std::optional<std::int64_t>& t) {
-      return t ? json(query::format_time(*t)) : json(nullptr);
+      return t ? json(base::format_time(*t)) : json(nullptr);
     };
     // Offsets the log lost before they were reconciled: their minutes are
     // never reported as checked by a reconciliation.
@@ -260,8 +243,8 @@ class routes_impl {
                            {"records", h.to - h.from},
                            {"after", h.after_event_ms == INT64_MIN
                                          ? json(nullptr)
-                                         : json(query::format_time(h.after_event_ms / 1000))},
-                           {"foundAt", query::format_time(h.found_ms / 1000)}});
+                                         : json(base::format_time(h.after_event_ms / 1000))},
+                           {"foundAt", base::format_time(h.found_ms / 1000)}});
         }
       }
     }
@@ -282,7 +265,7 @@ class routes_impl {
   // GET /api/v1/ads/{adId}/live?minutes=60 (Server-Sent Events; see live_feed.h)
   void live(std::uint64_t id, const caller& who, const http::request& req, const http::responder& respond) {
     std::uint64_t minutes = 60;
-    if (auto m = query_param(req.query, "minutes"); m && (!parse_u64(*m, minutes) || minutes == 0 || minutes > 1440)) {
+    if (auto m = base::query_param(req.query, "minutes"); m && (!base::parse_u64(*m, minutes) || minutes == 0 || minutes > 1440)) {
       return respond(http::json_error(400, "bad_request", "minutes must be an integer from 1 to 1440"));
     }
     if (ctx_.live == nullptr || !ctx_.live->has_room()) {
@@ -319,15 +302,14 @@ class routes_impl {
     for (const char* k : {"requestedFrom", "requestedTo", "from", "to"}) {
       const std::string ms_key = std::string(k) + "Ms";
       if (j.contains(ms_key) && j[ms_key].is_number_integer()) {
-        j[k] = query::format_time(floor_div_ms(j[ms_key].get<std::int64_t>()));
+        j[k] = base::format_time(base::floor_div(j[ms_key].get<std::int64_t>(), 1000));
       }
     }
     if (j.contains("reconciledThroughMs") && j["reconciledThroughMs"].is_number_integer()) {
-      j["reconciledThrough"] = query::format_time(floor_div_ms(j["reconciledThroughMs"].get<std::int64_t>()));
+      j["reconciledThrough"] = base::format_time(base::floor_div(j["reconciledThroughMs"].get<std::int64_t>(), 1000));
     }
     return j;
   }
-  static std::int64_t floor_div_ms(std::int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
 
   // POST /api/v1/reconciliations {"from","to"}; GET /api/v1/reconciliations[?before&limit]
   void reconciliations(const http::request& req, http::responder&& respond) {
@@ -348,8 +330,8 @@ class routes_impl {
         }
         const json& v = body[names[i]];
         std::optional<std::int64_t> parsed;
-        if (v.is_string()) parsed = query::parse_time(v.get<std::string>());
-        if (v.is_number_integer()) parsed = query::parse_time(std::to_string(v.get<std::int64_t>()));
+        if (v.is_string()) parsed = base::parse_time(v.get<std::string>());
+        if (v.is_number_integer()) parsed = base::parse_time(std::to_string(v.get<std::int64_t>()));
         if (!parsed) {
           return respond(http::json_error(
               400, "bad_request", fmt::format("{} must be an RFC 3339 UTC time or Unix seconds", names[i])));
@@ -379,10 +361,10 @@ class routes_impl {
       return respond(std::move(resp));
     }
     std::uint64_t before = 0, limit = 20;
-    if (auto b = query_param(req.query, "before"); b && (!parse_u64(*b, before) || before == 0)) {
+    if (auto b = base::query_param(req.query, "before"); b && (!base::parse_u64(*b, before) || before == 0)) {
       return respond(http::json_error(400, "bad_request", "before must be a report id"));
     }
-    if (auto l = query_param(req.query, "limit"); l && (!parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
+    if (auto l = base::query_param(req.query, "limit"); l && (!base::parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
       return respond(http::json_error(400, "bad_request", "limit must be an integer from 1 to 1000"));
     }
     json list = json::array();
@@ -402,7 +384,7 @@ class routes_impl {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     constexpr std::string_view prefix = "/api/v1/reconciliations/";
     std::uint64_t id = 0;
-    if (!parse_u64(req.path.substr(prefix.size()), id) || id == 0) {
+    if (!base::parse_u64(req.path.substr(prefix.size()), id) || id == 0) {
       return respond(http::json_error(404, "not_found", "no such reconciliation"));
     }
     auto text = ctx_.store->get_report(id);
@@ -414,11 +396,11 @@ class routes_impl {
   void list_ads(const http::request& req, http::responder&& respond) {
     if (authenticate(ctx_, req.authorization).kind != caller::admin) return respond(unauthorized());
     std::uint64_t after = 0, limit = 100;
-    const auto adv = query_param(req.query, "advertiserId").value_or("");
-    if (auto a = query_param(req.query, "after"); a && !parse_u64(*a, after)) {
+    const auto adv = base::query_param(req.query, "advertiserId").value_or("");
+    if (auto a = base::query_param(req.query, "after"); a && !base::parse_u64(*a, after)) {
       return respond(http::json_error(400, "bad_request", "after must be an ad id"));
     }
-    if (auto l = query_param(req.query, "limit"); l && (!parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
+    if (auto l = base::query_param(req.query, "limit"); l && (!base::parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
       return respond(http::json_error(400, "bad_request", "limit must be an integer from 1 to 1000"));
     }
     if (!adv.empty() && !ingest::valid_advertiser_id(adv)) {
@@ -563,7 +545,7 @@ class routes_impl {
       }
     }
     ttl_s = std::min(ttl_s, ctx_.signer->max_validity_s());
-    const std::int64_t exp = now_ms() / 1000 + ttl_s;
+    const std::int64_t exp = base::wall_now_s() + ttl_s;
     json urls = json::array();
     for (std::uint64_t i = 0; i < count; ++i) {
       const std::string imp = ingest::new_impression_id();
@@ -590,14 +572,14 @@ class routes_impl {
   // Parses from, to (and granularity); answers 400 and returns false on error.
   bool parse_range(const http::request& req, std::int64_t& from, std::int64_t& to,
                    query::granularity* g, const http::responder& respond) {
-    const auto f = query_param(req.query, "from");
-    const auto t = query_param(req.query, "to");
+    const auto f = base::query_param(req.query, "from");
+    const auto t = base::query_param(req.query, "to");
     if (!f || !t) {
       respond(http::json_error(400, "bad_request", "from and to are required (RFC 3339 or Unix seconds)"));
       return false;
     }
-    const auto fp = query::parse_time(*f);
-    const auto tp = query::parse_time(*t);
+    const auto fp = base::parse_time(*f);
+    const auto tp = base::parse_time(*t);
     if (!fp) {
       respond(http::json_error(400, "bad_request", "from must be RFC 3339 (2026-11-29T05:00:00Z) or Unix seconds"));
       return false;
@@ -614,7 +596,7 @@ class routes_impl {
     to = *tp;
     if (g != nullptr) {
       *g = query::granularity::minute;
-      if (auto gs = query_param(req.query, "granularity")) {
+      if (auto gs = base::query_param(req.query, "granularity")) {
         auto parsed = query::parse_granularity(*gs);
         if (!parsed) {
           respond(http::json_error(400, "bad_request", "granularity must be minute, hour or day"));
@@ -630,7 +612,7 @@ class routes_impl {
     std::int64_t from = 0, to = 0;
     query::granularity g{};
     if (!parse_range(req, from, to, &g, respond)) return;
-    const auto fmt_param = query_param(req.query, "format");
+    const auto fmt_param = base::query_param(req.query, "format");
     if (fmt_param && *fmt_param != "json" && *fmt_param != "csv") {
       return respond(http::json_error(400, "bad_request", "format must be json or csv"));
     }
@@ -652,7 +634,7 @@ class routes_impl {
       r.headers.emplace_back("Cache-Control", "no-store");
       r.body = key + ",clicks,state\n";
       for (const auto& p : s->points) {
-        r.body += query::format_time(p.start_s) + "," + std::to_string(p.clicks) + "," +
+        r.body += base::format_time(p.start_s) + "," + std::to_string(p.clicks) + "," +
                   std::string(query::to_string(p.state)) + "\n";
       }
       return respond(std::move(r));
@@ -687,15 +669,15 @@ class routes_impl {
     std::int64_t from = 0, to = 0;
     if (!parse_range(req, from, to, nullptr, respond)) return;
     std::uint64_t limit = 100;
-    if (auto l = query_param(req.query, "limit"); l && (!parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
+    if (auto l = base::query_param(req.query, "limit"); l && (!base::parse_u64(*l, limit) || limit == 0 || limit > 1000)) {
       return respond(http::json_error(400, "bad_request", "limit must be an integer from 1 to 1000"));
     }
     // after = "{clicks}_{adId}" of the last item of the previous page.
     std::optional<std::pair<std::uint64_t, std::uint64_t>> after;
-    if (auto a = query_param(req.query, "after")) {
+    if (auto a = base::query_param(req.query, "after")) {
       const auto us = a->find('_');
       std::uint64_t c = 0, i = 0;
-      if (us == std::string_view::npos || !parse_u64(a->substr(0, us), c) || !parse_u64(a->substr(us + 1), i)) {
+      if (us == std::string_view::npos || !base::parse_u64(a->substr(0, us), c) || !base::parse_u64(a->substr(us + 1), i)) {
         return respond(http::json_error(400, "bad_request", "after must be the cursor of a previous page"));
       }
       after = {c, i};
@@ -735,13 +717,13 @@ class routes_impl {
       items.push_back({{"adId", it->ad_id}, {"clicks", it->clicks}});
     }
     json body{{"advertiserId", adv},
-              {"from", query::format_time(from)},
-              {"to", query::format_time(to)},
+              {"from", base::format_time(from)},
+              {"to", base::format_time(to)},
               {"ads", items},
               {"total", total},
               {"finalThrough", [&] {
                  auto f = ctx_.query->final_through_s();
-                 return f ? json(query::format_time(*f)) : json(nullptr);
+                 return f ? json(base::format_time(*f)) : json(nullptr);
                }()}};
     if (next) body["next"] = *next;
     respond(json_response(200, body));

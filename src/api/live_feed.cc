@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/wall_time.h"
 #include "query/query_service.h"
 
 namespace adclick::api {
@@ -12,10 +13,6 @@ namespace {
 // Shard commits of one flush arrive close together: one update for all.
 constexpr std::chrono::milliseconds kCoalesce{20};
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -77,7 +74,7 @@ std::size_t live_feed::subscribers() const {
 }
 
 void live_feed::push_updates(std::vector<subscriber>& subs) {
-  const std::int64_t now = now_s();
+  const std::int64_t now = base::wall_now_s();
   const std::int64_t to = (now / 60 + 1) * 60;  // through the end of the current minute
   for (auto& s : subs) {
     if (s.allowed && !s.allowed()) {

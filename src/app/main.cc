@@ -14,8 +14,11 @@
 #include <fstream>
 
 #include "app/serve.h"
+#include "base/ad_id.h"
 #include "base/duration.h"
 #include "base/lock_file.h"
+#include "base/rfc3339.h"
+#include "base/wall_time.h"
 #include "config/config.h"
 #include "ingest/ad_registry.h"
 #include "ingest/click_processor.h"
@@ -81,11 +84,11 @@ int run(int argc, char** argv) {
       ->required();
 
   std::string sign_config;
-  std::uint64_t sign_ad = 0;
+  std::string sign_ad_text;
   std::string sign_impression, sign_ttl = "1h", sign_base;
   auto* sign = app.add_subcommand("sign", "Print a signed click URL (for testing links by hand)");
   sign->add_option("--config", sign_config, "TOML config file (default: the embedded one)");
-  sign->add_option("--ad", sign_ad, "The ad id")->required();
+  sign->add_option("--ad", sign_ad_text, "The ad id: a decimal integer in [1, 2^63)")->required();
   sign->add_option("--impression", sign_impression, "Impression id (default: a new UUIDv4)");
   sign->add_option("--ttl", sign_ttl, "Validity, e.g. 1h (at most signing.max_validity)");
   sign->add_option("--base-url", sign_base,
@@ -145,10 +148,12 @@ int run(int argc, char** argv) {
                    sign_ttl.c_str());
       return 2;
     }
-    if (!adclick::ingest::valid_ad_id(sign_ad)) {
-      std::fprintf(stderr, "adclick: --ad must be an integer in [1, 2^63)\n");
+    const auto parsed_ad = adclick::base::parse_ad_id(sign_ad_text);
+    if (!parsed_ad) {
+      std::fprintf(stderr, "adclick: --ad: %s\n", std::string(adclick::base::kAdIdRule).c_str());
       return 2;
     }
+    const std::uint64_t sign_ad = *parsed_ad;
     if (sign_impression.empty()) sign_impression = adclick::ingest::new_impression_id();
     std::string why;
     adclick::ingest::click_params check;
@@ -159,9 +164,7 @@ int run(int argc, char** argv) {
     }
     adclick::ingest::signer signer(cfg.signing.keys, cfg.signing.current_key,
                                    cfg.signing.max_validity.count() / 1000);
-    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+    const auto now_s = adclick::base::wall_now_s();
     const std::int64_t exp = now_s + ttl->count() / 1000;
     if (sign_base.empty()) {
       const auto& l = cfg.server.listen;
@@ -226,8 +229,8 @@ int run(int argc, char** argv) {
   if (reconcile->parsed()) {
     adclick::config::config cfg;
     if (!load_config(recon_config, cfg)) return 2;
-    const auto from = adclick::query::parse_time(recon_from);
-    const auto to = adclick::query::parse_time(recon_to);
+    const auto from = adclick::base::parse_time(recon_from);
+    const auto to = adclick::base::parse_time(recon_to);
     if (!from || !to) {
       std::fprintf(stderr, "adclick: --%s must be an RFC 3339 UTC time or Unix seconds\n", !from ? "from" : "to");
       return 2;

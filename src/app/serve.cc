@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "api/live_feed.h"
 #include "base/event_clock.h"
+#include "base/floor_div.h"
 #include "base/lock_file.h"
 #include "base/metrics.h"
 #include "base/periodic.h"
@@ -601,7 +602,7 @@ int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64
       const std::int64_t complete = log::archive_complete_before(**archive, **live);
       (*live)->stop();
       if (complete != INT64_MAX) {
-        const std::int64_t cut_s = complete / 60000 * 60;
+        const std::int64_t cut_s = base::floor_div(complete, 60000) * 60;
         if (cut_s < to_s) {
           std::fprintf(stderr, "adclick: the archive holds every record only before %lld (Unix s); the range ends there\n",
                        static_cast<long long>(cut_s));

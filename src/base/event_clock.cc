@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/wall_time.h"
+
 namespace adclick::base {
 namespace {
-
-std::int64_t system_wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::int64_t system_steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -21,7 +17,7 @@ std::int64_t system_steady_ms() {
 }  // namespace
 
 event_clock::event_clock(source wall, source steady)
-    : wall_(wall ? std::move(wall) : source(system_wall_ms)),
+    : wall_(wall ? std::move(wall) : source(wall_now_ms)),
       steady_(steady ? std::move(steady) : source(system_steady_ms)) {}
 
 std::int64_t event_clock::now_ms() {

@@ -15,10 +15,10 @@
 #include <memory>
 #include <set>
 
+#include "base/base64.h"
 #include "base/base_errc.h"
 #include "base/duration.h"
 #include "base/size.h"
-#include "config/base64.h"
 #include "config/config_text.h"
 
 namespace adclick::config {
@@ -376,7 +376,7 @@ class parser {
       }
       const auto secret = read_secret(label, value);
       if (!secret) return;
-      auto bytes = decode_base64_strict(*secret);
+      auto bytes = base::decode_base64(*secret);
       if (!bytes) {
         fail(config_errc::invalid_value, label,
              "must be standard base64 (A-Z a-z 0-9 + /, padded with =) of the raw key bytes");

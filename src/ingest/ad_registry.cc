@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/ad_id.h"
+#include "base/wall_time.h"
 #include "state/ads_snapshot.h"
 #include "state/store.h"
 
@@ -31,11 +33,6 @@ class category final : public std::error_category {
   }
 };
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -141,12 +138,10 @@ bool valid_advertiser_id(std::string_view id) {
   return true;
 }
 
-bool valid_ad_id(std::uint64_t id) { return id >= 1 && id < (std::uint64_t{1} << 63); }
-
 registry_errc validate_ad(std::uint64_t ad_id, std::string_view advertiser_id, std::string_view url,
                           std::string& why) {
-  if (!valid_ad_id(ad_id)) {
-    why = "adId must be an integer in [1, 2^63)";
+  if (!base::valid_ad_id(ad_id)) {
+    why = base::kAdIdRule;
     return registry_errc::invalid_ad_id;
   }
   if (!valid_advertiser_id(advertiser_id)) {
@@ -346,7 +341,7 @@ result<state::ad_record> ad_registry::put(std::uint64_t ad_id, std::string_view 
   auto prev = read(ad_id);
   if (!prev) return prev.error();
   created = *prev == nullptr;
-  state::ad_record ad{ad_id, std::string(advertiser_id), std::string(url), false, now_ms()};
+  state::ad_record ad{ad_id, std::string(advertiser_id), std::string(url), false, base::wall_now_ms()};
   state::write_batch b;
   b.put_ad(ad, *prev ? std::optional<state::ad_record>(**prev) : std::nullopt);
   const std::uint64_t count = count_.load(std::memory_order_relaxed) + (created ? 1 : 0);
@@ -365,7 +360,7 @@ result<state::ad_record> ad_registry::pause(std::uint64_t ad_id) {
   if (!*prev) return registry_errc::not_found;
   state::ad_record ad = **prev;
   ad.paused = true;
-  ad.updated_ms = now_ms();
+  ad.updated_ms = base::wall_now_ms();
   state::write_batch b;
   b.put_ad(ad, **prev);
   if (auto ec = store_.write(b, true)) return ec;
@@ -381,7 +376,7 @@ std::error_code ad_registry::put_batch(const std::vector<ad_row>& rows) {
   std::unordered_map<std::uint64_t, std::optional<state::ad_record>> latest;
   std::uint64_t count = count_.load(std::memory_order_relaxed);
   state::write_batch b;
-  const std::int64_t now = now_ms();
+  const std::int64_t now = base::wall_now_ms();
   for (const auto& row : rows) {
     auto it = latest.find(row.ad_id);
     if (it == latest.end()) {
@@ -443,13 +438,12 @@ import_report import_ads_csv(ad_registry& registry, std::string_view text) {
     const std::string_view id_text = line.substr(0, c1);
     const std::string_view adv = line.substr(c1 + 1, c2 - c1 - 1);
     const std::string_view url = line.substr(c2 + 1);
-    std::uint64_t id = 0;
-    auto [p, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-    if (ec != std::errc() || p != id_text.data() + id_text.size() || !valid_ad_id(id)) {
-      rep.errors.push_back("line " + std::to_string(line_no) +
-                           ": adId must be an integer in [1, 2^63)");
+    const auto parsed_id = base::parse_ad_id(id_text);
+    if (!parsed_id) {
+      rep.errors.push_back("line " + std::to_string(line_no) + ": " + std::string(base::kAdIdRule));
       continue;
     }
+    const std::uint64_t id = *parsed_id;
     std::string why;
     if (validate_ad(id, adv, url, why) != registry_errc{}) {
       rep.errors.push_back("line " + std::to_string(line_no) + ": " + why);

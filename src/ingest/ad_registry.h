@@ -51,8 +51,6 @@ inline std::error_code make_error_code(registry_errc e) noexcept {
 [[nodiscard]] bool valid_ad_url(std::string_view url, std::string& why);
 // Advertiser ids: 1..64 of [A-Za-z0-9._-].
 [[nodiscard]] bool valid_advertiser_id(std::string_view id);
-// adId in [1, 2^63).
-[[nodiscard]] bool valid_ad_id(std::uint64_t id);
 
 // Thread safety: find() from any thread at any time; writes serialise on an
 // internal mutex and reach RocksDB (synced) before the cache.

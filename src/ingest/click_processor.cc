@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
+#include "base/ad_id.h"
 #include "base/metrics.h"
+#include "base/query_string.h"
 #include "ingest/ad_registry.h"
 #include "ingest/dedup_index.h"
 #include "ingest/outcome_tallies.h"
@@ -40,57 +43,42 @@ std::string_view to_string(click_outcome o) {
 
 bool parse_click_query(std::string_view query, click_params& out, std::string& why) {
   bool have_ad = false, have_imp = false, have_sig = false;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const auto eq = pair.find('=');
-    const std::string_view name = pair.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+  // Each parameter once; unknown ones are ignored (trackers append their own).
+  const auto once = [&](bool& have, std::string_view name) {
+    if (have) why = std::string(name) + " given more than once";
+    return !std::exchange(have, true);
+  };
+  const bool ok = base::for_each_query_param(query, [&](std::string_view name, std::string_view value) {
     if (name == "adId") {
-      if (have_ad) {
-        why = "adId given more than once";
+      if (!once(have_ad, name)) return false;
+      const auto id = base::parse_ad_id(value);
+      if (!id) {
+        why = base::kAdIdRule;
         return false;
       }
-      have_ad = true;
-      std::uint64_t id = 0;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
-      if (value.empty() || ec != std::errc() || p != value.data() + value.size() || id == 0 ||
-          id >= (std::uint64_t{1} << 63) || (value.size() > 1 && value[0] == '0')) {
-        why = "adId must be a decimal integer in [1, 2^63)";
-        return false;
-      }
-      out.ad_id = id;
+      out.ad_id = *id;
     } else if (name == "impressionId") {
-      if (have_imp) {
-        why = "impressionId given more than once";
-        return false;
-      }
-      have_imp = true;
+      if (!once(have_imp, name)) return false;
       if (value.empty() || value.size() > kMaxImpressionIdLength) {
         why = "impressionId must be 1 to 128 characters";
         return false;
       }
-      for (char c : value) {
-        if (!impression_char(c)) {
-          why = "impressionId may hold only [A-Za-z0-9._~-]";
-          return false;
-        }
+      if (!std::all_of(value.begin(), value.end(), impression_char)) {
+        why = "impressionId may hold only [A-Za-z0-9._~-]";
+        return false;
       }
       out.impression_id = value;
     } else if (name == "signature") {
-      if (have_sig) {
-        why = "signature given more than once";
-        return false;
-      }
-      have_sig = true;
+      if (!once(have_sig, name)) return false;
       if (value.empty() || value.size() > kMaxSignature) {
         why = "signature must be 1 to 512 characters";
         return false;
       }
       out.signature = value;
     }
-  }
+    return true;
+  });
+  if (!ok) return false;
   if (!have_ad || !have_imp || !have_sig) {
     why = !have_ad ? "adId is missing" : !have_imp ? "impressionId is missing" : "signature is missing";
     return false;

@@ -1,11 +1,12 @@
 #include "ingest/outcome_tallies.h"
 
+#include "base/floor_div.h"
 #include "state/store.h"
 
 namespace adclick::ingest {
 
 void outcome_tallies::add(std::uint64_t ad_id, std::int64_t event_time_ms, state::tally_kind kind) {
-  const std::int64_t minute = event_time_ms >= 0 ? event_time_ms / 60000 : (event_time_ms - 59999) / 60000;
+  const std::int64_t minute = base::floor_div(event_time_ms, 60000);
   auto& s = stripes_[ad_id % kStripes];
   std::lock_guard lk(s.mu);
   ++s.rows[{ad_id, minute, kind}];

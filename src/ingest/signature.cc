@@ -13,10 +13,11 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "base/base64.h"
+
 namespace adclick::ingest {
 namespace {
 
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::size_t kMacBytes = 32;
 static_assert(sizeof(parsed_signature::mac_bytes) == kMacBytes);
 constexpr std::size_t kMacChars = 43;  // unpadded base64url of 32 bytes
@@ -82,28 +83,7 @@ class hmac_ctx {
 };
 
 bool decode_mac(std::string_view text, unsigned char out[kMacBytes]) {
-  if (text.size() != kMacChars) return false;
-  static const auto table = [] {
-    std::array<int, 256> t{};
-    t.fill(-1);
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64Url[i])] = i;
-    return t;
-  }();
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t n = 0;
-  for (char c : text) {
-    const int v = table[static_cast<unsigned char>(c)];
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[n++] = static_cast<unsigned char>((acc >> bits) & 0xff);
-    }
-  }
-  // 43 chars = 258 bits: the 2 unused bits must be zero (one text per MAC).
-  return n == kMacBytes && (acc & ((1u << bits) - 1)) == 0;
+  return text.size() == kMacChars && base::decode_base64url(text, out, kMacBytes);
 }
 
 }  // namespace
@@ -134,23 +114,6 @@ std::string new_impression_id() {
     s.push_back(hex[b[i] & 15]);
   }
   return s;
-}
-
-std::string base64url_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kB64Url[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kB64Url[(acc << (6 - bits)) & 63]);
-  return out;
 }
 
 bool parse_signature(std::string_view sig, parsed_signature& out) {
@@ -238,7 +201,7 @@ std::string signer::sign(std::uint64_t ad_id, std::string_view impression_id,
   unsigned char mac[kMacBytes];
   thread_ctx(k->serial, k->raw).compute(std::string_view(msg, n), mac);
   return "v1." + current_key_ + "." + std::to_string(expires_at_s) + "." +
-         base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), kMacBytes));
+         base::encode_base64url(std::string_view(reinterpret_cast<const char*>(mac), kMacBytes));
 }
 
 std::string click_mac(std::string_view raw_key, std::uint64_t ad_id,
@@ -248,7 +211,7 @@ std::string click_mac(std::string_view raw_key, std::uint64_t ad_id,
   const std::size_t n = signed_message(msg, sizeof msg, ad_id, impression_id, expires_at_s);
   unsigned char mac[kMacBytes];
   ctx.compute(std::string_view(msg, n), mac);
-  return base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), kMacBytes));
+  return base::encode_base64url(std::string_view(reinterpret_cast<const char*>(mac), kMacBytes));
 }
 
 }  // namespace adclick::ingest

@@ -77,7 +77,4 @@ std::string click_mac(std::string_view raw_key, std::uint64_t ad_id,
 // A fresh impression id for minted click links: a UUIDv4 from OpenSSL's CSPRNG.
 std::string new_impression_id();
 
-// Unpadded base64url.
-std::string base64url_encode(std::string_view bytes);
-
 }  // namespace adclick::ingest

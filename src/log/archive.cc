@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <xxhash.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -11,7 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "log/file_system.h"
+#include "base/checksum.h"
+#include "base/file_system.h"
 #include "log/record_format.h"
 
 namespace adclick::log {
@@ -55,7 +55,7 @@ bool parse_manifest_line(std::string_view line, archived_segment& s) {
 }
 
 std::error_code append_line(const std::string& path, const std::string& line) {
-  auto& fs = posix_file_system();
+  auto& fs = base::posix_file_system();
   auto fd = fs.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC);
   if (!fd) return fd.error();
   std::error_code ec = fs.write_all(*fd, line.data(), line.size());
@@ -72,7 +72,7 @@ bool is_archive_dir(const std::string& dir) {
 }
 
 result<std::unique_ptr<segment_archive>> segment_archive::open(const std::string& dir, std::string& error_line) {
-  auto& fs = posix_file_system();
+  auto& fs = base::posix_file_system();
   if (auto ec = fs.make_dirs(dir)) {
     error_line = fmt::format("archive: cannot create {}: {}", dir, ec.message());
     return ec;
@@ -87,7 +87,7 @@ result<std::unique_ptr<segment_archive>> segment_archive::open(const std::string
     if (auto ec = fs.sync_dir(dir)) return ec;
     return a;
   }
-  auto text = read_file(fs, path);
+  auto text = base::read_file(fs, path);
   if (!text) {
     error_line = fmt::format("archive: cannot read {}: {}", path, text.error().message());
     return text.error();
@@ -124,9 +124,9 @@ std::vector<archived_segment> segment_archive::segments() const {
 
 std::error_code segment_archive::add(const std::string& log_dir, partition_id p, const segment_info& s) {
   if (has(p, s.base_offset)) return {};
-  auto& fs = posix_file_system();
+  auto& fs = base::posix_file_system();
   const std::string part = format::partition_dir_name(p);
-  auto bytes = read_file(fs, log_dir + "/" + part + "/" + format::segment_file_name(s.base_offset));
+  auto bytes = base::read_file(fs, log_dir + "/" + part + "/" + format::segment_file_name(s.base_offset));
   if (!bytes) return bytes.error();
   std::string packed(ZSTD_compressBound(bytes->size()), '\0');
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
@@ -137,7 +137,7 @@ std::error_code segment_archive::add(const std::string& log_dir, partition_id p,
   if (ZSTD_isError(n)) return std::make_error_code(std::errc::io_error);
   packed.resize(n);
   if (auto ec = fs.make_dirs(dir_ + "/" + part)) return ec;
-  if (auto ec = write_file_durably(fs, dir_ + "/" + part, archived_name(s.base_offset), packed)) return ec;
+  if (auto ec = base::write_file_durably(fs, dir_ + "/" + part, archived_name(s.base_offset), packed)) return ec;
   archived_segment a;
   a.partition = p;
   a.base_offset = s.base_offset;
@@ -147,7 +147,7 @@ std::error_code segment_archive::add(const std::string& log_dir, partition_id p,
   a.compressed_bytes = n;
   a.min_event_time_ms = s.min_event_time_ms;
   a.max_event_time_ms = s.max_event_time_ms;
-  a.xxh3 = XXH3_64bits(bytes->data(), bytes->size());
+  a.xxh3 = base::checksum64(bytes->data(), bytes->size());
   std::lock_guard lock(mu_);
   if (auto ec = append_line(dir_ + "/" + kManifest, manifest_line(a))) return ec;
   entries_[{p, s.base_offset}] = a;
@@ -156,10 +156,10 @@ std::error_code segment_archive::add(const std::string& log_dir, partition_id p,
 
 std::error_code segment_archive::extract(const archived_segment& s, const std::string& dest_log_dir,
                                          std::string& problem) const {
-  auto& fs = posix_file_system();
+  auto& fs = base::posix_file_system();
   const std::string part = format::partition_dir_name(s.partition);
   const std::string src = dir_ + "/" + part + "/" + archived_name(s.base_offset);
-  auto packed = read_file(fs, src);
+  auto packed = base::read_file(fs, src);
   if (!packed) {
     problem = fmt::format("{}: cannot read: {}", src, packed.error().message());
     return packed.error();
@@ -175,19 +175,19 @@ std::error_code segment_archive::extract(const archived_segment& s, const std::s
     problem = fmt::format("{}: damaged ({})", src, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short");
     return std::make_error_code(std::errc::illegal_byte_sequence);
   }
-  if (XXH3_64bits(bytes.data(), bytes.size()) != s.xxh3) {
+  if (base::checksum64(bytes.data(), bytes.size()) != s.xxh3) {
     problem = fmt::format("{}: checksum differs from the manifest", src);
     return std::make_error_code(std::errc::illegal_byte_sequence);
   }
   if (auto ec = fs.make_dirs(dest_log_dir + "/" + part)) return ec;
-  return write_file_durably(fs, dest_log_dir + "/" + part, format::segment_file_name(s.base_offset), bytes);
+  return base::write_file_durably(fs, dest_log_dir + "/" + part, format::segment_file_name(s.base_offset), bytes);
 }
 
 result<std::size_t> extract_range(const segment_archive& archive, std::uint32_t partitions, std::int64_t from_ms,
                                   std::int64_t to_ms, const std::string& dest_log_dir, std::string& problem) {
-  auto& fs = posix_file_system();
+  auto& fs = base::posix_file_system();
   if (auto ec = fs.make_dirs(dest_log_dir)) return ec;
-  if (auto ec = write_file_durably(fs, dest_log_dir, "LOG_META", format::log_meta_text(partitions))) return ec;
+  if (auto ec = base::write_file_durably(fs, dest_log_dir, "LOG_META", format::log_meta_text(partitions))) return ec;
   const auto all = archive.segments();
   std::size_t extracted = 0;
   for (std::uint32_t p = 0; p < partitions; ++p) {
@@ -236,9 +236,9 @@ inspect_report inspect_archive(const std::string& dir) {
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
   std::string problem;
-  auto& fs = posix_file_system();
+  auto& fs = base::posix_file_system();
   if (auto e = fs.make_dirs(scratch); e ||
-      write_file_durably(fs, scratch, "LOG_META", format::log_meta_text(std::max<std::uint32_t>(partitions, 1)))) {
+      base::write_file_durably(fs, scratch, "LOG_META", format::log_meta_text(std::max<std::uint32_t>(partitions, 1)))) {
     out.problems.push_back(fmt::format("archive: cannot create the scratch directory {}", scratch));
     return out;
   }

@@ -7,23 +7,15 @@
 #include <charconv>
 #include <ctime>
 
-#include "log/file_system.h"
+#include "base/file_system.h"
+#include "base/rfc3339.h"
 #include "log/record_format.h"
 #include "log/segment.h"
 
 namespace adclick::log {
 namespace {
 
-std::string format_time(std::int64_t ms) {
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms % 1000));
-}
-
-void inspect_segment(file_system& fs, const std::string& dir, partition_id p, offset_t base,
+void inspect_segment(base::file_system& fs, const std::string& dir, partition_id p, offset_t base,
                      bool newest, segment_report& out) {
   out.partition = p;
   out.base_offset = base;
@@ -80,7 +72,7 @@ void inspect_segment(file_system& fs, const std::string& dir, partition_id p, of
   out.min_event_time_ms = st.min_event_time_ms;
   out.max_event_time_ms = st.max_event_time_ms;
 
-  auto idx = read_file(fs, (*seg)->index_path());
+  auto idx = base::read_file(fs, (*seg)->index_path());
   if (idx) {
     out.has_index = true;
     segment_stats is;
@@ -107,8 +99,8 @@ bool inspect_report::clean() const {
 
 inspect_report inspect_log(const std::string& dir) {
   inspect_report r;
-  file_system& fs = posix_file_system();
-  auto meta = read_file(fs, dir + "/LOG_META");
+  base::file_system& fs = base::posix_file_system();
+  auto meta = base::read_file(fs, dir + "/LOG_META");
   if (!meta) {
     r.problems.push_back(fmt::format("{}/LOG_META: {} (is this a log directory? it is "
                                      "<data_dir>/log)",
@@ -121,7 +113,7 @@ inspect_report inspect_log(const std::string& dir) {
     return r;
   }
   r.partitions = partitions;
-  if (auto text = read_file(fs, dir + "/" + format::kHolesFile)) {
+  if (auto text = base::read_file(fs, dir + "/" + format::kHolesFile)) {
     if (!format::parse_holes(*text, r.holes)) {
       r.problems.push_back(fmt::format("{}/{} (the record of lost offsets) is damaged", dir,
                                        format::kHolesFile));
@@ -187,8 +179,8 @@ std::string format_report(const inspect_report& r) {
   for (const auto& s : r.segments) {
     out += fmt::format("{:>9} {:>20} {:>20} {:>10} {:>12} {:>24} {:>24} {:>5}\n", s.partition,
                        s.base_offset, s.end_offset, s.records, s.bytes,
-                       s.records ? format_time(s.min_event_time_ms) : "-",
-                       s.records ? format_time(s.max_event_time_ms) : "-",
+                       s.records ? base::format_time_ms(s.min_event_time_ms) : "-",
+                       s.records ? base::format_time_ms(s.max_event_time_ms) : "-",
                        s.has_index ? "yes" : "no");
   }
   for (const auto& s : r.segments) {
@@ -213,8 +205,8 @@ std::string format_report(const inspect_report& r) {
     out += fmt::format(
         "HOLE partition {}: offsets {}..{} ({} records) were lost before the log was recovered "
         "at {}; the newest record kept before them is from {} (these offsets are never reused)\n",
-        h.partition, h.from, h.to - 1, h.to - h.from, format_time(h.found_ms),
-        h.after_event_ms == INT64_MIN ? std::string("-") : format_time(h.after_event_ms));
+        h.partition, h.from, h.to - 1, h.to - h.from, base::format_time_ms(h.found_ms),
+        h.after_event_ms == INT64_MIN ? std::string("-") : base::format_time_ms(h.after_event_ms));
   }
   for (const auto& p : r.problems) out += fmt::format("PROBLEM {}\n", p);
   out += fmt::format(

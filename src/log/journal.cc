@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "log/file_system.h"
+#include "base/bytes.h"
+#include "base/checksum.h"
+#include "base/file_system.h"
 #include "log/record_format.h"
 
 namespace adclick::log {
@@ -21,7 +23,7 @@ struct parsed_file {
 
 }  // namespace
 
-journal::journal(file_system& fs, std::string dir, std::uint64_t preallocate)
+journal::journal(base::file_system& fs, std::string dir, std::uint64_t preallocate)
     : fs_(fs), dir_(std::move(dir)), preallocate_(preallocate) {}
 
 journal::~journal() {
@@ -44,7 +46,7 @@ std::error_code journal::replay(const std::function<void(const journal_chunk&)>&
   }
   parsed_file files[2];
   for (int i = 0; i < 2; ++i) {
-    auto bytes = read_file(fs_, dir_ + "/" + kNames[i]);
+    auto bytes = base::read_file(fs_, dir_ + "/" + kNames[i]);
     if (!bytes) {
       if (bytes.error() == std::errc::no_such_file_or_directory) continue;
       return bytes.error();
@@ -52,11 +54,11 @@ std::error_code journal::replay(const std::function<void(const journal_chunk&)>&
     files[i].bytes = std::move(*bytes);
     const auto& b = files[i].bytes;
     if (b.size() >= format::kJournalHeaderSize) {
-      const std::uint32_t len = format::get_u32(b.data() + 4);
+      const std::uint32_t len = base::get_u32(b.data() + 4);
       if (format::kJournalHeaderSize + len <= b.size() &&
-          format::checksum32(b.data() + 4, format::kJournalHeaderSize - 4 + len) ==
-              format::get_u32(b.data())) {
-        files[i].first_seq = format::get_u64(b.data() + 8);
+          base::checksum32(b.data() + 4, format::kJournalHeaderSize - 4 + len) ==
+              base::get_u32(b.data())) {
+        files[i].first_seq = base::get_u64(b.data() + 8);
       }
     }
   }
@@ -74,30 +76,30 @@ std::error_code journal::replay(const std::function<void(const journal_chunk&)>&
     std::uint64_t expect_seq = 0;
     while (pos + format::kJournalHeaderSize <= b.size()) {
       const char* h = b.data() + pos;
-      const std::uint32_t len = format::get_u32(h + 4);
+      const std::uint32_t len = base::get_u32(h + 4);
       const bool fits = pos + format::kJournalHeaderSize + len <= b.size();
-      if (!fits || format::checksum32(h + 4, format::kJournalHeaderSize - 4 + len) != format::get_u32(h)) {
+      if (!fits || base::checksum32(h + 4, format::kJournalHeaderSize - 4 + len) != base::get_u32(h)) {
         // A torn record (an unfinished commit, never acknowledged), zeros, or
         // bytes left from before a reuse end the file. It is damage only if
         // the next commit follows intact, which an unfinished one never has.
         const std::size_t next = pos + format::kJournalHeaderSize + len;
         if (!first_record && fits && next + format::kJournalHeaderSize <= b.size()) {
           const char* n = b.data() + next;
-          const std::uint32_t nlen = format::get_u32(n + 4);
+          const std::uint32_t nlen = base::get_u32(n + 4);
           if (next + format::kJournalHeaderSize + nlen <= b.size() &&
-              format::checksum32(n + 4, format::kJournalHeaderSize - 4 + nlen) == format::get_u32(n) &&
-              format::get_u64(n + 8) == expect_seq + 1) {
+              base::checksum32(n + 4, format::kJournalHeaderSize - 4 + nlen) == base::get_u32(n) &&
+              base::get_u64(n + 8) == expect_seq + 1) {
             ++damaged;
             spdlog::error("log: journal {}: damaged commit record at byte {}", kNames[idx], pos);
           }
         }
         break;
       }
-      const std::uint64_t seq = format::get_u64(h + 8);
+      const std::uint64_t seq = base::get_u64(h + 8);
       if (!first_record && seq != expect_seq) break;  // left from before a reuse
       first_record = false;
       expect_seq = seq + 1;
-      const std::uint32_t n = format::get_u32(h + 16);
+      const std::uint32_t n = base::get_u32(h + 16);
       const char* end = h + format::kJournalHeaderSize + len;
       const char* entry = h + format::kJournalHeaderSize;
       const char* frames = entry + std::size_t{n} * format::kJournalChunkSize;
@@ -105,10 +107,10 @@ std::error_code journal::replay(const std::function<void(const journal_chunk&)>&
       chunks.clear();
       for (std::uint32_t i = 0; ok && i < n; ++i, entry += format::kJournalChunkSize) {
         journal_chunk c;
-        c.partition = format::get_u32(entry);
-        c.first_offset = format::get_u64(entry + 4);
-        c.records = format::get_u32(entry + 12);
-        const std::uint32_t nbytes = format::get_u32(entry + 16);
+        c.partition = base::get_u32(entry);
+        c.first_offset = base::get_u64(entry + 4);
+        c.records = base::get_u32(entry + 12);
+        const std::uint32_t nbytes = base::get_u32(entry + 16);
         if (frames + nbytes > end) {
           ok = false;
           break;
@@ -184,21 +186,21 @@ std::error_code journal::append(const std::vector<journal_chunk>& chunks) {
   const std::size_t len = chunks.size() * format::kJournalChunkSize + frames;
   buf_.resize(format::kJournalHeaderSize + len);
   char* h = buf_.data();
-  format::put_u32(h + 4, static_cast<std::uint32_t>(len));
-  format::put_u64(h + 8, next_seq_);
-  format::put_u32(h + 16, static_cast<std::uint32_t>(chunks.size()));
+  base::put_u32(h + 4, static_cast<std::uint32_t>(len));
+  base::put_u64(h + 8, next_seq_);
+  base::put_u32(h + 16, static_cast<std::uint32_t>(chunks.size()));
   char* e = h + format::kJournalHeaderSize;
   char* f = e + chunks.size() * format::kJournalChunkSize;
   for (const auto& c : chunks) {
-    format::put_u32(e, c.partition);
-    format::put_u64(e + 4, c.first_offset);
-    format::put_u32(e + 12, c.records);
-    format::put_u32(e + 16, static_cast<std::uint32_t>(c.frames.size()));
+    base::put_u32(e, c.partition);
+    base::put_u64(e + 4, c.first_offset);
+    base::put_u32(e + 12, c.records);
+    base::put_u32(e + 16, static_cast<std::uint32_t>(c.frames.size()));
     e += format::kJournalChunkSize;
     std::memcpy(f, c.frames.data(), c.frames.size());
     f += c.frames.size();
   }
-  format::put_u32(h, format::checksum32(h + 4, buf_.size() - 4));
+  base::put_u32(h, base::checksum32(h + 4, buf_.size() - 4));
   const int fd = fd_[current_];
   const std::uint64_t at = size_[current_];
   std::error_code ec = fs_.pwrite_all(fd, buf_.data(), buf_.size(), at);

@@ -22,9 +22,11 @@
 #include "adclick/click_log.h"
 #include "adclick/result.h"
 
-namespace adclick::log {
-
+namespace adclick::base {
 class file_system;
+}  // namespace adclick::base
+
+namespace adclick::log {
 
 struct journal_chunk {
   partition_id partition = 0;
@@ -37,7 +39,7 @@ struct journal_chunk {
 class journal {
  public:
   // preallocate: bytes of zeros each journal file is created with.
-  journal(file_system& fs, std::string dir, std::uint64_t preallocate);
+  journal(base::file_system& fs, std::string dir, std::uint64_t preallocate);
   ~journal();
 
   // Calls fn for every chunk of every intact record in both files, older
@@ -66,7 +68,7 @@ class journal {
   void switch_files();
 
  private:
-  file_system& fs_;
+  base::file_system& fs_;
   const std::string dir_;
   const std::uint64_t preallocate_;
   int fd_[2] = {-1, -1};

@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
-namespace adclick::log {
-
+namespace adclick::base {
 class file_system;
+}  // namespace adclick::base
+
+namespace adclick::log {
 
 enum class durability {
   sync,  // an append completes after fdatasync of its segment file
@@ -43,7 +45,7 @@ struct log_options {
   // one is this full or this old.
   std::uint64_t checkpoint_bytes = 32ull << 20;
   std::chrono::milliseconds checkpoint_interval{10'000};
-  file_system* fs = nullptr;                      // nullptr: POSIX
+  base::file_system* fs = nullptr;                      // nullptr: POSIX
   // Per partition (shorter: 0 for the rest), the lowest offset the log may
   // give out next: the highest offset a consumer has committed (the shards'
   // offsets in the state). A partition found ending below it lost records

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/bytes.h"
+#include "base/wall_time.h"
 #include "log/log_errc.h"
 #include "log/record_format.h"
 
@@ -16,7 +18,7 @@ constexpr long long kSlowSealMs = 100;
 }  // namespace
 
 partition::partition(partition_id id, std::string dir, const log_options& options,
-                     file_system& fs, log_stats& stats, std::function<bool()> fence)
+                     base::file_system& fs, log_stats& stats, std::function<bool()> fence)
     : id_(id), dir_(std::move(dir)), options_(options), fs_(fs), stats_(stats), fence_(std::move(fence)) {}
 
 std::error_code partition::sync_segment(segment& s, const char* why) {
@@ -231,7 +233,7 @@ std::error_code partition::recover(recovery_report& report, offset_t rewrite_fro
         if (sums == nullptr) return false;
         auto it = std::lower_bound(sums->begin(), sums->end(), std::pair<offset_t, std::uint32_t>(item->offset, 0));
         return it != sums->end() && it->first == item->offset &&
-               it->second != format::get_u32(item->payload.data() - format::kFrameHeaderSize);
+               it->second != base::get_u32(item->payload.data() - format::kFrameHeaderSize);
       };
       if (item->kind == frame_scanner::item::record && item->offset >= cut_at &&
           (distrust || pending_bad || differs_from_journal())) {
@@ -256,7 +258,7 @@ std::error_code partition::recover(recovery_report& report, offset_t rewrite_fro
       }
       if (item->kind == frame_scanner::item::record) {
         const auto t = static_cast<std::int64_t>(
-            format::get_u64(item->payload.data() + format::kPayloadEventTimePos));
+            base::get_u64(item->payload.data() + format::kPayloadEventTimePos));
         if (index.empty() || item->position - last_index_pos >= format::kIndexInterval) {
           index.push_back({item->offset, item->position});
           last_index_pos = item->position;
@@ -504,7 +506,7 @@ std::error_code partition::write(std::vector<pending_chunk>& batch, std::int64_t
       const std::size_t size = format::frame_size(f);
       format::seal_frame(f, next_offset_);
       const auto t = static_cast<std::int64_t>(
-          format::get_u64(f + format::kFrameHeaderSize + format::kPayloadEventTimePos));
+          base::get_u64(f + format::kFrameHeaderSize + format::kPayloadEventTimePos));
       if (w.stats.records == 0 || pos - w.last_index_pos >= format::kIndexInterval) {
         w.index.push_back({next_offset_, pos});
         w.last_index_pos = pos;
@@ -670,10 +672,7 @@ std::error_code partition::replay(offset_t first_offset, std::uint32_t records,
         "records {}..{} are lost",
         id_, first_offset, next_offset_, next_offset_, first_offset - 1);
     ++report.corruptions;
-    const std::int64_t found = options_.now_ms ? options_.now_ms()
-                                               : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     std::chrono::system_clock::now().time_since_epoch())
-                                                     .count();
+    const std::int64_t found = options_.now_ms ? options_.now_ms() : base::wall_now_ms();
     if (auto ec = skip_to(first_offset, found)) return ec;
   }
   // Keep the frames from next_offset_ on; write() re-seals them with the very
@@ -687,7 +686,7 @@ std::error_code partition::replay(offset_t first_offset, std::uint32_t records,
       ++report.corruptions;
       break;
     }
-    const offset_t off = format::get_u64(frames.data() + pos + format::kFrameOffsetPos);
+    const offset_t off = base::get_u64(frames.data() + pos + format::kFrameOffsetPos);
     if (off >= next_offset_ + restored) {
       if (off != next_offset_ + restored) break;  // not contiguous: stop here
       batch[0].frames.append(frames.data() + pos, size);
@@ -697,10 +696,7 @@ std::error_code partition::replay(offset_t first_offset, std::uint32_t records,
   }
   if (restored == 0) return {};
   const std::int64_t now =
-      options_.now_ms ? options_.now_ms()
-                      : std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+      options_.now_ms ? options_.now_ms() : base::wall_now_ms();
   if (auto ec = write(batch, now)) return ec;
   // Synced once for all chunks: open() syncs every partition after the replay.
   if (auto ec = commit(false)) return ec;

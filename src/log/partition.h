@@ -34,7 +34,7 @@ class partition {
  public:
   // `fence` is called when an fdatasync of a segment fails: it fences the
   // log and returns true the first time (any thread).
-  partition(partition_id id, std::string dir, const log_options& options, file_system& fs,
+  partition(partition_id id, std::string dir, const log_options& options, base::file_system& fs,
             log_stats& stats, std::function<bool()> fence);
   ~partition();
 
@@ -161,7 +161,7 @@ class partition {
   const partition_id id_;
   const std::string dir_;
   const log_options& options_;
-  file_system& fs_;
+  base::file_system& fs_;
   log_stats& stats_;
   const std::function<bool()> fence_;
 

@@ -1,16 +1,13 @@
 #include "log/record_format.h"
 
-#include <xxhash.h>
+#include <charconv>
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include "base/bytes.h"
+#include "base/checksum.h"
 
 namespace adclick::log::format {
-
-std::uint32_t checksum32(const void* data, std::size_t n) {
-  return static_cast<std::uint32_t>(XXH3_64bits(data, n));
-}
 
 bool append_click_frame(std::string& out, const click_record& r) {
   if (r.key_id.size() > kMaxKeyIdLength || r.impression_id.empty() ||
@@ -25,42 +22,42 @@ bool append_click_frame(std::string& out, const click_record& r) {
   const std::size_t start = out.size();
   out.resize(start + kFrameHeaderSize + payload);
   char* f = out.data() + start;
-  put_u32(f, 0);
-  put_u32(f + kFrameLengthPos, static_cast<std::uint32_t>(payload));
+  base::put_u32(f, 0);
+  base::put_u32(f + kFrameLengthPos, static_cast<std::uint32_t>(payload));
   f[kFrameTypePos] = static_cast<char>(kTypeClick);
-  put_u64(f + kFrameOffsetPos, 0);
+  base::put_u64(f + kFrameOffsetPos, 0);
   char* p = f + kFrameHeaderSize;
   *p++ = static_cast<char>(kClickPayloadVersion);
-  put_u64(p, static_cast<std::uint64_t>(r.event_time_ms)), p += 8;
-  put_u64(p, r.ad_id), p += 8;
-  put_u64(p, static_cast<std::uint64_t>(r.expires_at_s)), p += 8;
+  base::put_u64(p, static_cast<std::uint64_t>(r.event_time_ms)), p += 8;
+  base::put_u64(p, r.ad_id), p += 8;
+  base::put_u64(p, static_cast<std::uint64_t>(r.expires_at_s)), p += 8;
   *p++ = static_cast<char>(r.key_id.size());
   std::memcpy(p, r.key_id.data(), r.key_id.size()), p += r.key_id.size();
   *p++ = static_cast<char>(r.impression_id.size());
   std::memcpy(p, r.impression_id.data(), r.impression_id.size()), p += r.impression_id.size();
   *p++ = static_cast<char>(r.client.family);
   std::memcpy(p, r.client.bytes.data(), addr_len), p += addr_len;
-  put_u16(p, static_cast<std::uint16_t>(r.user_agent.size())), p += 2;
+  base::put_u16(p, static_cast<std::uint16_t>(r.user_agent.size())), p += 2;
   std::memcpy(p, r.user_agent.data(), r.user_agent.size());
   return true;
 }
 
 void seal_frame(char* frame, std::uint64_t offset) {
-  put_u64(frame + kFrameOffsetPos, offset);
+  base::put_u64(frame + kFrameOffsetPos, offset);
   const std::size_t n = frame_size(frame);
-  put_u32(frame, checksum32(frame + kFrameLengthPos, n - kFrameLengthPos));
+  base::put_u32(frame, base::checksum32(frame + kFrameLengthPos, n - kFrameLengthPos));
 }
 
 frame_check check_frame(const char* p, std::size_t avail, std::size_t& size) {
   if (avail < kFrameHeaderSize) return frame_check::truncated;
-  const std::uint32_t len = get_u32(p + kFrameLengthPos);
+  const std::uint32_t len = base::get_u32(p + kFrameLengthPos);
   if (static_cast<std::uint8_t>(p[kFrameTypePos]) != kTypeClick || len < kMinClickPayload ||
       len > kMaxPayload) {
     return frame_check::bad_header;
   }
   size = kFrameHeaderSize + len;
   if (avail < size) return frame_check::truncated;
-  if (checksum32(p + kFrameLengthPos, size - kFrameLengthPos) != get_u32(p)) {
+  if (base::checksum32(p + kFrameLengthPos, size - kFrameLengthPos) != base::get_u32(p)) {
     return frame_check::bad_checksum;
   }
   return frame_check::ok;
@@ -74,9 +71,9 @@ bool decode_click(std::string_view payload, click_view& out) {
     return false;
   }
   ++p;
-  out.event_time_ms = static_cast<std::int64_t>(get_u64(p)), p += 8;
-  out.ad_id = get_u64(p), p += 8;
-  out.expires_at_s = static_cast<std::int64_t>(get_u64(p)), p += 8;
+  out.event_time_ms = static_cast<std::int64_t>(base::get_u64(p)), p += 8;
+  out.ad_id = base::get_u64(p), p += 8;
+  out.expires_at_s = static_cast<std::int64_t>(base::get_u64(p)), p += 8;
   const std::size_t kid_len = static_cast<std::uint8_t>(*p++);
   if (kid_len > kMaxKeyIdLength || !have(kid_len + 1)) return false;
   out.key_id = std::string_view(p, kid_len), p += kid_len;
@@ -95,7 +92,7 @@ bool decode_click(std::string_view payload, click_view& out) {
   if (!have(addr_len + 2)) return false;
   out.client.bytes = {};
   std::memcpy(out.client.bytes.data(), p, addr_len), p += addr_len;
-  const std::size_t ua_len = get_u16(p);
+  const std::size_t ua_len = base::get_u16(p);
   p += 2;
   if (ua_len > kMaxUserAgentLength || static_cast<std::size_t>(end - p) != ua_len) return false;
   out.user_agent = std::string_view(p, ua_len);
@@ -104,20 +101,20 @@ bool decode_click(std::string_view payload, click_view& out) {
 
 void encode_segment_header(char* out, std::uint32_t partition, std::uint64_t base_offset) {
   std::memcpy(out, kSegmentMagic, 8);
-  put_u32(out + 8, kFormatVersion);
-  put_u32(out + 12, partition);
-  put_u64(out + 16, base_offset);
-  put_u32(out + 24, 0);
-  put_u32(out + 28, checksum32(out, 28));
+  base::put_u32(out + 8, kFormatVersion);
+  base::put_u32(out + 12, partition);
+  base::put_u64(out + 16, base_offset);
+  base::put_u32(out + 24, 0);
+  base::put_u32(out + 28, base::checksum32(out, 28));
 }
 
 bool decode_segment_header(const char* p, std::uint32_t& partition, std::uint64_t& base_offset) {
-  if (std::memcmp(p, kSegmentMagic, 8) != 0 || get_u32(p + 8) != kFormatVersion ||
-      get_u32(p + 24) != 0 || get_u32(p + 28) != checksum32(p, 28)) {
+  if (std::memcmp(p, kSegmentMagic, 8) != 0 || base::get_u32(p + 8) != kFormatVersion ||
+      base::get_u32(p + 24) != 0 || base::get_u32(p + 28) != base::checksum32(p, 28)) {
     return false;
   }
-  partition = get_u32(p + 12);
-  base_offset = get_u64(p + 16);
+  partition = base::get_u32(p + 12);
+  base_offset = base::get_u64(p + 16);
   return true;
 }
 
@@ -173,7 +170,7 @@ std::string holes_text(const std::vector<offset_hole>& holes) {
                        h.after_event_ms == INT64_MIN ? std::string("-") : std::to_string(h.after_event_ms),
                        h.found_ms);
   }
-  out += fmt::format("end {} {:08x}\n", holes.size(), checksum32(out.data(), out.size()));
+  out += fmt::format("end {} {:08x}\n", holes.size(), base::checksum32(out.data(), out.size()));
   return out;
 }
 
@@ -190,7 +187,7 @@ bool parse_holes(std::string_view text, std::vector<offset_hole>& holes) {
     auto [p, ec] = std::from_chars(tail[2].data(), tail[2].data() + 8, sum, 16);
     if (ec != std::errc() || p != tail[2].data() + 8) return false;
   }
-  if (checksum32(text.data(), end_pos) != sum) return false;
+  if (base::checksum32(text.data(), end_pos) != sum) return false;
   std::string_view body = text.substr(kHolesVersion.size(), end_pos - kHolesVersion.size());
   while (!body.empty()) {
     const auto nl = body.find('\n');

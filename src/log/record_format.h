@@ -54,6 +54,8 @@
 
 #include "adclick/click_log.h"
 #include "adclick/click_record.h"
+#include "base/bytes.h"
+#include "base/checksum.h"
 
 namespace adclick::log::format {
 
@@ -84,18 +86,6 @@ inline constexpr std::size_t kPayloadEventTimePos = 1;
 // Index: a sparse entry at least every this many bytes of records.
 inline constexpr std::uint64_t kIndexInterval = 64 * 1024;
 
-// --- little-endian helpers --------------------------------------------------
-inline void put_u16(char* p, std::uint16_t v) { std::memcpy(p, &v, 2); }
-inline void put_u32(char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
-inline void put_u64(char* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
-inline std::uint16_t get_u16(const char* p) { std::uint16_t v; std::memcpy(&v, p, 2); return v; }
-inline std::uint32_t get_u32(const char* p) { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
-inline std::uint64_t get_u64(const char* p) { std::uint64_t v; std::memcpy(&v, p, 8); return v; }
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the formats are little-endian");
-
-// Low 32 bits of XXH3-64.
-std::uint32_t checksum32(const void* data, std::size_t n);
-
 // --- frames -------------------------------------------------------------------
 // Appends a click frame to `out` with offset and checksum left zero: the log's
 // flusher assigns the offset when it writes the frame, then seals it with
@@ -108,7 +98,7 @@ void seal_frame(char* frame, std::uint64_t offset);
 
 // Total frame size of the frame starting at `frame` (header + payload).
 inline std::size_t frame_size(const char* frame) {
-  return kFrameHeaderSize + get_u32(frame + kFrameLengthPos);
+  return kFrameHeaderSize + base::get_u32(frame + kFrameLengthPos);
 }
 
 enum class frame_check { ok, truncated, bad_header, bad_checksum };

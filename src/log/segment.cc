@@ -6,16 +6,14 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/bytes.h"
+#include "base/checksum.h"
+#include "base/wall_time.h"
 #include "log/log_errc.h"
 #include "log/record_format.h"
 
 namespace adclick::log {
 namespace {
-std::int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 constexpr std::size_t kIndexFixedSize = 64 + 4;
 }  // namespace
 
@@ -32,7 +30,7 @@ void segment_stats::add(offset_t offset, std::int64_t event_time_ms, std::uint64
   data_size = position + size;
 }
 
-result<std::shared_ptr<segment>> segment::create(file_system& fs, const std::string& dir,
+result<std::shared_ptr<segment>> segment::create(base::file_system& fs, const std::string& dir,
                                                  partition_id partition, offset_t base_offset) {
   const std::string path = dir + "/" + format::segment_file_name(base_offset);
   auto fd = fs.open(path, O_RDWR | O_CREAT | O_EXCL);
@@ -47,7 +45,7 @@ result<std::shared_ptr<segment>> segment::create(file_system& fs, const std::str
     (void)fs.remove(path);
     return ec;
   }
-  auto seg = std::make_shared<segment>(fs, dir, partition, base_offset, *fd, wall_now_ms());
+  auto seg = std::make_shared<segment>(fs, dir, partition, base_offset, *fd, base::wall_now_ms());
   segment_stats s;
   s.end_offset = base_offset;
   s.data_size = format::kSegmentHeaderSize;
@@ -56,7 +54,7 @@ result<std::shared_ptr<segment>> segment::create(file_system& fs, const std::str
   return seg;
 }
 
-result<std::shared_ptr<segment>> segment::open(file_system& fs, const std::string& dir,
+result<std::shared_ptr<segment>> segment::open(base::file_system& fs, const std::string& dir,
                                                partition_id partition, offset_t base_offset,
                                                bool read_only) {
   const std::string path = dir + "/" + format::segment_file_name(base_offset);
@@ -72,7 +70,7 @@ result<std::shared_ptr<segment>> segment::open(file_system& fs, const std::strin
     if (!n) return n.error();
     return log_errc::bad_segment_header;
   }
-  auto seg = std::make_shared<segment>(fs, dir, partition, base_offset, *fd, wall_now_ms());
+  auto seg = std::make_shared<segment>(fs, dir, partition, base_offset, *fd, base::wall_now_ms());
   segment_stats s;
   s.end_offset = base_offset;
   s.data_size = format::kSegmentHeaderSize;
@@ -80,7 +78,7 @@ result<std::shared_ptr<segment>> segment::open(file_system& fs, const std::strin
   return seg;
 }
 
-segment::segment(file_system& fs, std::string dir, partition_id partition, offset_t base_offset,
+segment::segment(base::file_system& fs, std::string dir, partition_id partition, offset_t base_offset,
                  int fd, std::int64_t created_ms)
     : fs_(fs),
       dir_(std::move(dir)),
@@ -157,7 +155,7 @@ std::error_code segment::seal() {
   }
   // The records must be durable before the index that describes them.
   if (auto ec = sync_data()) return ec;
-  if (auto ec = write_file_durably(fs_, dir_, format::index_file_name(base_offset_), bytes)) {
+  if (auto ec = base::write_file_durably(fs_, dir_, format::index_file_name(base_offset_), bytes)) {
     return ec;
   }
   sealed_.store(true, std::memory_order_release);
@@ -165,7 +163,7 @@ std::error_code segment::seal() {
 }
 
 std::error_code segment::load_index() {
-  auto bytes = read_file(fs_, index_path());
+  auto bytes = base::read_file(fs_, index_path());
   if (!bytes) return bytes.error();
   segment_stats s;
   std::vector<sparse_entry> idx;
@@ -191,22 +189,22 @@ std::string encode_index(partition_id partition, offset_t base_offset, const seg
   std::string out(kIndexFixedSize + index.size() * 16 + 4, '\0');
   char* p = out.data();
   std::memcpy(p, kIndexMagic, 8);
-  put_u32(p + 8, kFormatVersion);
-  put_u32(p + 12, partition);
-  put_u64(p + 16, base_offset);
-  put_u64(p + 24, s.end_offset);
-  put_u64(p + 32, s.records);
-  put_u64(p + 40, static_cast<std::uint64_t>(s.min_event_time_ms));
-  put_u64(p + 48, static_cast<std::uint64_t>(s.max_event_time_ms));
-  put_u64(p + 56, s.data_size);
-  put_u32(p + 64, static_cast<std::uint32_t>(index.size()));
+  base::put_u32(p + 8, kFormatVersion);
+  base::put_u32(p + 12, partition);
+  base::put_u64(p + 16, base_offset);
+  base::put_u64(p + 24, s.end_offset);
+  base::put_u64(p + 32, s.records);
+  base::put_u64(p + 40, static_cast<std::uint64_t>(s.min_event_time_ms));
+  base::put_u64(p + 48, static_cast<std::uint64_t>(s.max_event_time_ms));
+  base::put_u64(p + 56, s.data_size);
+  base::put_u32(p + 64, static_cast<std::uint32_t>(index.size()));
   char* e = p + kIndexFixedSize;
   for (const auto& entry : index) {
-    put_u64(e, entry.offset);
-    put_u64(e + 8, entry.position);
+    base::put_u64(e, entry.offset);
+    base::put_u64(e + 8, entry.position);
     e += 16;
   }
-  put_u32(e, checksum32(p, static_cast<std::size_t>(e - p)));
+  base::put_u32(e, base::checksum32(p, static_cast<std::size_t>(e - p)));
   return out;
 }
 
@@ -215,31 +213,31 @@ bool decode_index(const std::string& bytes, partition_id partition, offset_t bas
   using namespace format;
   if (bytes.size() < kIndexFixedSize + 4) return false;
   const char* p = bytes.data();
-  const std::uint32_t n = get_u32(p + 64);
+  const std::uint32_t n = base::get_u32(p + 64);
   if (bytes.size() != kIndexFixedSize + std::size_t{n} * 16 + 4) return false;
-  if (checksum32(p, bytes.size() - 4) != get_u32(p + bytes.size() - 4)) return false;
-  if (std::memcmp(p, kIndexMagic, 8) != 0 || get_u32(p + 8) != kFormatVersion ||
-      get_u32(p + 12) != partition || get_u64(p + 16) != base_offset) {
+  if (base::checksum32(p, bytes.size() - 4) != base::get_u32(p + bytes.size() - 4)) return false;
+  if (std::memcmp(p, kIndexMagic, 8) != 0 || base::get_u32(p + 8) != kFormatVersion ||
+      base::get_u32(p + 12) != partition || base::get_u64(p + 16) != base_offset) {
     return false;
   }
-  s.end_offset = get_u64(p + 24);
-  s.records = get_u64(p + 32);
-  s.min_event_time_ms = static_cast<std::int64_t>(get_u64(p + 40));
-  s.max_event_time_ms = static_cast<std::int64_t>(get_u64(p + 48));
-  s.data_size = get_u64(p + 56);
+  s.end_offset = base::get_u64(p + 24);
+  s.records = base::get_u64(p + 32);
+  s.min_event_time_ms = static_cast<std::int64_t>(base::get_u64(p + 40));
+  s.max_event_time_ms = static_cast<std::int64_t>(base::get_u64(p + 48));
+  s.data_size = base::get_u64(p + 56);
   if (s.end_offset < base_offset || s.data_size < kSegmentHeaderSize) return false;
   index.clear();
   index.reserve(n);
   const char* e = p + kIndexFixedSize;
   for (std::uint32_t i = 0; i < n; ++i, e += 16) {
-    index.push_back({get_u64(e), get_u64(e + 8)});
+    index.push_back({base::get_u64(e), base::get_u64(e + 8)});
   }
   return true;
 }
 
 // --- frame_scanner ------------------------------------------------------------
 
-frame_scanner::frame_scanner(file_system& fs, std::size_t buffer_size)
+frame_scanner::frame_scanner(base::file_system& fs, std::size_t buffer_size)
     : fs_(fs), buf_(std::max(buffer_size, 2 * format::kMaxFrameSize)) {}
 
 void frame_scanner::reset(int fd, std::uint64_t position, std::uint64_t limit) {
@@ -288,10 +286,10 @@ result<frame_scanner::item> frame_scanner::next(offset_t min_offset) {
   if (pos_ < limit_ &&
       format::check_frame(ptr(pos_), static_cast<std::size_t>(buffered_end() - pos_), size) ==
           format::frame_check::ok &&
-      format::get_u64(ptr(pos_) + format::kFrameOffsetPos) >= min_offset) {
+      base::get_u64(ptr(pos_) + format::kFrameOffsetPos) >= min_offset) {
     it.kind = item::record;
     it.position = pos_;
-    it.offset = format::get_u64(ptr(pos_) + format::kFrameOffsetPos);
+    it.offset = base::get_u64(ptr(pos_) + format::kFrameOffsetPos);
     it.payload = std::string_view(ptr(pos_) + format::kFrameHeaderSize,
                                   size - format::kFrameHeaderSize);
     it.frame_size = size;
@@ -318,7 +316,7 @@ result<frame_scanner::item> frame_scanner::next(offset_t min_offset) {
         break;
       }
       if (format::check_frame(ptr(q), avail, size) == format::frame_check::ok &&
-          format::get_u64(ptr(q) + format::kFrameOffsetPos) >= min_offset) {
+          base::get_u64(ptr(q) + format::kFrameOffsetPos) >= min_offset) {
         it.kind = item::corrupt;
         it.position = bad;
         it.skipped = q - bad;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "adclick/click_log.h"
-#include "log/file_system.h"
+#include "base/file_system.h"
 
 namespace adclick::log {
 
@@ -34,19 +34,19 @@ class segment {
  public:
   // Creates a new, empty segment file (header written and synced, directory
   // synced): durable before any record is written into it.
-  [[nodiscard]] static result<std::shared_ptr<segment>> create(file_system& fs,
+  [[nodiscard]] static result<std::shared_ptr<segment>> create(base::file_system& fs,
                                                               const std::string& dir,
                                                               partition_id partition,
                                                               offset_t base_offset);
   // Opens an existing segment file read-write and checks its header against
   // the expected partition and base offset. Stats are left empty: the caller
   // loads the index or scans.
-  [[nodiscard]] static result<std::shared_ptr<segment>> open(file_system& fs,
+  [[nodiscard]] static result<std::shared_ptr<segment>> open(base::file_system& fs,
                                                             const std::string& dir,
                                                             partition_id partition,
                                                             offset_t base_offset, bool read_only);
 
-  segment(file_system& fs, std::string dir, partition_id partition, offset_t base_offset, int fd,
+  segment(base::file_system& fs, std::string dir, partition_id partition, offset_t base_offset, int fd,
           std::int64_t created_ms);
   ~segment();
   segment(const segment&) = delete;
@@ -96,7 +96,7 @@ class segment {
   [[nodiscard]] std::error_code remove_files();
 
  private:
-  file_system& fs_;
+  base::file_system& fs_;
   const std::string dir_;
   const partition_id partition_;
   const offset_t base_offset_;
@@ -141,7 +141,7 @@ class frame_scanner {
     std::uint64_t frame_size = 0;
   };
 
-  explicit frame_scanner(file_system& fs, std::size_t buffer_size = 1 << 20);
+  explicit frame_scanner(base::file_system& fs, std::size_t buffer_size = 1 << 20);
 
   void reset(int fd, std::uint64_t position, std::uint64_t limit);
   void extend_limit(std::uint64_t limit) { limit_ = limit; }
@@ -158,7 +158,7 @@ class frame_scanner {
   const char* ptr(std::uint64_t at) const { return buf_.data() + (at - buf_pos_); }
   std::uint64_t buffered_end() const { return buf_pos_ + buf_len_; }
 
-  file_system& fs_;
+  base::file_system& fs_;
   int fd_ = -1;
   std::uint64_t pos_ = 0;
   std::uint64_t limit_ = 0;

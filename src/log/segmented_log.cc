@@ -5,7 +5,9 @@
 #include <charconv>
 #include <future>
 
-#include "log/file_system.h"
+#include "base/bytes.h"
+#include "base/file_system.h"
+#include "base/wall_time.h"
 #include "log/journal.h"
 #include "log/log_errc.h"
 #include "log/partition.h"
@@ -25,7 +27,7 @@ constexpr auto kMaintenanceEvery = std::chrono::seconds(1);
 // Reads one partition, up to its durable end, resynchronising after bad bytes.
 class segmented_reader final : public partition_reader {
  public:
-  segmented_reader(partition& part, file_system& fs, log_stats& stats, offset_t from)
+  segmented_reader(partition& part, base::file_system& fs, log_stats& stats, offset_t from)
       : part_(part), stats_(stats), scanner_(fs), pos_(from) {}
 
   result<std::size_t> read(std::size_t max_records,
@@ -120,7 +122,7 @@ result<offset_t> click_log::append_and_wait(partition_id p, const click_record& 
 
 segmented_log::segmented_log(log_options options)
     : options_(std::move(options)),
-      fs_(options_.fs != nullptr ? *options_.fs : posix_file_system()) {}
+      fs_(options_.fs != nullptr ? *options_.fs : base::posix_file_system()) {}
 
 segmented_log::~segmented_log() { stop(); }
 
@@ -130,7 +132,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<segmented_log> log(new segmented_log(std::move(options)));
   const auto& opt = log->options_;
-  file_system& fs = log->fs_;
+  base::file_system& fs = log->fs_;
   if (opt.partitions == 0) {
     error_line = "log: partitions must be at least 1";
     return log_errc::invalid_partition;
@@ -140,7 +142,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
     return ec;
   }
   const std::string meta_path = opt.dir + "/" + kMetaFile;
-  auto meta = read_file(fs, meta_path);
+  auto meta = base::read_file(fs, meta_path);
   if (meta) {
     std::uint32_t n = 0;
     if (!format::parse_log_meta(*meta, n)) {
@@ -154,7 +156,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
       return log_errc::partition_mismatch;
     }
   } else if (meta.error() == std::errc::no_such_file_or_directory) {
-    if (auto ec = write_file_durably(fs, opt.dir, kMetaFile, format::log_meta_text(opt.partitions))) {
+    if (auto ec = base::write_file_durably(fs, opt.dir, kMetaFile, format::log_meta_text(opt.partitions))) {
       error_line = "log: cannot write " + meta_path + ": " + ec.message();
       return ec;
     }
@@ -167,7 +169,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
   // (it says which minutes a reconciliation must not take as checked).
   const std::string holes_path = opt.dir + "/" + format::kHolesFile;
   std::vector<offset_hole> known_holes;
-  if (auto text = read_file(fs, holes_path)) {
+  if (auto text = base::read_file(fs, holes_path)) {
     if (!format::parse_holes(*text, known_holes)) {
       error_line = "log: " + holes_path +
                    " (the record of lost offsets) is damaged; restore it from a backup, or move "
@@ -192,7 +194,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
   // holds, in offset order: what the segment must hold at those offsets.
   std::vector<journal_sums> sums(opt.partitions);
   const std::string fenced_path = opt.dir + "/" + kFencedFile;
-  const bool distrust = static_cast<bool>(read_file(fs, fenced_path));
+  const bool distrust = static_cast<bool>(base::read_file(fs, fenced_path));
   if (distrust) {
     spdlog::warn("log: the last run fenced the log after a failed fdatasync: rewriting every active "
                  "segment from the commit journal");
@@ -209,8 +211,8 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
               while (pos < c.frames.size() &&
                      format::check_frame(c.frames.data() + pos, c.frames.size() - pos, size) ==
                          format::frame_check::ok) {
-                out.emplace_back(format::get_u64(c.frames.data() + pos + format::kFrameOffsetPos),
-                                 format::get_u32(c.frames.data() + pos));
+                out.emplace_back(base::get_u64(c.frames.data() + pos + format::kFrameOffsetPos),
+                                 base::get_u32(c.frames.data() + pos));
                 pos += size;
               }
             },
@@ -279,7 +281,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
     if (auto ec = fs.remove(fenced_path); !ec) (void)fs.sync_dir(opt.dir);
   }
   if (all_holes != known_holes) {
-    if (auto ec = write_file_durably(fs, opt.dir, format::kHolesFile, format::holes_text(all_holes))) {
+    if (auto ec = base::write_file_durably(fs, opt.dir, format::kHolesFile, format::holes_text(all_holes))) {
       error_line = "log: cannot write " + holes_path + ": " + ec.message();
       return ec;
     }
@@ -362,9 +364,7 @@ void segmented_log::stop() {
 
 std::int64_t segmented_log::now_ms() const {
   if (options_.now_ms) return options_.now_ms();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return base::wall_now_ms();
 }
 
 void segmented_log::append(partition_id p, const click_record& r, append_handler done) {
@@ -663,7 +663,7 @@ void segmented_log::record_fence() {
   // Best effort on a disk that just failed: without the marker a restart
   // without a reboot trusts the page cache for records that pass their
   // checksums.
-  if (auto ec = write_file_durably(fs_, options_.dir, kFencedFile, "fenced\n")) {
+  if (auto ec = base::write_file_durably(fs_, options_.dir, kFencedFile, "fenced\n")) {
     spdlog::error("log: cannot record the fence in {}/{}: {}", options_.dir, kFencedFile, ec.message());
   }
 }

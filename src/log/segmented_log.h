@@ -18,10 +18,13 @@
 #include "log/journal.h"
 #include "log/log_options.h"
 
+namespace adclick::base {
+class file_system;
+}  // namespace adclick::base
+
 namespace adclick::log {
 
 class partition;
-class file_system;
 class journal;
 class segment;
 struct pending_chunk;
@@ -86,7 +89,7 @@ class segmented_log final : public click_log {
 
   // Constant after open().
   const log_options options_;
-  file_system& fs_;
+  base::file_system& fs_;
   std::vector<std::unique_ptr<partition>> partitions_;
   std::unique_ptr<journal> journal_;  // sync durability with the journal on; flusher-owned
   std::chrono::steady_clock::time_point last_switch_{};  // flusher-owned

@@ -24,13 +24,6 @@ std::string_view to_string(granularity g);
 std::optional<granularity> parse_granularity(std::string_view s);
 std::int64_t bucket_seconds(granularity g);
 
-// "2026-11-29T05:00:00Z" (RFC 3339, any offset, optional fraction: rounded
-// down to the second) or Unix seconds ("1795900000"). nullopt if neither.
-std::optional<std::int64_t> parse_time(std::string_view s);
-// RFC 3339 UTC, seconds: "2026-11-29T05:00:00Z" (years 1970..9999).
-std::string format_time(std::int64_t unix_s);
-// The same into out[0..20); returns 20.
-std::size_t format_time(std::int64_t unix_s, char* out);
 
 enum class point_state { provisional, final_, reconciled };
 std::string_view to_string(point_state s);

@@ -13,6 +13,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/wall_time.h"
+
 namespace adclick::recon {
 namespace {
 
@@ -33,11 +35,6 @@ constexpr std::int64_t kMinuteMs = 60'000;
 // How many recent reports start() looks through for unfinished runs.
 constexpr std::size_t kResumeScan = 1000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::int64_t floor_minute(std::int64_t ms) {
   const std::int64_t q = ms / kMinuteMs;
@@ -79,7 +76,7 @@ result<report> reconciler::new_report(std::int64_t from_ms, std::int64_t to_ms, 
   r.state = run_state::queued;
   r.requested_from_ms = from_ms;
   r.requested_to_ms = to_ms;
-  r.created_ms = now_ms();
+  r.created_ms = base::wall_now_ms();
   if (auto ec = save(r)) return ec;
   return r;
 }
@@ -263,7 +260,7 @@ void reconciler::execute(report& r, cancel_token& cancel) {
   switch (r.state) {
     case run_state::done:
       ++totals_.runs_done;
-      totals_.last_done_ms = now_ms();
+      totals_.last_done_ms = base::wall_now_ms();
       break;
     case run_state::failed: ++totals_.runs_failed; break;
     case run_state::cancelled: ++totals_.runs_cancelled; break;

@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/wall_time.h"
+
 namespace adclick::recon {
 namespace {
 
@@ -42,11 +44,6 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // (adId, impressionId) as 128 hash bits: a collision between two of the
 // at most ~10^10 impressions of a window is about as likely as 10^-18.
@@ -610,7 +607,7 @@ const std::error_category& recount_category() noexcept {
 std::error_code recount(log::click_log& log, state::store& store, const recount_options& o, report& r,
                         cancel_token& cancel) {
   const auto t0 = std::chrono::steady_clock::now();
-  r.started_ms = now_ms();
+  r.started_ms = base::wall_now_ms();
   pass p(log, store, o, r, cancel);
   const auto ec = p.run();
   r.duration_ms =

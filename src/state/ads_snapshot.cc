@@ -1,7 +1,6 @@
 #include "state/ads_snapshot.h"
 
 #include <fcntl.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
@@ -9,8 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "log/file_system.h"
-#include "log/record_format.h"
+#include "base/bytes.h"
+#include "base/checksum.h"
+#include "base/file_system.h"
 #include "state/store.h"
 
 namespace adclick::state {
@@ -23,21 +23,12 @@ constexpr std::size_t kRecordHeader = 12;  // adId, len
 // (URL 2048, advertiser 64): no page of a sound file is longer than this.
 constexpr std::uint64_t kMaxPageBytes = 64 * 1024;
 
-using log::format::get_u32;
-using log::format::get_u64;
-
-void put_le64(std::string& out, std::uint64_t v) { out += encode_u64(v); }
-void put_le32(std::string& out, std::uint32_t v) {
-  char b[4];
-  log::format::put_u32(b, v);
-  out.append(b, sizeof b);
-}
 
 // Reads exactly n bytes at off; std::errc::io_error when the file is shorter.
 std::error_code read_at(int fd, char* out, std::size_t n, std::uint64_t off) {
   std::size_t done = 0;
   while (done < n) {
-    auto got = log::posix_file_system().pread(fd, out + done, n - done, off + done);
+    auto got = base::posix_file_system().pread(fd, out + done, n - done, off + done);
     if (!got) return got.error();
     if (*got == 0) return std::make_error_code(std::errc::io_error);
     done += *got;
@@ -49,7 +40,7 @@ std::error_code read_at(int fd, char* out, std::size_t n, std::uint64_t off) {
 
 std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch,
                                     const ad_source& source, std::string& why) {
-  log::file_system& fs = log::posix_file_system();
+  base::file_system& fs = base::posix_file_system();
   const std::string tmp = path + ".tmp";
   auto opened = fs.open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
   if (!opened) {
@@ -69,11 +60,11 @@ std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch
   };
   auto close_page = [&]() {
     if (page.empty()) return;
-    put_le64(directory, page_first);
-    put_le64(directory, written + out.size());
+    base::append_u64(directory, page_first);
+    base::append_u64(directory, written + out.size());
     ++pages;
     out += page;
-    put_le64(out, XXH3_64bits(page.data(), page.size()));
+    base::append_u64(out, base::checksum64(page.data(), page.size()));
     page.clear();
     if (out.size() >= (1U << 20)) flush_out();
   };
@@ -90,8 +81,8 @@ std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch
       close_page();
     }
     if (page.empty()) page_first = ad.ad_id;
-    put_le64(page, ad.ad_id);
-    put_le32(page, static_cast<std::uint32_t>(value.size()));
+    base::append_u64(page, ad.ad_id);
+    base::append_u32(page, static_cast<std::uint32_t>(value.size()));
     page += value;
     ++ads;
     return !ec;
@@ -99,17 +90,17 @@ std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch
   close_page();
   const std::uint64_t dir_offset = written + out.size();
   std::string dir_bytes;
-  put_le64(dir_bytes, pages);
+  base::append_u64(dir_bytes, pages);
   dir_bytes += directory;
-  put_le64(dir_bytes, dir_offset);
+  base::append_u64(dir_bytes, dir_offset);
   out += dir_bytes;
   std::string footer(kMagic, sizeof kMagic);
-  put_le64(footer, epoch);
-  put_le64(footer, ads);
-  put_le64(footer, dir_offset);
-  put_le64(footer, dir_bytes.size());
-  put_le64(footer, XXH3_64bits(dir_bytes.data(), dir_bytes.size()));
-  put_le64(footer, XXH3_64bits(footer.data(), footer.size()));
+  base::append_u64(footer, epoch);
+  base::append_u64(footer, ads);
+  base::append_u64(footer, dir_offset);
+  base::append_u64(footer, dir_bytes.size());
+  base::append_u64(footer, base::checksum64(dir_bytes.data(), dir_bytes.size()));
+  base::append_u64(footer, base::checksum64(footer.data(), footer.size()));
   out += footer;
   flush_out();
   if (!ec) ec = fs.sync(fd);
@@ -141,7 +132,7 @@ std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch
 }
 
 result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path, std::string& why) {
-  log::file_system& fs = log::posix_file_system();
+  base::file_system& fs = base::posix_file_system();
   auto opened = fs.open(path, O_RDONLY);
   if (!opened) {
     why = fmt::format("cannot open {}: {}", path, opened.error().message());
@@ -166,10 +157,10 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
     return ec;
   }
   if (std::memcmp(footer, kMagic, sizeof kMagic) != 0) return corrupt("not an ads snapshot (bad magic)");
-  if (XXH3_64bits(footer, 48) != get_u64(footer + 48)) return corrupt("footer checksum mismatch");
-  s->epoch_ = get_u64(footer + 8);
-  s->ads_ = get_u64(footer + 16);
-  const std::uint64_t dir_offset = get_u64(footer + 24), dir_len = get_u64(footer + 32);
+  if (base::checksum64(footer, 48) != base::get_u64(footer + 48)) return corrupt("footer checksum mismatch");
+  s->epoch_ = base::get_u64(footer + 8);
+  s->ads_ = base::get_u64(footer + 16);
+  const std::uint64_t dir_offset = base::get_u64(footer + 24), dir_len = base::get_u64(footer + 32);
   if (dir_offset > file_size || dir_len != file_size - kFooterBytes - dir_offset || dir_len < 16 ||
       dir_len % 16 != 0) {
     return corrupt("directory bounds do not match the file size");
@@ -179,14 +170,14 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
     why = fmt::format("cannot read {}: {}", path, ec.message());
     return ec;
   }
-  if (XXH3_64bits(dir.data(), dir.size()) != get_u64(footer + 40)) return corrupt("directory checksum mismatch");
-  const std::uint64_t pages = get_u64(dir.data());
+  if (base::checksum64(dir.data(), dir.size()) != base::get_u64(footer + 40)) return corrupt("directory checksum mismatch");
+  const std::uint64_t pages = base::get_u64(dir.data());
   if (pages != (dir_len - 16) / 16) return corrupt("directory page count mismatch");
   s->first_ids_.reserve(pages);
   s->offsets_.reserve(pages + 1);
   for (std::uint64_t i = 0; i < pages; ++i) {
     const char* e = dir.data() + 8 + 16 * i;
-    const std::uint64_t first = get_u64(e), off = get_u64(e + 8);
+    const std::uint64_t first = base::get_u64(e), off = base::get_u64(e + 8);
     const std::uint64_t prev_end = i == 0 ? 0 : s->offsets_.back();
     if ((i == 0 && off != 0) || (i > 0 && first <= s->first_ids_.back()) ||
         (i > 0 && (off <= prev_end || off - prev_end > kMaxPageBytes))) {
@@ -195,7 +186,7 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
     s->first_ids_.push_back(first);
     s->offsets_.push_back(off);
   }
-  const std::uint64_t end = get_u64(dir.data() + dir_len - 8);
+  const std::uint64_t end = base::get_u64(dir.data() + dir_len - 8);
   if (end != dir_offset || (pages > 0 && (end <= s->offsets_.back() ||
                                           end - s->offsets_.back() > kMaxPageBytes))) {
     return corrupt("directory end does not match the pages");
@@ -206,7 +197,7 @@ result<std::unique_ptr<ads_snapshot>> ads_snapshot::open(const std::string& path
 }
 
 ads_snapshot::~ads_snapshot() {
-  if (fd_ >= 0) log::posix_file_system().close(fd_);
+  if (fd_ >= 0) base::posix_file_system().close(fd_);
 }
 
 std::uint64_t ads_snapshot::memory_bytes() const {
@@ -221,15 +212,15 @@ result<std::optional<ad_record>> ads_snapshot::find(std::uint64_t ad_id) const {
   thread_local std::string buf;
   buf.resize(len);
   if (auto ec = read_at(fd_, buf.data(), len, off)) return ec;
-  if (len < 8 + kRecordHeader || XXH3_64bits(buf.data(), len - 8) != get_u64(buf.data() + len - 8)) {
+  if (len < 8 + kRecordHeader || base::checksum64(buf.data(), len - 8) != base::get_u64(buf.data() + len - 8)) {
     return state_errc::corrupt;
   }
   std::uint64_t at = 0;
   const std::uint64_t records_end = len - 8;
   while (at < records_end) {
     if (records_end - at < kRecordHeader) return state_errc::corrupt;
-    const std::uint64_t id = get_u64(buf.data() + at);
-    const std::uint32_t n = get_u32(buf.data() + at + 8);
+    const std::uint64_t id = base::get_u64(buf.data() + at);
+    const std::uint32_t n = base::get_u32(buf.data() + at + 8);
     at += kRecordHeader;
     if (n > records_end - at) return state_errc::corrupt;
     if (id == ad_id) {

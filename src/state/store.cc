@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/event_clock.h"
+#include "base/floor_div.h"
 
 #include <bit>
 #include <chrono>
@@ -656,7 +657,7 @@ result<std::optional<std::int64_t>> committed_final_through_ms(store& st, std::u
   }
   if (shards == 0 || lowest == INT64_MIN) return std::optional<std::int64_t>();
   const std::int64_t ms = lowest - allowed_lateness_ms;
-  const std::int64_t minute = ms >= 0 ? ms / 60000 : -((-ms + 59999) / 60000);
+  const std::int64_t minute = base::floor_div(ms, 60000);
   return std::optional<std::int64_t>(minute * 60000);
 }
 

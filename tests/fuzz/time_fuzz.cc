@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/duration.h"
+#include "base/rfc3339.h"
 #include "base/size.h"
 #include "config/endpoint.h"
 #include "fuzz_support.h"
@@ -26,10 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     auto again = base::parse_size(base::format_size(*s));
     fuzz::require(again && *again == *s, "format_size round trip");
   }
-  if (auto t = query::parse_time(text)) {
+  if (auto t = base::parse_time(text)) {
     if (*t >= 0 && *t < 253'402'300'800) {  // years 1970..9999
-      const std::string printed = query::format_time(*t);
-      auto again = query::parse_time(printed);
+      const std::string printed = base::format_time(*t);
+      auto again = base::parse_time(printed);
       fuzz::require(again && *again == *t, "format_time round trip");
     }
   }

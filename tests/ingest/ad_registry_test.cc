@@ -60,13 +60,16 @@ TEST_CASE("registry put, pause, reload, and the CSV import", "[ingest]") {
         "abc,adv-1,https://x.example/\n"
         "12,adv-2\n"
         "\n"
-        "13,adv-3,https://thirteen.example/?a=1,2\r\n";
+        "13,adv-3,https://thirteen.example/?a=1,2\r\n"
+        "014,adv-3,https://fourteen.example/\n";  // the one adId rule: no leading zeros
     const auto rep = import_ads_csv(reg, csv);
     CHECK(rep.imported == 2);
-    REQUIRE(rep.errors.size() == 3);
+    REQUIRE(rep.errors.size() == 4);
     CHECK_THAT(rep.errors[0], Catch::StartsWith("line 3:"));
     CHECK_THAT(rep.errors[1], Catch::StartsWith("line 4:"));
     CHECK_THAT(rep.errors[2], Catch::StartsWith("line 5:"));
+    CHECK(rep.errors[3] == "line 8: adId must be a decimal integer in [1, 2^63)");
+    CHECK_FALSE(reg.find(14));
   }
   ad_registry again(**store);
   REQUIRE_FALSE(again.load());

@@ -7,11 +7,11 @@
 
 #include <cerrno>
 
-#include "log/file_system.h"
+#include "base/file_system.h"
 
 namespace adclick::log::test {
 
-class faulty_file_system : public file_system {
+class faulty_file_system : public base::file_system {
  public:
   // Every write fails with this errno (0: writes work). A failing write first
   // writes half its bytes, as a disk that fills up mid-write does.

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "base/bytes.h"
+#include "base/checksum.h"
 #include "log/log_test_util.h"
 #include "log/record_format.h"
 
@@ -15,7 +17,7 @@ TEST_CASE("a click frame round-trips every field", "[log]") {
     std::size_t size = 0;
     REQUIRE(format::check_frame(buf.data(), buf.size(), size) == format::frame_check::ok);
     REQUIRE(size == buf.size());
-    CHECK(format::get_u64(buf.data() + format::kFrameOffsetPos) == 12345 + i);
+    CHECK(base::get_u64(buf.data() + format::kFrameOffsetPos) == 12345 + i);
     click_view v;
     REQUIRE(format::decode_click(std::string_view(buf).substr(format::kFrameHeaderSize), v));
     CHECK(v.to_record() == r);
@@ -98,8 +100,8 @@ TEST_CASE("a segment header with its reserved field set is refused even with a m
   // not be written back the same.
   char h[format::kSegmentHeaderSize];
   format::encode_segment_header(h, 7, 123456789);
-  format::put_u32(h + 24, 0x0001000bU);
-  format::put_u32(h + 28, format::checksum32(h, 28));
+  base::put_u32(h + 24, 0x0001000bU);
+  base::put_u32(h + 28, base::checksum32(h, 28));
   std::uint32_t p = 0;
   std::uint64_t base = 0;
   CHECK_FALSE(format::decode_segment_header(h, p, base));

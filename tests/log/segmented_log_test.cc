@@ -512,7 +512,7 @@ TEST_CASE("stop completes every queued append", "[log]") {
 namespace {
 // Remembers how much of each file an fdatasync/fsync made durable, so a test
 // can cut a copy of the files back to that: what a power loss would leave.
-class durable_size_tracker : public file_system {
+class durable_size_tracker : public base::file_system {
  public:
   result<int> open(const std::string& path, int flags, mode_t mode) override {
     auto fd = file_system::open(path, flags, mode);
@@ -708,7 +708,7 @@ TEST_CASE("a burst larger than one batch is written without another append", "[l
 
 namespace {
 // A file system whose fdatasync can be held until the test lets it go.
-class held_sync_file_system : public file_system {
+class held_sync_file_system : public base::file_system {
  public:
   std::error_code datasync(int fd) override {
     point.pass();

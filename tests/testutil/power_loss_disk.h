@@ -26,7 +26,7 @@
 #include <set>
 #include <string>
 
-#include "log/file_system.h"
+#include "base/file_system.h"
 
 namespace adclick::testutil {
 
@@ -88,7 +88,7 @@ class power_loss_disk {
 
 // The log's file layer over a power_loss_disk: real POSIX calls, the model
 // told of each.
-class power_loss_file_system : public log::file_system {
+class power_loss_file_system : public base::file_system {
  public:
   explicit power_loss_file_system(power_loss_disk& disk) : disk_(disk) {}
 

@@ -1,5 +1,5 @@
 #pragma once
-// The file operations the log performs, behind an interface so tests can inject
+// The file operations the log and the state snapshot perform, behind an interface so tests can inject
 // faults (ENOSPC, EIO, failed fsync) into a real log on real files.
 
 #include <sys/types.h>
@@ -11,7 +11,7 @@
 
 #include "adclick/result.h"
 
-namespace adclick::log {
+namespace adclick::base {
 
 class file_system {
  public:
@@ -52,4 +52,4 @@ file_system& posix_file_system();
 // Reads a whole (small) file.
 [[nodiscard]] result<std::string> read_file(file_system& fs, const std::string& path);
 
-}  // namespace adclick::log
+}  // namespace adclick::base

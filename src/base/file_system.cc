@@ -1,4 +1,4 @@
-#include "log/file_system.h"
+#include "base/file_system.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 
-namespace adclick::log {
+namespace adclick::base {
 namespace {
 std::error_code last_error() { return {errno, std::system_category()}; }
 }  // namespace
@@ -160,4 +160,4 @@ result<std::string> read_file(file_system& fs, const std::string& path) {
   return out;
 }
 
-}  // namespace adclick::log
+}  // namespace adclick::base
