@@ -481,6 +481,7 @@ int serve(const config::config& cfg) {
   // The batch layer: its own thread, its first periodic run one interval
   // from now; runs that a stop or crash interrupted are queued again.
   std::unique_ptr<log::segment_archive> archive;
+  std::unique_ptr<log::live_log_archive> live_archive;  // the batch layer's view of it
   auto recon_options = make_recon_options(cfg);
   if (cfg.storage.archive_dir) {
     auto a = log::segment_archive::open(*cfg.storage.archive_dir, error_line);
@@ -490,8 +491,8 @@ int serve(const config::config& cfg) {
       return 1;
     }
     archive = std::move(*a);
-    recon_options.archive = archive.get();
-    recon_options.log_dir = make_log_options(cfg).dir;
+    live_archive = std::make_unique<log::live_log_archive>(*archive, make_log_options(cfg).dir);
+    recon_options.archive = live_archive.get();
     spdlog::info("archive: {} holds {} segments", archive->dir(), archive->segments().size());
   }
   recon::reconciler reconciler(click_log, store, recon_options);

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "adclick/click_archive.h"
 #include "adclick/click_log.h"
 #include "adclick/result.h"
 #include "log/inspect.h"
@@ -71,6 +72,22 @@ class segment_archive {
   const std::string dir_;
   mutable std::mutex mu_;
   std::map<std::pair<partition_id, offset_t>, archived_segment> entries_;  // guarded by mu_
+};
+
+// The archive of the live log in `log_dir`, as the batch layer uses it.
+// Constant after construction; `archive` outlives it.
+class live_log_archive final : public click_archive {
+ public:
+  live_log_archive(segment_archive& archive, std::string log_dir)
+      : archive_(archive), log_dir_(std::move(log_dir)) {}
+  bool has(partition_id p, offset_t base_offset) const override { return archive_.has(p, base_offset); }
+  [[nodiscard]] std::error_code add(partition_id p, const segment_info& s) override {
+    return archive_.add(log_dir_, p, s);
+  }
+
+ private:
+  segment_archive& archive_;
+  const std::string log_dir_;
 };
 
 // Builds, in `dest_log_dir` (created; must not hold a log), a log of

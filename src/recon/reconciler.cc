@@ -288,7 +288,7 @@ void reconciler::raise_delete_floors(std::int64_t reconciled_through_ms, bool ar
       if (!s.sealed || (s.records > 0 && s.max_event_time_ms >= covered)) break;
       if (o_.archive != nullptr && !o_.archive->has(p, s.base_offset)) {
         if (!archive_now) break;
-        if (auto ec = o_.archive->add(o_.log_dir, p, s)) {
+        if (auto ec = o_.archive->add(p, s)) {
           spdlog::error("recon: archiving segment {} of partition {} failed (kept in the log): {}",
                         s.base_offset, p, ec.message());
           std::lock_guard lock(mu_);

@@ -22,9 +22,9 @@
 #include <thread>
 #include <utility>
 
+#include "adclick/click_archive.h"
 #include "adclick/click_log.h"
 #include "adclick/result.h"
-#include "log/archive.h"
 #include "recon/recount.h"
 #include "recon/report.h"
 #include "state/store.h"
@@ -37,9 +37,8 @@ struct reconciler_options {
   std::chrono::milliseconds lookback{std::chrono::hours(24)};
   std::size_t max_queued = 16;  // runs asked for and not started yet
   // Where reconciled segments are copied before retention may delete them
-  // (null: no archive); `log_dir` is the live log's directory they are read from.
-  log::segment_archive* archive = nullptr;
-  std::string log_dir;
+  // (null: no archive).
+  log::click_archive* archive = nullptr;
 };
 
 enum class reconciler_errc {

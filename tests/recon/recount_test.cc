@@ -503,8 +503,8 @@ TEST_CASE("archive round trip: reconciled segments archived before deletion, rec
   for (int i = 0; i < 10; ++i) f.click(9, f.now_ms - 10 * kMin + i, "new-" + std::to_string(i), 0);
   f.speed_layer_at(f.now_ms);
   auto o = f.options();
-  o.archive = archive->get();
-  o.log_dir = f.dir / "log";
+  log::live_log_archive live_archive(**archive, f.dir / "log");
+  o.archive = &live_archive;
   recon::reconciler rec(*f.lg, *f.store, o);
   auto r = rec.run_periodic_now();
   REQUIRE(r);
