@@ -30,7 +30,6 @@
 #include "ingest/signature.h"
 #include "query/query_service.h"
 #include "recon/reconciler.h"
-#include "state/store.h"
 
 namespace adclick::api {
 namespace {
@@ -369,7 +368,7 @@ class routes_impl {
     }
     json list = json::array();
     std::uint64_t last = 0;
-    auto ec = ctx_.store->list_reports(before, limit, [&](std::uint64_t id, const std::string& text) {
+    auto ec = ctx_.reconciler->list_reports(before, limit, [&](std::uint64_t id, const std::string& text) {
       list.push_back(report_json(text));
       last = id;
     });
@@ -387,7 +386,10 @@ class routes_impl {
     if (!base::parse_u64(req.path.substr(prefix.size()), id) || id == 0) {
       return respond(http::json_error(404, "not_found", "no such reconciliation"));
     }
-    auto text = ctx_.store->get_report(id);
+    if (ctx_.reconciler == nullptr) {
+      return respond(http::json_error(503, "unavailable", "reconciliation is not running"));
+    }
+    auto text = ctx_.reconciler->stored_report(id);
     if (!text) return respond(http::json_error(500, "internal", text.error().message()));
     if (!*text) return respond(http::json_error(404, "not_found", "no such reconciliation"));
     respond(json_response(200, report_json(**text)));
@@ -406,7 +408,7 @@ class routes_impl {
     if (!adv.empty() && !ingest::valid_advertiser_id(adv)) {
       return respond(http::json_error(400, "bad_request", "advertiserId is not valid"));
     }
-    auto ads = ctx_.store->list_ads(adv, after, limit);
+    auto ads = ctx_.ads->list(adv, after, limit);
     if (!ads) return respond(http::json_error(500, "internal", ads.error().message()));
     json list = json::array();
     for (const auto& a : *ads) list.push_back(ad_json(a));
@@ -673,49 +675,22 @@ class routes_impl {
       return respond(http::json_error(400, "bad_request", "limit must be an integer from 1 to 1000"));
     }
     // after = "{clicks}_{adId}" of the last item of the previous page.
-    std::optional<std::pair<std::uint64_t, std::uint64_t>> after;
+    std::optional<query::ranking_cursor> after;
     if (auto a = base::query_param(req.query, "after")) {
       const auto us = a->find('_');
       std::uint64_t c = 0, i = 0;
       if (us == std::string_view::npos || !base::parse_u64(a->substr(0, us), c) || !base::parse_u64(a->substr(us + 1), i)) {
         return respond(http::json_error(400, "bad_request", "after must be the cursor of a previous page"));
       }
-      after = {c, i};
+      after = query::ranking_cursor{c, i};
     }
-    std::vector<query::ad_total> totals;
-    std::uint64_t cursor = 0;
-    for (;;) {
-      auto ads = ctx_.store->list_ads(adv, cursor, 1000);
-      if (!ads) return respond(http::json_error(500, "internal", ads.error().message()));
-      for (const auto& ad : *ads) {
-        auto t = ctx_.query->ad_total(ad.ad_id, from, to);
-        if (!t) return respond(http::json_error(500, "internal", t.error().message()));
-        totals.push_back({ad.ad_id, *t});
-      }
-      if (ads->size() < 1000) break;
-      cursor = ads->back().ad_id;
-    }
-    std::sort(totals.begin(), totals.end(), [](const query::ad_total& a, const query::ad_total& b) {
-      return a.clicks != b.clicks ? a.clicks > b.clicks : a.ad_id < b.ad_id;
-    });
-    auto it = totals.begin();
-    if (after) {
-      it = std::find_if(totals.begin(), totals.end(), [&](const query::ad_total& t) {
-        return t.clicks < after->first || (t.clicks == after->first && t.ad_id > after->second);
-      });
-    }
+    auto page = ctx_.query->advertiser_ranking(adv, from, to, after, limit);
+    if (!page) return respond(http::json_error(500, "internal", page.error().message()));
     json items = json::array();
-    std::uint64_t total = 0;
-    for (const auto& t : totals) total += t.clicks;
+    for (const auto& t : page->ads) items.push_back({{"adId", t.ad_id}, {"clicks", t.clicks}});
+    const std::uint64_t total = page->total;
     std::optional<std::string> next;
-    for (; it != totals.end(); ++it) {
-      if (items.size() == limit) {
-        const auto& last = *std::prev(it);
-        next = std::to_string(last.clicks) + "_" + std::to_string(last.ad_id);
-        break;
-      }
-      items.push_back({{"adId", it->ad_id}, {"clicks", it->clicks}});
-    }
+    if (page->next) next = std::to_string(page->next->clicks) + "_" + std::to_string(page->next->ad_id);
     json body{{"advertiserId", adv},
               {"from", base::format_time(from)},
               {"to", base::format_time(to)},

@@ -29,9 +29,6 @@ class reconciler;
 namespace adclick::base {
 class task_queue;
 }
-namespace adclick::state {
-class store;
-}
 namespace adclick::log {
 class click_log;
 }
@@ -45,7 +42,6 @@ struct api_context {
   ingest::ad_registry* ads = nullptr;
   ingest::partitioner* partitioner = nullptr;
   const ingest::signer* signer = nullptr;
-  state::store* store = nullptr;
   agg::aggregator* aggregator = nullptr;  // may be null
   recon::reconciler* reconciler = nullptr;  // may be null: /api/v1/reconciliations answers 503
   live_feed* live = nullptr;                // may be null: .../live answers 503

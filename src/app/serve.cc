@@ -520,7 +520,6 @@ int serve(const config::config& cfg) {
   api_ctx.ads = &ads;
   api_ctx.partitioner = &partitioner;
   api_ctx.signer = &signer;
-  api_ctx.store = &store;
   api_ctx.log = &click_log;
   api_ctx.aggregator = &aggregator;
   api_ctx.reconciler = &reconciler;

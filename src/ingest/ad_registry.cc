@@ -322,6 +322,11 @@ result<std::shared_ptr<const state::ad_record>> ad_registry::lookup(std::uint64_
   return read(ad_id);
 }
 
+result<std::vector<state::ad_record>> ad_registry::list(std::string_view advertiser_id, std::uint64_t after,
+                                                       std::size_t limit) const {
+  return store_.list_ads(advertiser_id, after, limit);
+}
+
 std::shared_ptr<const state::ad_record> ad_registry::find(std::uint64_t ad_id) const {
   std::uint64_t stamp = 0;
   if (auto hit = cache_.get(ad_id, &stamp)) return *hit;

@@ -90,6 +90,11 @@ class ad_registry {
   // Paused ads are returned (with paused = true).
   std::shared_ptr<const state::ad_record> find(std::uint64_t ad_id) const;
 
+  // Ads of advertiser_id (every ad when empty) with id > after, in id
+  // order, up to limit. Reads RocksDB: not from an I/O thread.
+  [[nodiscard]] result<std::vector<state::ad_record>> list(std::string_view advertiser_id, std::uint64_t after,
+                                                           std::size_t limit) const;
+
   // Creates or replaces an ad (active). `created` says which.
   [[nodiscard]] result<state::ad_record> put(std::uint64_t ad_id, std::string_view advertiser_id,
                                              std::string_view url, bool& created,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <iterator>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <ctime>
@@ -139,6 +140,44 @@ result<std::uint64_t> query_service::ad_total(std::uint64_t ad_id, std::int64_t 
                                });
   if (ec) return ec;
   return total;
+}
+
+result<ranking_page> query_service::advertiser_ranking(std::string_view advertiser_id, std::int64_t from_s,
+                                                      std::int64_t to_s, const std::optional<ranking_cursor>& after,
+                                                      std::size_t limit) const {
+  constexpr std::size_t kAdsPerScan = 1000;
+  std::vector<query::ad_total> totals;
+  std::uint64_t cursor = 0;
+  for (;;) {
+    auto ads = store_.list_ads(advertiser_id, cursor, kAdsPerScan);
+    if (!ads) return ads.error();
+    for (const auto& ad : *ads) {
+      auto t = ad_total(ad.ad_id, from_s, to_s);
+      if (!t) return t.error();
+      totals.push_back({ad.ad_id, *t});
+    }
+    if (ads->size() < kAdsPerScan) break;
+    cursor = ads->back().ad_id;
+  }
+  std::sort(totals.begin(), totals.end(), [](const query::ad_total& a, const query::ad_total& b) {
+    return a.clicks != b.clicks ? a.clicks > b.clicks : a.ad_id < b.ad_id;
+  });
+  ranking_page page;
+  for (const auto& t : totals) page.total += t.clicks;
+  auto it = totals.begin();
+  if (after) {
+    it = std::find_if(totals.begin(), totals.end(), [&](const query::ad_total& t) {
+      return t.clicks < after->clicks || (t.clicks == after->clicks && t.ad_id > after->ad_id);
+    });
+  }
+  for (; it != totals.end(); ++it) {
+    if (page.ads.size() == limit) {
+      page.next = ranking_cursor{page.ads.back().clicks, page.ads.back().ad_id};
+      break;
+    }
+    page.ads.push_back(*it);
+  }
+  return page;
 }
 
 std::string to_json(const series& s) {

@@ -58,6 +58,18 @@ struct ad_total {
   std::uint64_t clicks = 0;
 };
 
+// One page of an advertiser's ads ranked by clicks over a range: most clicks
+// first, ties by ad id. A page's cursor is (clicks, adId) of its last item.
+struct ranking_cursor {
+  std::uint64_t clicks = 0;
+  std::uint64_t ad_id = 0;
+};
+struct ranking_page {
+  std::vector<ad_total> ads;
+  std::uint64_t total = 0;              // clicks of all the advertiser's ads
+  std::optional<ranking_cursor> next;   // set when more follow
+};
+
 enum class query_errc { bad_range = 1, too_many_points };
 const std::error_category& query_category() noexcept;
 inline std::error_code make_error_code(query_errc e) noexcept {
@@ -82,6 +94,13 @@ class query_service {
   // Total counted clicks of each ad over the range (minute rows in range).
   [[nodiscard]] result<std::uint64_t> ad_total(std::uint64_t ad_id, std::int64_t from_s,
                                                std::int64_t to_s) const;
+
+  // The ads of advertiser_id (all ads when empty) ranked by clicks over
+  // [from_s, to_s), the page after `after` (from the top when null), up to
+  // limit ads. Reads every ad of the advertiser: run it off the I/O threads.
+  [[nodiscard]] result<ranking_page> advertiser_ranking(std::string_view advertiser_id, std::int64_t from_s,
+                                                        std::int64_t to_s, const std::optional<ranking_cursor>& after,
+                                                        std::size_t limit) const;
 
   // The lowest committed shard watermark minus the allowed lateness, in
   // seconds, rounded down to a minute; nullopt until every shard committed one.

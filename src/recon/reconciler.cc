@@ -51,6 +51,13 @@ const std::error_category& reconciler_category() noexcept {
 reconciler::reconciler(log::click_log& log, state::store& store, reconciler_options o)
     : log_(log), store_(store), o_(std::move(o)) {}
 
+result<std::optional<std::string>> reconciler::stored_report(std::uint64_t id) const { return store_.get_report(id); }
+
+std::error_code reconciler::list_reports(std::uint64_t before, std::size_t limit,
+                                         const std::function<void(std::uint64_t, const std::string&)>& fn) const {
+  return store_.list_reports(before, limit, fn);
+}
+
 reconciler::~reconciler() { stop(); }
 
 std::error_code reconciler::save(const report& r) {

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -65,6 +66,13 @@ class reconciler {
   ~reconciler();  // stop()
   reconciler(const reconciler&) = delete;
   reconciler& operator=(const reconciler&) = delete;
+
+  // Stored reports, as JSON text: one by id (nullopt when there is none),
+  // or those with id < before (all when 0), newest first, up to limit, each
+  // passed to fn(id, json). Any thread; they read RocksDB, so not an I/O one.
+  [[nodiscard]] result<std::optional<std::string>> stored_report(std::uint64_t id) const;
+  [[nodiscard]] std::error_code list_reports(std::uint64_t before, std::size_t limit,
+                                             const std::function<void(std::uint64_t, const std::string&)>& fn) const;
 
   // Queues again the runs a stop or a crash left unfinished, then starts the
   // thread. The first periodic run is one interval after start.

@@ -78,7 +78,6 @@ class api_app {
     ctx_.ads = ads_.get();
     ctx_.partitioner = parts_.get();
     ctx_.signer = signer_.get();
-    ctx_.store = store_.get();
     ctx_.query = queries_.get();
     ctx_.admin_token = kAdminToken;
     ctx_.advertiser_keys = {{"adv-1", kAdvertiserKey}};
