@@ -255,7 +255,12 @@ async function main() {
     await page.fill('#from', iso(Date.now() - 3600 * 1000));
     await page.fill('#to', iso(Date.now() + 120 * 1000));
     await page.click('#custom button[type=submit]');
-    await page.waitForFunction(() => document.querySelector('#ads-table tbody tr') !== null);
+    // The table of the previous range stays up until the new answer is drawn:
+    // wait (up to 5 s) for the new totals rather than read the old rows.
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#ads-table tbody tr')].map((tr) => tr.innerText.replace(/\s+/g, ' ').trim());
+      return rows.includes('Ad 1 6') && rows.includes('Ad 3 2');
+    }, null, { timeout: 5000 }).catch(() => {});
     const custom = await page.$$eval('#ads-table tbody tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ').trim()));
     check(custom.includes('Ad 1 6') && custom.includes('Ad 3 2'), `a from/to range lists the same totals (${custom})`);
 
