@@ -1,15 +1,7 @@
-// One HTTP/1.1 connection: reads a request, hands it to a handler, writes
-// the response the handler sends back (possibly from another thread), and
-// repeats while keep-alive allows. One request at a time: the next one is
-// not read before the response is written, so pipelined requests are
-// answered in order. The same code serves plain TCP and TLS (a template on
-// the stream type); a TLS connection first completes its handshake, within
-// the header timeout.
-//
-// Every member function except post_response() and executor() runs on the
-// connection's executor: the worker's single I/O thread (per_thread model),
-// or a strand of the shared io_context (shared model); after the I/O threads
-// are joined, on the thread in server::stop().
+// The connection's state machine (see connection.h): read, dispatch, write,
+// linger, stream.
+
+#include "http/connection.h"
 
 #include <algorithm>
 #include <array>
@@ -45,18 +37,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "http/builtin_routes.h"
+#include "http/http_date.h"
 #include "http/message.h"
-#include "http/request.h"
-#include "http/response.h"
-#include "http/server_state.h"
+#include "http/response_slot.h"
+#include "http/stream_handle.h"
 
 namespace adclick::http::detail {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = asio::ip::tcp;
 
 // After a response that ends the connection, the server shuts down its
 // sending side and reads (and discards) what the client still sends for up
@@ -70,265 +58,11 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // TLS: bodies up to this size are copied behind the head (one record).
 constexpr std::size_t kTlsCoalesce = 16 * 1024;
 
-// RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT", formatted once
-// per second per thread. By hand: strftime's %a and %b follow the locale.
-std::string_view http_date() {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  thread_local std::time_t cached_at = -1;
-  thread_local char buf[64];
-  thread_local std::size_t len = 0;
-  const std::time_t now = std::time(nullptr);
-  if (now != cached_at) {
-    std::tm utc{};
-    ::gmtime_r(&now, &utc);
-    const int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                                kDays[utc.tm_wday % 7], utc.tm_mday, kMonths[utc.tm_mon % 12],
-                                utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
-    len = n > 0 ? static_cast<std::size_t>(n) : 0;
-    cached_at = now;
-  }
-  return {buf, len};
-}
-
 bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
 }
 
-// Asio's SSL stream directly, not beast::ssl_stream: the latter's
-// flat_stream (Boost 1.74) writes nothing, and so ends async_write early,
-// when the buffer sequence it is given starts with an empty buffer, which
-// is what async_write passes after consuming the head of a gathered write.
-using tls_stream = asio::ssl::stream<beast::tcp_stream>;
-
-// The Location of a redirect to HTTPS: the request's Host without its port,
-// the HTTPS port unless it is 443, then the path and query as sent. Empty
-// when the Host is missing or not a plain host name or address literal.
-std::string https_location(const request& r, std::uint16_t port) {
-  std::string_view host = r.host;
-  if (host.starts_with('[')) {  // [v6]:port
-    const auto close = host.find(']');
-    if (close == std::string_view::npos) return {};
-    host = host.substr(0, close + 1);
-  } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (host.empty() || host.size() > 255) return {};
-  for (const char c : host) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '-' || c == '[' || c == ']' || c == ':';
-    if (!ok) return {};
-  }
-  std::string loc = "https://";
-  loc.append(host);
-  if (port != 443) loc.append(":").append(std::to_string(port));
-  loc.append(r.path);
-  if (!r.query.empty()) loc.append("?").append(r.query);
-  return loc;
-}
-
 }  // namespace
-
-// What the responder, the stream handle and the server's connection list
-// need of a connection, whatever its stream.
-class connection_base : public std::enable_shared_from_this<connection_base> {
- public:
-  virtual ~connection_base() = default;
-  // Closes the socket now; pending operations complete as aborted.
-  virtual void close_now() = 0;
-  // A request has been read (at least its header) and its response not yet
-  // written: stop() lets it finish within the grace period.
-  virtual bool in_flight() const = 0;
-  // Any thread. Where the connection's handlers run.
-  virtual const asio::any_io_executor& executor() const = 0;
-  // Any thread: queues `r` as the answer to the current request. False if
-  // the server has finished stopping (the answer is dropped).
-  virtual bool post_response(response r) = 0;
-  // Any thread.
-  virtual void count_handler_error() = 0;
-  // On the connection's executor (posted by the stream's handle).
-  virtual void stream_enqueue(std::string bytes) = 0;
-  virtual void stream_close() = 0;
-};
-
-template <class Stream>
-class connection final : public connection_base {
- public:
-  static constexpr bool kTls = std::is_same_v<Stream, tls_stream>;
-
-  connection(std::shared_ptr<io_worker> worker, tcp::socket socket,
-             std::shared_ptr<asio::ssl::context> tls);
-  ~connection() override;
-  connection(const connection&) = delete;
-  connection& operator=(const connection&) = delete;
-
-  void start();
-  void close_now() override { finish(); }
-  bool in_flight() const override { return in_flight_; }
-  const asio::any_io_executor& executor() const override { return executor_; }
-  bool post_response(response r) override;
-  void count_handler_error() override {
-    core_.counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
-  }
-  void stream_enqueue(std::string bytes) override;
-  void stream_close() override;
-
- private:
-  enum class phase { idle, header, body, handling, writing, streaming, closing };
-
-  void read_request();
-  void wait_idle();
-  void on_idle_read(beast::error_code ec, std::size_t n);
-  void read_header();
-  void on_header(beast::error_code ec, std::size_t n);
-  void on_continue_written(beast::error_code ec, std::size_t n);
-  void read_body();
-  void on_body(beast::error_code ec, std::size_t n);
-  void read_failed(beast::error_code ec, const char* what);
-  void dispatch();
-  void route(const responder& respond);
-  void send_error(int status, std::string_view code, std::string_view message);
-  void send(response r);
-  void on_write(beast::error_code ec, std::size_t n);
-  void linger_close();
-  void drain();
-  void start_streaming();
-  void on_stream_read(beast::error_code ec, std::size_t n);
-  void write_stream_front();
-  void on_stream_write(beast::error_code ec, std::size_t n);
-  void on_handshake(beast::error_code ec);
-  void on_drain(beast::error_code ec, std::size_t n);
-  void fail(beast::error_code ec, const char* what);
-  void finish();
-  void begin_exchange();
-  void end_exchange();
-
-  Stream make_stream(tcp::socket socket) {
-    if constexpr (kTls) {
-      return Stream(std::move(socket), *tls_);
-    } else {
-      return Stream(std::move(socket));
-    }
-  }
-  std::shared_ptr<connection> self() {
-    return std::static_pointer_cast<connection>(shared_from_this());
-  }
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
-
-  // Declared first so that it is destroyed last: the worker owns the
-  // io_context that stream_ is registered with.
-  const std::shared_ptr<io_worker> worker_;
-  server_core& core_;  // owned by worker_
-  // TLS: the certificate and key this connection was accepted with (a
-  // reload does not touch connections already open). Null for plain TCP.
-  const std::shared_ptr<asio::ssl::context> tls_;
-
-  Stream stream_;
-  const asio::any_io_executor executor_;  // stream_'s, copied for other threads
-  beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  request request_;  // views into *parser_; what the handler gets
-  // The response being written, alive until its write completes: the head
-  // is formatted here by send() (its capacity is reused from response to
-  // response), the body is the handler's.
-  std::string head_;
-  std::string body_;
-  bool write_keep_alive_ = false;  // the connection stays open after this write
-  // A streamed response (see response::on_stream_open): its opener until the
-  // head is written, then its handle and the bytes waiting to be written.
-  std::function<void(std::shared_ptr<event_stream>)> stream_opener_;
-  std::shared_ptr<class stream_handle> stream_handle_;
-  std::deque<std::string> stream_queue_;
-  std::size_t stream_queued_bytes_ = 0;
-  bool stream_writing_ = false;
-  bool stream_closing_ = false;
-
-  std::array<std::uint8_t, 16> client_addr_{};
-  std::uint8_t client_family_ = 0;
-  std::list<std::weak_ptr<connection_base>>::iterator registry_pos_;
-  phase phase_ = phase::header;
-  unsigned version_ = 11;       // of the current request (11 until its header is read)
-  bool keep_alive_ = false;     // the current request allows another one after it
-  bool close_after_write_ = false;
-  bool first_request_ = true;
-  bool in_flight_ = false;
-  bool finished_ = false;       // the socket is closed; handlers return at once
-  std::size_t lingered_ = 0;    // bytes discarded while lingering
-};
-
-// The handle a streamed response's handler writes through. It holds the
-// connection weakly: once the connection is gone, writes fail.
-class stream_handle final : public event_stream {
- public:
-  stream_handle(std::weak_ptr<connection_base> c, std::shared_ptr<io_worker> w)
-      : conn_(std::move(c)), worker_(std::move(w)) {}
-
-  bool write(std::string bytes) override {
-    if (closed()) return false;
-    auto c = conn_.lock();
-    if (!c) {
-      mark_closed();
-      return false;
-    }
-    const auto ex = c->executor();
-    if (!worker_->post(ex, [c, bytes = std::move(bytes)]() mutable { c->stream_enqueue(std::move(bytes)); })) {
-      mark_closed();
-      return false;
-    }
-    return true;
-  }
-  void close() override {
-    if (closed_.exchange(true)) return;
-    if (auto c = conn_.lock()) {
-      const auto ex = c->executor();
-      (void)worker_->post(ex, [c] { c->stream_close(); });
-    }
-  }
-  bool closed() const override { return closed_.load(std::memory_order_acquire); }
-  void mark_closed() { closed_.store(true, std::memory_order_release); }
-
- private:
-  const std::weak_ptr<connection_base> conn_;
-  const std::shared_ptr<io_worker> worker_;
-  std::atomic<bool> closed_{false};
-};
-
-// Shared by the copies of one request's responder; enforces "exactly once".
-class response_slot {
- public:
-  explicit response_slot(std::shared_ptr<connection_base> c) : conn_(std::move(c)) {}
-  response_slot(const response_slot&) = delete;
-  response_slot& operator=(const response_slot&) = delete;
-
-  // Runs on whichever thread drops the last copy of the responder.
-  ~response_slot() {
-    if (used_.load(std::memory_order_acquire)) return;
-    try {
-      conn_->count_handler_error();
-      if (conn_->post_response(json_error(500, "internal", "the request was not answered"))) {
-        spdlog::error("http: a handler dropped its responder without answering; sending 500");
-      } else {
-        spdlog::error("http: a handler dropped its responder without answering (server stopped)");
-      }
-    } catch (...) {  // a destructor must not throw; the connection then just closes
-    }
-  }
-
-  void respond(response r) {
-    if (used_.exchange(true, std::memory_order_acq_rel)) {
-      conn_->count_handler_error();
-      spdlog::error("http: a responder was called more than once; the extra call is ignored");
-      return;
-    }
-    conn_->post_response(std::move(r));
-  }
-  bool used() const { return used_.load(std::memory_order_acquire); }
-
- private:
-  const std::shared_ptr<connection_base> conn_;
-  std::atomic<bool> used_{false};
-};
 
 template <class Stream>
 connection<Stream>::connection(std::shared_ptr<io_worker> worker, tcp::socket socket,
@@ -588,41 +322,9 @@ void connection<Stream>::dispatch() {
 // so that all responses take the same (posted) path to send().
 template <class Stream>
 void connection<Stream>::route(const responder& respond) {
-  if (const auto port = core_.options.redirect_https_port) {
-    // The redirect-only listener: every request goes to HTTPS, same host.
-    std::string location = https_location(request_, *port);
-    if (location.empty()) {
-      return respond(json_error(400, "bad_request", "a Host header naming this server is required"));
-    }
-    response r;
-    r.status = 308;  // keeps the method, unlike 301
-    r.headers.emplace_back("Location", std::move(location));
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return respond(std::move(r));
-  }
+  if (answer_builtin(core_, request_, respond)) return;
   const std::string_view path = request_.path;
-  if (path == "/healthz" || path == "/readyz") {
-    if (request_.method != "GET") {
-      response r = json_error(405, "method_not_allowed",
-                              std::string(request_.method) + " is not allowed on " +
-                                  std::string(path));
-      r.headers.emplace_back("Allow", "GET");
-      return respond(std::move(r));
-    }
-    response r;
-    if (path == "/healthz") {
-      r.body = R"({"status":"ok"})";
-    } else if (core_.ready.load(std::memory_order_acquire)) {
-      r.body = R"({"ready":true})";
-    } else {
-      r.status = 503;
-      r.body = R"({"ready":false})";
-    }
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return respond(std::move(r));
-  }
-
-  const route_match m = core_.routes.match(request_.method, path);
+  const route_match m = core_.current_routes().match(request_.method, path);
   if (m.target != nullptr) return (*m.target)(request_, respond);
   if (m.allow.empty()) {
     return respond(json_error(404, "not_found", "no route for " + std::string(path)));

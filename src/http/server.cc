@@ -234,6 +234,14 @@ std::error_code server::start(std::string& error_line) {
   return {};
 }
 
+std::error_code server::serve_routes(router routes) {
+  std::lock_guard lock(lifecycle_mu_);
+  if (core_->later_routes) return std::make_error_code(std::errc::operation_not_permitted);
+  core_->later_routes = std::make_unique<const router>(std::move(routes));
+  core_->routes.store(core_->later_routes.get(), std::memory_order_release);
+  return {};
+}
+
 void server::set_ready(bool ready) { core_->ready.store(ready, std::memory_order_release); }
 
 void server::stop() {

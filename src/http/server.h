@@ -89,8 +89,9 @@ struct server_stats {
 
 class server {
  public:
-  // Copies `routes`. Built-in routes (GET /healthz, GET /readyz) take
-  // precedence over routes registered for those paths.
+  // Copies `routes`: what requests are dispatched to until serve_routes().
+  // Built-in routes (GET /healthz, GET /readyz) take precedence over routes
+  // registered for those paths.
   server(server_options options, const router& routes);
   // Stops (see stop()).
   ~server();
@@ -114,6 +115,12 @@ class server {
 
   // The bound port after a successful start(); 0 before. Any thread.
   std::uint16_t port() const { return port_.load(std::memory_order_acquire); }
+
+  // Requests dispatched from now on go to `routes` instead of those given at
+  // construction (a server can listen, and answer /healthz, before what the
+  // full routes use is built). Once: a second call returns
+  // std::errc::operation_not_permitted and changes nothing. Any thread.
+  [[nodiscard]] std::error_code serve_routes(router routes);
 
   // /readyz answers 200 {"ready":true} while true, else 503 {"ready":false}.
   // False until called; stop() sets it false. Any thread.

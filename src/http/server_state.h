@@ -46,11 +46,19 @@ struct server_counters {
 // Shared by the server object and every connection (a connection may outlive
 // the server while a handler holds its responder).
 struct server_core {
-  server_core(server_options o, const router& r) : options(std::move(o)), routes(r) {}
+  server_core(server_options o, const router& r)
+      : options(std::move(o)), first_routes(std::make_unique<const router>(r)), routes(first_routes.get()) {}
 
   // Constant after construction.
   const server_options options;
-  const router routes;
+
+  // The routes requests are dispatched to: those given at construction until
+  // server::serve_routes() replaces them. Both stay alive as long as the core
+  // (a request dispatched just before the switch still runs on the old ones).
+  const router& current_routes() const { return *routes.load(std::memory_order_acquire); }
+  const std::unique_ptr<const router> first_routes;
+  std::unique_ptr<const router> later_routes;  // set once, by serve_routes()
+  std::atomic<const router*> routes;
 
   std::atomic<bool> ready{false};
 

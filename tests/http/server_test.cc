@@ -344,6 +344,40 @@ TEST_CASE("built-in routes: healthz and readyz", "[http]") {
   }
 }
 
+TEST_CASE("serve_routes: the routes given later replace the first ones, once", "[http]") {
+  auto answer = [](std::string body) {
+    return [body](const request&, responder r) {
+      response resp;
+      resp.body = body;
+      r(std::move(resp));
+    };
+  };
+  router starting;
+  starting.add("GET", "/thing", answer("starting"));
+  auto s = start_server(test_options(), starting);
+  router full;
+  full.add("GET", "/thing", answer("full"));
+  full.add("GET", "/only-later", answer("later"));
+
+  auto before = fetch(s->port(), get_request("/thing"));
+  REQUIRE(before);
+  CHECK(before->body == "starting");
+  CHECK(fetch(s->port(), get_request("/only-later"))->status == 404);
+
+  REQUIRE(!s->serve_routes(std::move(full)));
+  auto after = fetch(s->port(), get_request("/thing"));
+  REQUIRE(after);
+  CHECK(after->body == "full");
+  CHECK(fetch(s->port(), get_request("/only-later"))->body == "later");
+
+  router again;
+  again.add("GET", "/thing", answer("again"));
+  CHECK(s->serve_routes(std::move(again)) == std::errc::operation_not_permitted);
+  CHECK(fetch(s->port(), get_request("/thing"))->body == "full");
+  // Built-in routes are not the router's.
+  CHECK(fetch(s->port(), get_request("/healthz"))->status == 200);
+}
+
 TEST_CASE("unknown path is 404 JSON, and wrong method is 405 with Allow", "[http]") {
   router r;
   r.add("GET", "/thing", kNoop);
