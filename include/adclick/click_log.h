@@ -21,9 +21,12 @@ namespace adclick::log {
 using partition_id = std::uint32_t;
 using offset_t = std::uint64_t;
 
-// Called exactly once per append, on the log's flusher thread, when the record
-// is durable (per the durability mode) with its offset, or when the append
-// failed with the error. It must not block: post the work elsewhere.
+// Called exactly once per append, with the record's offset once it is durable
+// (per the durability mode), or with the error when the append failed. On the
+// log's thread (the flusher) for an append that was queued; inline, on the
+// caller's thread before append() returns, for one refused at once (stopped,
+// fenced, overloaded, a bad partition or record). It must not block: post
+// the work elsewhere.
 using append_handler = std::function<void(std::error_code, offset_t)>;
 
 // A bad stretch of bytes that a reader or recovery skipped.

@@ -143,39 +143,9 @@ std::error_code shard::flush() {
     }
   }
   if (landed) {
-    write_failed_ = false;
-    commits_.fetch_add(1, std::memory_order_relaxed);
-    deltas_.clear();
-    late_.clear();
-    dedup_.clear();
-    committed_ = positions;
-    committed_watermark_ = wm;
+    mark_committed(positions, wm);
   } else if (moved || !deltas_.empty() || !late_.empty() || wm != committed_watermark_) {
-    // Keys in order: RocksDB's memtable inserts a sorted run far faster than
-    // random keys (it reuses its skiplist position).
-    std::sort(dedup_.begin(), dedup_.end(), [](const dedup_entry& a, const dedup_entry& b) {
-      return a.ad_id != b.ad_id ? a.ad_id < b.ad_id : a.impression_id < b.impression_id;
-    });
-    // The counts rows too: the window map is unordered.
-    rows_.assign(deltas_.begin(), deltas_.end());
-    std::sort(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) {
-      return a.first.ad_id != b.first.ad_id ? a.first.ad_id < b.first.ad_id
-                                            : a.first.minute < b.first.minute;
-    });
-    state::write_batch b;
-    active_.clear();
-    for (const auto& [k, n] : rows_) {
-      b.add_count(k.ad_id, k.minute, state::tally_kind::clicks, n);
-      active_.emplace_back(state::row_hour(k.minute), k.ad_id);
-    }
-    // The hour index lets the batch layer find every ad with a row in an hour.
-    std::sort(active_.begin(), active_.end());
-    active_.erase(std::unique(active_.begin(), active_.end()), active_.end());
-    for (const auto& [hour, ad] : active_) b.put_active(hour, ad);
-    for (const auto& [k, n] : late_) b.add_count(k.ad_id, k.minute, state::tally_kind::late, n);
-    for (const auto& d : dedup_) b.put_dedup(d.ad_id, d.impression_id, d.expires_at_s);
-    for (std::size_t i = 0; i < partitions_.size(); ++i) b.put_offset(partitions_[i], positions[i]);
-    b.put_watermark(id_, wm);
+    state::write_batch b = commit_batch(positions, wm);
     const auto t0 = std::chrono::steady_clock::now();
     const auto ec = store_.write(b, true);
     commit_ns_.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
@@ -188,27 +158,62 @@ std::error_code shard::flush() {
       spdlog::error("agg: shard {}: commit failed, will retry: {}", id_, ec.message());
       return ec;
     }
-    write_failed_ = false;
-    commits_.fetch_add(1, std::memory_order_relaxed);
     commit_bytes_.fetch_add(b.bytes(), std::memory_order_relaxed);
-    deltas_.clear();
-    late_.clear();
-    dedup_.clear();
-    committed_ = positions;
-    committed_watermark_ = wm;
+    mark_committed(positions, wm);
   }
+  publish(positions);
+  return {};
+}
+
+state::write_batch shard::commit_batch(const std::vector<log::offset_t>& positions, std::int64_t wm) {
+  // Keys in order: RocksDB's memtable inserts a sorted run far faster than
+  // random keys (it reuses its skiplist position).
+  std::sort(dedup_.begin(), dedup_.end(), [](const dedup_entry& a, const dedup_entry& b) {
+    return a.ad_id != b.ad_id ? a.ad_id < b.ad_id : a.impression_id < b.impression_id;
+  });
+  // The counts rows too: the window map is unordered.
+  rows_.assign(deltas_.begin(), deltas_.end());
+  std::sort(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) {
+    return a.first.ad_id != b.first.ad_id ? a.first.ad_id < b.first.ad_id : a.first.minute < b.first.minute;
+  });
+  state::write_batch b;
+  active_.clear();
+  for (const auto& [k, n] : rows_) {
+    b.add_count(k.ad_id, k.minute, state::tally_kind::clicks, n);
+    active_.emplace_back(state::row_hour(k.minute), k.ad_id);
+  }
+  // The hour index lets the batch layer find every ad with a row in an hour.
+  std::sort(active_.begin(), active_.end());
+  active_.erase(std::unique(active_.begin(), active_.end()), active_.end());
+  for (const auto& [hour, ad] : active_) b.put_active(hour, ad);
+  for (const auto& [k, n] : late_) b.add_count(k.ad_id, k.minute, state::tally_kind::late, n);
+  for (const auto& d : dedup_) b.put_dedup(d.ad_id, d.impression_id, d.expires_at_s);
+  for (std::size_t i = 0; i < partitions_.size(); ++i) b.put_offset(partitions_[i], positions[i]);
+  b.put_watermark(id_, wm);
+  return b;
+}
+
+void shard::mark_committed(const std::vector<log::offset_t>& positions, std::int64_t wm) {
+  write_failed_ = false;
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  deltas_.clear();
+  late_.clear();
+  dedup_.clear();
+  committed_ = positions;
+  committed_watermark_ = wm;
+}
+
+void shard::publish(const std::vector<log::offset_t>& positions) {
   {
     std::lock_guard lk(status_mu_);
     published_.clear();
     for (std::size_t i = 0; i < partitions_.size(); ++i) {
-      published_.push_back(
-          {partitions_[i], committed_[i], positions[i], log_.durable_end(partitions_[i])});
+      published_.push_back({partitions_[i], committed_[i], positions[i], log_.durable_end(partitions_[i])});
     }
   }
   if (on_commit_) {
     for (std::size_t i = 0; i < partitions_.size(); ++i) on_commit_(partitions_[i], committed_[i]);
   }
-  return {};
 }
 
 result<bool> shard::offsets_stored(const std::vector<log::offset_t>& positions) {

@@ -21,6 +21,7 @@
 
 #include "adclick/click_log.h"
 #include "adclick/result.h"
+#include "state/write_batch.h"
 
 namespace adclick::state {
 class store;
@@ -107,6 +108,14 @@ class shard {
   [[nodiscard]] std::error_code flush();
   // Whether the state holds exactly these offsets for the shard's partitions.
   [[nodiscard]] result<bool> offsets_stored(const std::vector<log::offset_t>& positions);
+  // The batch of one commit: counts, hour index, dedup keys, offsets and
+  // watermark, keys sorted.
+  state::write_batch commit_batch(const std::vector<log::offset_t>& positions, std::int64_t wm);
+  // After a commit that landed: what it held is dropped, its offsets are the
+  // committed ones.
+  void mark_committed(const std::vector<log::offset_t>& positions, std::int64_t wm);
+  // The status the API reads, and the commit listener.
+  void publish(const std::vector<log::offset_t>& positions);
   void advance_idle_watermark();
 
   // Constant after construction.

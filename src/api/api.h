@@ -2,9 +2,9 @@
 // adclick's HTTP API: the routes of /click, the admin endpoints and
 // /metrics, on top of the http server's router. Handlers parse and validate
 // the request, call the subsystem, and answer (JSON errors everywhere but the
-// click path's redirects).
+// click path's redirects). Handlers that read or write disk run on the
+// context's workers, never on an I/O thread.
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -37,6 +37,7 @@ namespace adclick::api {
 
 class live_feed;
 
+// What the routes call. Complete before add_routes(); constant afterwards.
 struct api_context {
   ingest::click_processor* clicks = nullptr;
   ingest::ad_registry* ads = nullptr;
@@ -47,26 +48,21 @@ struct api_context {
   live_feed* live = nullptr;                // may be null: .../live answers 503
   query::query_service* query = nullptr;
   const log::click_log* log = nullptr;  // may be null: no logHoles in the status
-  // Where query work runs (never on an I/O thread); null: inline.
-  base::task_queue* query_workers = nullptr;
+  // Where the handlers that touch disk run; null: inline (tests, fuzzing).
+  base::task_queue* workers = nullptr;
   std::string admin_token;
   // advertiser id -> key
   std::map<std::string, std::string> advertiser_keys;
   // Where click URLs point: "http://127.0.0.1:8080" (no trailing slash).
   std::string public_base_url;
-  // Routes answer 503 until this is true (the pointers above are set first).
-  const std::atomic<bool>* ready = nullptr;
 };
 
 // Registers every route. The context must outlive the server.
 void add_routes(http::router& routes, const api_context& ctx);
 
-// Who a bearer token belongs to.
-struct caller {
-  enum kind_t { none, admin, advertiser } kind = none;
-  std::string advertiser_id;
-};
-// Compares in constant time per candidate.
-caller authenticate(const api_context& ctx, std::string_view authorization_header);
+// The routes served while the engine recovers: the same paths and methods,
+// /metrics and the dashboard served, every other route answered 503
+// not_ready. Needs no context.
+void add_starting_routes(http::router& routes);
 
 }  // namespace adclick::api

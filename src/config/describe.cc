@@ -88,6 +88,7 @@ std::string_view to_string(log_level l) {
   return "unknown";
 }
 
+// Long on purpose: one line per config key, in the file's order.
 std::string describe(const config& c) {
   toml_writer w;
 

@@ -25,6 +25,9 @@
 
 #include "adclick/result.h"
 #include "ingest/ad_cache.h"
+#include "ingest/ad_validation.h"
+#include "ingest/ads_csv.h"
+#include "ingest/registry_errc.h"
 #include "state/state_format.h"
 
 namespace adclick::state {
@@ -34,26 +37,6 @@ class ads_snapshot;
 
 namespace adclick::ingest {
 
-enum class registry_errc {
-  invalid_url = 1,
-  invalid_advertiser,
-  invalid_ad_id,
-  not_found,
-};
-const std::error_category& registry_category() noexcept;
-inline std::error_code make_error_code(registry_errc e) noexcept {
-  return {static_cast<int>(e), registry_category()};
-}
-
-// Checks a redirect target: absolute http or https URL with a host, at most
-// 2048 bytes, printable ASCII only (no whitespace, no control characters, no
-// raw non-ASCII: percent-encode it), no user info. False with the reason.
-[[nodiscard]] bool valid_ad_url(std::string_view url, std::string& why);
-// Advertiser ids: 1..64 of [A-Za-z0-9._-].
-[[nodiscard]] bool valid_advertiser_id(std::string_view id);
-
-// Thread safety: find() from any thread at any time; writes serialise on an
-// internal mutex and reach RocksDB (synced) before the cache.
 // One row of a bulk load.
 struct ad_row {
   std::uint64_t ad_id = 0;
@@ -61,13 +44,10 @@ struct ad_row {
   std::string url;
 };
 
-// The checks of put(): registry_errc{} when the ad is valid, else the error
-// with `why` set.
-registry_errc validate_ad(std::uint64_t ad_id, std::string_view advertiser_id, std::string_view url,
-                          std::string& why);
-
 inline constexpr std::uint64_t kDefaultAdCacheBytes = 256ull << 20;
 
+// Thread safety: find() from any thread at any time; writes serialise on an
+// internal mutex and reach RocksDB (synced) before the cache.
 class ad_registry {
  public:
   // `snapshot_path`: where the ads snapshot is (none when empty).
@@ -143,15 +123,6 @@ class ad_registry {
   mutable std::atomic<std::uint64_t> snapshot_errors_{0};
 };
 
-// Bulk load of a CSV file `adId,advertiserId,url` (header line optional),
-// in synced batches of up to 10,000 rows.
-struct import_report {
-  std::size_t imported = 0;
-  std::vector<std::string> errors;  // "line N: reason"
-};
-import_report import_ads_csv(ad_registry& registry, std::string_view csv_text);
 
 }  // namespace adclick::ingest
 
-template <>
-struct std::is_error_code_enum<adclick::ingest::registry_errc> : std::true_type {};

@@ -21,6 +21,76 @@ struct parsed_file {
   std::uint64_t first_seq = 0;  // 0: no valid record
 };
 
+// The commit record at `pos` has a header, fits in `b` and its checksum
+// matches.
+bool intact_commit(const std::string& b, std::size_t pos) {
+  if (pos + format::kJournalHeaderSize > b.size()) return false;
+  const char* h = b.data() + pos;
+  const std::uint32_t len = base::get_u32(h + 4);
+  return pos + format::kJournalHeaderSize + len <= b.size() &&
+         base::checksum32(h + 4, format::kJournalHeaderSize - 4 + len) == base::get_u32(h);
+}
+
+// The chunks of the intact commit record at `h`; false when its entries do
+// not fit in it.
+bool parse_chunks(const char* h, std::vector<journal_chunk>& chunks) {
+  const char* end = h + format::kJournalHeaderSize + base::get_u32(h + 4);
+  const std::uint32_t n = base::get_u32(h + 16);
+  const char* entry = h + format::kJournalHeaderSize;
+  const char* frames = entry + std::size_t{n} * format::kJournalChunkSize;
+  if (frames > end) return false;
+  chunks.clear();
+  for (std::uint32_t i = 0; i < n; ++i, entry += format::kJournalChunkSize) {
+    journal_chunk c;
+    c.partition = base::get_u32(entry);
+    c.first_offset = base::get_u64(entry + 4);
+    c.records = base::get_u32(entry + 12);
+    const std::uint32_t nbytes = base::get_u32(entry + 16);
+    if (frames + nbytes > end) return false;
+    c.frames = std::string_view(frames, nbytes);
+    frames += nbytes;
+    chunks.push_back(c);
+  }
+  return true;
+}
+
+// Delivers the commits of one file in order, up to the first that is not
+// intact or not the next in sequence.
+void replay_file(const std::string& b, const char* name, const std::function<void(const journal_chunk&)>& fn,
+                 std::uint64_t& records, std::uint64_t& damaged, std::uint64_t& next_seq) {
+  std::vector<journal_chunk> chunks;
+  std::size_t pos = 0;
+  bool first_record = true;
+  std::uint64_t expect_seq = 0;
+  while (pos + format::kJournalHeaderSize <= b.size()) {
+    const char* h = b.data() + pos;
+    const std::size_t next = pos + format::kJournalHeaderSize + base::get_u32(h + 4);
+    if (!intact_commit(b, pos)) {
+      // A torn record (an unfinished commit, never acknowledged), zeros, or
+      // bytes left from before a reuse end the file. It is damage only if
+      // the next commit follows intact, which an unfinished one never has.
+      if (!first_record && next <= b.size() && intact_commit(b, next) &&
+          base::get_u64(b.data() + next + 8) == expect_seq + 1) {
+        ++damaged;
+        spdlog::error("log: journal {}: damaged commit record at byte {}", name, pos);
+      }
+      return;
+    }
+    const std::uint64_t seq = base::get_u64(h + 8);
+    if (!first_record && seq != expect_seq) return;  // left from before a reuse
+    first_record = false;
+    expect_seq = seq + 1;
+    if (!parse_chunks(h, chunks)) {
+      ++damaged;
+      return;
+    }
+    for (const auto& c : chunks) fn(c);
+    ++records;
+    next_seq = std::max(next_seq, seq + 1);
+    pos = next;
+  }
+}
+
 }  // namespace
 
 journal::journal(base::file_system& fs, std::string dir, std::uint64_t preallocate)
@@ -52,83 +122,14 @@ std::error_code journal::replay(const std::function<void(const journal_chunk&)>&
       return bytes.error();
     }
     files[i].bytes = std::move(*bytes);
-    const auto& b = files[i].bytes;
-    if (b.size() >= format::kJournalHeaderSize) {
-      const std::uint32_t len = base::get_u32(b.data() + 4);
-      if (format::kJournalHeaderSize + len <= b.size() &&
-          base::checksum32(b.data() + 4, format::kJournalHeaderSize - 4 + len) ==
-              base::get_u32(b.data())) {
-        files[i].first_seq = base::get_u64(b.data() + 8);
-      }
-    }
+    if (intact_commit(files[i].bytes, 0)) files[i].first_seq = base::get_u64(files[i].bytes.data() + 8);
   }
   // Older file first, so each partition's chunks arrive in offset order.
   int order[2] = {0, 1};
-  if (files[1].first_seq != 0 &&
-      (files[0].first_seq == 0 || files[1].first_seq < files[0].first_seq)) {
+  if (files[1].first_seq != 0 && (files[0].first_seq == 0 || files[1].first_seq < files[0].first_seq)) {
     std::swap(order[0], order[1]);
   }
-  std::vector<journal_chunk> chunks;
-  for (int idx : order) {
-    const std::string& b = files[idx].bytes;
-    std::size_t pos = 0;
-    bool first_record = true;
-    std::uint64_t expect_seq = 0;
-    while (pos + format::kJournalHeaderSize <= b.size()) {
-      const char* h = b.data() + pos;
-      const std::uint32_t len = base::get_u32(h + 4);
-      const bool fits = pos + format::kJournalHeaderSize + len <= b.size();
-      if (!fits || base::checksum32(h + 4, format::kJournalHeaderSize - 4 + len) != base::get_u32(h)) {
-        // A torn record (an unfinished commit, never acknowledged), zeros, or
-        // bytes left from before a reuse end the file. It is damage only if
-        // the next commit follows intact, which an unfinished one never has.
-        const std::size_t next = pos + format::kJournalHeaderSize + len;
-        if (!first_record && fits && next + format::kJournalHeaderSize <= b.size()) {
-          const char* n = b.data() + next;
-          const std::uint32_t nlen = base::get_u32(n + 4);
-          if (next + format::kJournalHeaderSize + nlen <= b.size() &&
-              base::checksum32(n + 4, format::kJournalHeaderSize - 4 + nlen) == base::get_u32(n) &&
-              base::get_u64(n + 8) == expect_seq + 1) {
-            ++damaged;
-            spdlog::error("log: journal {}: damaged commit record at byte {}", kNames[idx], pos);
-          }
-        }
-        break;
-      }
-      const std::uint64_t seq = base::get_u64(h + 8);
-      if (!first_record && seq != expect_seq) break;  // left from before a reuse
-      first_record = false;
-      expect_seq = seq + 1;
-      const std::uint32_t n = base::get_u32(h + 16);
-      const char* end = h + format::kJournalHeaderSize + len;
-      const char* entry = h + format::kJournalHeaderSize;
-      const char* frames = entry + std::size_t{n} * format::kJournalChunkSize;
-      bool ok = frames <= end;
-      chunks.clear();
-      for (std::uint32_t i = 0; ok && i < n; ++i, entry += format::kJournalChunkSize) {
-        journal_chunk c;
-        c.partition = base::get_u32(entry);
-        c.first_offset = base::get_u64(entry + 4);
-        c.records = base::get_u32(entry + 12);
-        const std::uint32_t nbytes = base::get_u32(entry + 16);
-        if (frames + nbytes > end) {
-          ok = false;
-          break;
-        }
-        c.frames = std::string_view(frames, nbytes);
-        frames += nbytes;
-        chunks.push_back(c);
-      }
-      if (!ok) {
-        ++damaged;
-        break;
-      }
-      for (const auto& c : chunks) fn(c);
-      ++records;
-      next_seq_ = std::max(next_seq_, seq + 1);
-      pos += format::kJournalHeaderSize + len;
-    }
-  }
+  for (int idx : order) replay_file(files[idx].bytes, kNames[idx], fn, records, damaged, next_seq_);
   return {};
 }
 

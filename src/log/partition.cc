@@ -126,12 +126,10 @@ bool partition::record_segment_gaps(std::int64_t found_ms) {
   return added;
 }
 
-std::error_code partition::recover(recovery_report& report, offset_t rewrite_from, bool distrust,
-                                   const journal_sums* sums) {
+std::error_code partition::list_segments(std::vector<offset_t>& bases) {
   if (auto ec = fs_.make_dirs(dir_)) return ec;
   auto names = fs_.list(dir_);
   if (!names) return names.error();
-  std::vector<offset_t> bases;
   std::vector<offset_t> indexes;
   for (const auto& name : *names) {
     offset_t base = 0;
@@ -152,158 +150,171 @@ std::error_code partition::recover(recovery_report& report, offset_t rewrite_fro
       (void)fs_.remove(dir_ + "/" + format::index_file_name(idx));  // retention mid-delete
     }
   }
+  return {};
+}
 
+result<std::shared_ptr<segment>> partition::open_for_recovery(offset_t base, bool last, bool& dropped) {
+  auto seg = segment::open(fs_, dir_, id_, base, false);
+  if (seg) return seg;
+  auto sz = fs_.open(dir_ + "/" + format::segment_file_name(base), O_RDONLY);
+  std::uint64_t bytes = 0;
+  if (sz) {
+    if (auto n = fs_.size(*sz)) bytes = *n;
+    fs_.close(*sz);
+  }
+  if (last && sz && bytes <= format::kSegmentHeaderSize) {
+    // Created but its header never became durable: it holds no record.
+    spdlog::warn("log: partition {}: removing segment {} with a torn header ({} bytes)", id_, base, bytes);
+    (void)fs_.remove(dir_ + "/" + format::segment_file_name(base));
+    (void)fs_.sync_dir(dir_);
+    dropped = true;
+    return seg.error();
+  }
+  spdlog::error("log: partition {}: segment {}: {}", id_, base, seg.error().message());
+  return seg.error();
+}
+
+void partition::report_corruption(const segment& s, std::uint64_t pos, std::uint64_t len, bool at_end,
+                                  recovery_report& report) {
+  if (at_end) {
+    spdlog::error("log: partition {}: segment {}: {} bad bytes at the end, from byte {}", id_, s.base_offset(), len,
+                  pos);
+  } else {
+    spdlog::error("log: partition {}: segment {}: bad record at byte {}, skipped {} bytes to the next valid record",
+                  id_, s.base_offset(), pos, len);
+  }
+  ++report.corruptions;
+  report.corrupt_bytes += len;
+  stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
+  stats_.corrupt_bytes.fetch_add(len, std::memory_order_relaxed);
+}
+
+std::error_code partition::cut_segment(segment& s, std::uint64_t pos) {
+  if (auto ec = fs_.truncate(s.fd(), pos)) return ec;
+  return s.sync_data();
+}
+
+// One loop over the frames, because what a bad stretch means depends on what
+// follows it (see the comments in it): splitting it would spread that state
+// over several functions.
+std::error_code partition::scan_for_recovery(segment& s, const recovery_plan& plan, frame_scanner& scanner,
+                                             recovered_segment& out, recovery_report& report) {
+  auto size = fs_.size(s.fd());
+  if (!size) return size.error();
+  out.stats.end_offset = s.base_offset();
+  out.stats.data_size = format::kSegmentHeaderSize;
+  scanner.reset(s.fd(), format::kSegmentHeaderSize, *size);
+  offset_t min_offset = s.base_offset();
+  // Only the active segment is cut for the journal: a sealed one was
+  // fdatasync'd whole when it was sealed.
+  const offset_t cut_at = plan.last ? plan.rewrite_from : UINT64_MAX;
+  // A bad stretch in the active segment is judged by what follows it: if the
+  // journal holds what comes after, it goes with the cut; otherwise it is
+  // damage in bytes that had been synced.
+  bool pending_bad = false;
+  std::uint64_t pending_pos = 0, pending_len = 0;
+  auto cut_for_journal = [&](std::uint64_t pos) {
+    spdlog::info("log: partition {}: segment {}: rewriting from offset {} (byte {}, {} bytes) from the commit journal",
+                 id_, s.base_offset(), cut_at, pos, *size - pos);
+    return cut_segment(s, pos);
+  };
+  for (;;) {
+    auto item = scanner.next(min_offset);
+    if (!item) return item.error();
+    const bool record = item->kind == frame_scanner::item::record;
+    // From the journal's first offset on, a bad stretch followed by records
+    // is a hole the journal fills; with `distrust`, intact-looking records
+    // are rewritten too (the page cache may hold what the disk lost after a
+    // failed fdatasync).
+    if (record && item->offset >= cut_at &&
+        (plan.distrust || pending_bad ||
+         differs_from_journal(plan.sums, item->offset, item->payload.data() - format::kFrameHeaderSize))) {
+      return cut_for_journal(pending_bad ? pending_pos : item->position);
+    }
+    if (record && pending_bad) {
+      report_corruption(s, pending_pos, pending_len, false, report);  // before the journal's records: synced bytes damaged
+      pending_bad = false;
+    }
+    if (item->kind == frame_scanner::item::corrupt && cut_at != UINT64_MAX) {
+      pending_bad = true;
+      pending_pos = item->position;
+      pending_len = item->skipped;
+      continue;
+    }
+    if (record) {
+      const auto t = static_cast<std::int64_t>(base::get_u64(item->payload.data() + format::kPayloadEventTimePos));
+      if (out.index.empty() || item->position - out.last_index_pos >= format::kIndexInterval) {
+        out.index.push_back({item->offset, item->position});
+        out.last_index_pos = item->position;
+      }
+      out.stats.add(item->offset, t, item->position, item->frame_size);
+      min_offset = item->offset + 1;
+      ++report.records_scanned;
+      continue;
+    }
+    if (item->kind == frame_scanner::item::corrupt) {
+      report_corruption(s, item->position, item->skipped, false, report);
+      continue;
+    }
+    // The end of the frames.
+    if (pending_bad) {
+      // Bad bytes with no valid record after them: the tail, cut (the
+      // journal restores what it holds of it).
+      return cut_for_journal(pending_pos);
+    }
+    if (item->skipped == 0) return {};
+    if (item->zero_tail) return cut_segment(s, item->position);  // preallocated space: re-made as needed
+    if (!plan.last) {
+      report_corruption(s, item->position, item->skipped, true, report);
+      return {};
+    }
+    spdlog::warn("log: partition {}: segment {}: cutting a torn tail of {} bytes at byte {}", id_, s.base_offset(),
+                 item->skipped, item->position);
+    report.torn_bytes_cut += item->skipped;
+    return cut_segment(s, item->position);
+  }
+}
+
+bool partition::differs_from_journal(const journal_sums* sums, offset_t offset, const char* frame) {
+  if (sums == nullptr) return false;
+  auto it = std::lower_bound(sums->begin(), sums->end(), std::pair<offset_t, std::uint32_t>(offset, 0));
+  return it != sums->end() && it->first == offset && it->second != base::get_u32(frame);
+}
+
+std::error_code partition::recover(recovery_report& report, offset_t rewrite_from, bool distrust,
+                                   const journal_sums* sums) {
+  std::vector<offset_t> bases;
+  if (auto ec = list_segments(bases)) return ec;
   frame_scanner scanner(fs_);
   for (std::size_t i = 0; i < bases.size(); ++i) {
-    const bool last = i + 1 == bases.size();
-    auto seg = segment::open(fs_, dir_, id_, bases[i], false);
-    if (!seg) {
-      auto sz = fs_.open(dir_ + "/" + format::segment_file_name(bases[i]), O_RDONLY);
-      std::uint64_t bytes = 0;
-      if (sz) {
-        if (auto n = fs_.size(*sz)) bytes = *n;
-        fs_.close(*sz);
-      }
-      if (last && sz && bytes <= format::kSegmentHeaderSize) {
-        // Created but its header never became durable: it holds no record.
-        spdlog::warn("log: partition {}: removing segment {} with a torn header ({} bytes)", id_,
-                     bases[i], bytes);
-        (void)fs_.remove(dir_ + "/" + format::segment_file_name(bases[i]));
-        (void)fs_.sync_dir(dir_);
-        break;
-      }
-      spdlog::error("log: partition {}: segment {}: {}", id_, bases[i], seg.error().message());
-      return seg.error();
-    }
+    const recovery_plan plan{i + 1 == bases.size(), rewrite_from, distrust, sums};
+    bool dropped = false;
+    auto seg = open_for_recovery(bases[i], plan.last, dropped);
+    if (dropped) break;
+    if (!seg) return seg.error();
     ++report.segments;
     auto& s = *seg;
-    if (!last && !s->load_index()) {
+    // A sealed segment with a usable index is taken as it is (the last one
+    // too: sealed just before a stop); the active one, or one whose index
+    // is unusable, is scanned.
+    if (!s->load_index()) {
       segments_.push_back(s);
       continue;
     }
-    if (last && !s->load_index()) {  // sealed just before a stop
-      segments_.push_back(s);
-      continue;
-    }
-    // Scan: the active segment always, a sealed one whose index is unusable.
-    auto size = fs_.size(s->fd());
-    if (!size) return size.error();
-    segment_stats st;
-    st.end_offset = s->base_offset();
-    st.data_size = format::kSegmentHeaderSize;
-    std::vector<sparse_entry> index;
-    std::uint64_t last_index_pos = 0;
-    scanner.reset(s->fd(), format::kSegmentHeaderSize, *size);
-    offset_t min_offset = s->base_offset();
-    // Only the active segment is cut for the journal: a sealed one was
-    // fdatasync'd whole when it was sealed.
-    const offset_t cut_at = last ? rewrite_from : UINT64_MAX;
-    // A bad stretch in the active segment is judged by what follows it: if
-    // the journal holds what comes after, it goes with the cut; otherwise
-    // it is damage in bytes that had been synced.
-    bool pending_bad = false;
-    std::uint64_t pending_pos = 0, pending_len = 0;
-    auto report_bad = [&](std::uint64_t pos, std::uint64_t len) {
-      spdlog::error(
-          "log: partition {}: segment {}: bad record at byte {}, skipped {} bytes to the next "
-          "valid record",
-          id_, s->base_offset(), pos, len);
-      ++report.corruptions;
-      report.corrupt_bytes += len;
-      stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
-      stats_.corrupt_bytes.fetch_add(len, std::memory_order_relaxed);
-    };
-    auto cut_for_journal = [&](std::uint64_t pos) -> std::error_code {
-      const std::uint64_t dropped = *size - pos;
-      spdlog::info(
-          "log: partition {}: segment {}: rewriting from offset {} (byte {}, {} bytes) from the "
-          "commit journal",
-          id_, s->base_offset(), cut_at, pos, dropped);
-      if (auto ec = fs_.truncate(s->fd(), pos)) return ec;
-      return s->sync_data();
-    };
-    for (;;) {
-      auto item = scanner.next(min_offset);
-      if (!item) return item.error();
-      // From the journal's first offset on, a bad stretch followed by
-      // records is a hole the journal fills; with `distrust`, intact-looking
-      // records are rewritten too (the page cache may hold what the disk
-      // lost after a failed fdatasync).
-      auto differs_from_journal = [&] {
-        if (sums == nullptr) return false;
-        auto it = std::lower_bound(sums->begin(), sums->end(), std::pair<offset_t, std::uint32_t>(item->offset, 0));
-        return it != sums->end() && it->first == item->offset &&
-               it->second != base::get_u32(item->payload.data() - format::kFrameHeaderSize);
-      };
-      if (item->kind == frame_scanner::item::record && item->offset >= cut_at &&
-          (distrust || pending_bad || differs_from_journal())) {
-        if (auto ec = cut_for_journal(pending_bad ? pending_pos : item->position)) return ec;
-        break;
-      }
-      if (item->kind == frame_scanner::item::record && pending_bad) {
-        report_bad(pending_pos, pending_len);  // before the journal's records: synced bytes damaged
-        pending_bad = false;
-      }
-      if (item->kind == frame_scanner::item::corrupt && cut_at != UINT64_MAX) {
-        pending_bad = true;
-        pending_pos = item->position;
-        pending_len = item->skipped;
-        continue;
-      }
-      if (item->kind == frame_scanner::item::end && pending_bad) {
-        // Bad bytes with no valid record after them: the tail, cut (the
-        // journal restores what it holds of it).
-        if (auto ec = cut_for_journal(pending_pos)) return ec;
-        break;
-      }
-      if (item->kind == frame_scanner::item::record) {
-        const auto t = static_cast<std::int64_t>(
-            base::get_u64(item->payload.data() + format::kPayloadEventTimePos));
-        if (index.empty() || item->position - last_index_pos >= format::kIndexInterval) {
-          index.push_back({item->offset, item->position});
-          last_index_pos = item->position;
-        }
-        st.add(item->offset, t, item->position, item->frame_size);
-        min_offset = item->offset + 1;
-        ++report.records_scanned;
-      } else if (item->kind == frame_scanner::item::corrupt) {
-        report_bad(item->position, item->skipped);
-      } else {
-        if (item->skipped > 0 && item->zero_tail) {
-          // Preallocated space past the data: drop it, it is re-made as needed.
-          if (auto ec = fs_.truncate(s->fd(), item->position)) return ec;
-          if (auto ec = s->sync_data()) return ec;
-        } else if (item->skipped > 0) {
-          if (last) {
-            spdlog::warn("log: partition {}: segment {}: cutting a torn tail of {} bytes at byte {}",
-                         id_, s->base_offset(), item->skipped, item->position);
-            if (auto ec = fs_.truncate(s->fd(), item->position)) return ec;
-            if (auto ec = s->sync_data()) return ec;
-            report.torn_bytes_cut += item->skipped;
-          } else {
-            spdlog::error("log: partition {}: segment {}: {} bad bytes at the end, from byte {}",
-                          id_, s->base_offset(), item->skipped, item->position);
-            ++report.corruptions;
-            report.corrupt_bytes += item->skipped;
-            stats_.corruptions.fetch_add(1, std::memory_order_relaxed);
-            stats_.corrupt_bytes.fetch_add(item->skipped, std::memory_order_relaxed);
-          }
-        }
-        break;
-      }
-    }
-    s->set_contents(st, std::move(index));
-    s->publish_durable(st.data_size);
-    if (!last) {
+    recovered_segment found;
+    if (auto ec = scan_for_recovery(*s, plan, scanner, found, report)) return ec;
+    s->set_contents(found.stats, std::move(found.index));
+    s->publish_durable(found.stats.data_size);
+    if (!plan.last) {
       if (auto ec = s->seal()) return ec;
       ++report.indexes_rebuilt;
     } else {
       active_ = s;
-      last_index_pos_ = last_index_pos;
+      last_index_pos_ = found.last_index_pos;
       std::lock_guard lk(extend_mu_);
       prealloc_seg_ = s;
-      zeroed_end_.store(st.data_size);
-      data_end_.store(st.data_size);
+      zeroed_end_.store(found.stats.data_size);
+      data_end_.store(found.stats.data_size);
     }
     segments_.push_back(s);
   }
@@ -312,8 +323,7 @@ std::error_code partition::recover(recovery_report& report, offset_t rewrite_fro
     const offset_t end = segments_[i]->stats().end_offset;
     const offset_t next = segments_[i + 1]->base_offset();
     if (end > next) {
-      spdlog::error("log: partition {}: segments {} and {} overlap", id_,
-                    segments_[i]->base_offset(), next);
+      spdlog::error("log: partition {}: segments {} and {} overlap", id_, segments_[i]->base_offset(), next);
       return log_errc::bad_layout;
     }
   }

@@ -148,6 +148,39 @@ class partition {
 
  private:
   [[nodiscard]] std::error_code seal_active();
+
+  // --- recover() ---------------------------------------------------------
+  // What recover() does with one segment.
+  struct recovery_plan {
+    bool last = false;                   // the active segment
+    offset_t rewrite_from = UINT64_MAX;  // the journal holds the records from here on
+    bool distrust = false;               // rewrite every record the journal holds
+    const journal_sums* sums = nullptr;  // the journal's frame checksums, by offset
+  };
+  // What a scan found in a segment.
+  struct recovered_segment {
+    segment_stats stats;
+    std::vector<sparse_entry> index;
+    std::uint64_t last_index_pos = 0;
+  };
+  // The segments' base offsets, sorted; stale indexes and temporary files
+  // are removed, anything else unexpected is bad_layout.
+  [[nodiscard]] std::error_code list_segments(std::vector<offset_t>& bases);
+  // Opens a segment; a last one whose header never became durable is
+  // removed instead (`dropped` set, an error returned).
+  result<std::shared_ptr<segment>> open_for_recovery(offset_t base, bool last, bool& dropped);
+  // Rebuilds the segment's contents from its frames, cutting a torn tail
+  // (the active segment) or what the journal rewrites.
+  [[nodiscard]] std::error_code scan_for_recovery(segment& s, const recovery_plan& plan, frame_scanner& scanner,
+                                                  recovered_segment& out, recovery_report& report);
+  // One bad stretch: logged, and counted in the report and the stats.
+  void report_corruption(const segment& s, std::uint64_t pos, std::uint64_t len, bool at_end,
+                         recovery_report& report);
+  // Truncates the segment at `pos` and syncs it.
+  [[nodiscard]] std::error_code cut_segment(segment& s, std::uint64_t pos);
+  // The journal holds a different frame (checksum at `frame`) for `offset`.
+  static bool differs_from_journal(const journal_sums* sums, offset_t offset, const char* frame);
+
   // Adds a hole unless it is recorded already; true if added.
   bool add_hole(const offset_hole& h);
   // The newest event time of the records before offset `before` (INT64_MIN: none).

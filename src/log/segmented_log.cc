@@ -126,23 +126,11 @@ segmented_log::segmented_log(log_options options)
 
 segmented_log::~segmented_log() { stop(); }
 
-result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
-                                                           recovery_report& report,
-                                                           std::string& error_line) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<segmented_log> log(new segmented_log(std::move(options)));
-  const auto& opt = log->options_;
-  base::file_system& fs = log->fs_;
-  if (opt.partitions == 0) {
-    error_line = "log: partitions must be at least 1";
-    return log_errc::invalid_partition;
-  }
-  if (auto ec = fs.make_dirs(opt.dir)) {
-    error_line = "log: cannot create " + opt.dir + ": " + ec.message();
-    return ec;
-  }
+// LOG_META: written on first open; afterwards the partition count must match.
+std::error_code segmented_log::check_meta(std::string& error_line) {
+  const auto& opt = options_;
   const std::string meta_path = opt.dir + "/" + kMetaFile;
-  auto meta = base::read_file(fs, meta_path);
+  auto meta = base::read_file(fs_, meta_path);
   if (meta) {
     std::uint32_t n = 0;
     if (!format::parse_log_meta(*meta, n)) {
@@ -155,140 +143,169 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options,
                    "; changing the partition count of an existing log is not supported";
       return log_errc::partition_mismatch;
     }
-  } else if (meta.error() == std::errc::no_such_file_or_directory) {
-    if (auto ec = base::write_file_durably(fs, opt.dir, kMetaFile, format::log_meta_text(opt.partitions))) {
+    return {};
+  }
+  if (meta.error() == std::errc::no_such_file_or_directory) {
+    if (auto ec = base::write_file_durably(fs_, opt.dir, kMetaFile, format::log_meta_text(opt.partitions))) {
       error_line = "log: cannot write " + meta_path + ": " + ec.message();
       return ec;
     }
-  } else {
-    error_line = "log: cannot read " + meta_path + ": " + meta.error().message();
-    return meta.error();
+    return {};
   }
+  error_line = "log: cannot read " + meta_path + ": " + meta.error().message();
+  return meta.error();
+}
 
-  // The holes found before: a damaged file is refused rather than guessed at
-  // (it says which minutes a reconciliation must not take as checked).
-  const std::string holes_path = opt.dir + "/" + format::kHolesFile;
-  std::vector<offset_hole> known_holes;
-  if (auto text = base::read_file(fs, holes_path)) {
-    if (!format::parse_holes(*text, known_holes)) {
-      error_line = "log: " + holes_path +
-                   " (the record of lost offsets) is damaged; restore it from a backup, or move "
-                   "it away to start without that record";
-      return log_errc::bad_holes_file;
-    }
-  } else if (text.error() != std::errc::no_such_file_or_directory) {
-    error_line = "log: cannot read " + holes_path + ": " + text.error().message();
-    return text.error();
+// The holes found before: a damaged file is refused rather than guessed at
+// (it says which minutes a reconciliation must not take as checked).
+std::error_code segmented_log::read_holes(std::vector<offset_hole>& holes, std::string& error_line) {
+  const std::string holes_path = options_.dir + "/" + format::kHolesFile;
+  auto text = base::read_file(fs_, holes_path);
+  if (text) {
+    if (format::parse_holes(*text, holes)) return {};
+    error_line = "log: " + holes_path +
+                 " (the record of lost offsets) is damaged; restore it from a backup, or move "
+                 "it away to start without that record";
+    return log_errc::bad_holes_file;
   }
+  if (text.error() == std::errc::no_such_file_or_directory) return {};
+  error_line = "log: cannot read " + holes_path + ": " + text.error().message();
+  return text.error();
+}
+
+// Sync durability with the journal: the journal holds every acknowledged
+// commit since the last completed checkpoint, contiguously per partition.
+// What the active segments hold from the journal's first offset on was never
+// fdatasync'd by itself, so it is rewritten from the journal rather than
+// trusted (a power loss can keep later pages and lose earlier ones). This
+// reads, per partition, where that starts and (offset, frame checksum) of
+// every record the journal holds, in offset order.
+std::error_code segmented_log::plan_journal_rewrite(std::vector<offset_t>& rewrite_from,
+                                                    std::vector<journal_sums>& sums, std::string& error_line) {
+  journal_ = std::make_unique<journal>(fs_, options_.dir + "/journal", options_.checkpoint_bytes);
+  std::uint64_t commits = 0, damaged = 0;
+  auto ec = journal_->replay(
+      [&](const journal_chunk& c) {
+        if (c.partition >= rewrite_from.size() || c.records == 0) return;
+        rewrite_from[c.partition] = std::min(rewrite_from[c.partition], c.first_offset);
+        auto& out = sums[c.partition];
+        std::size_t pos = 0, size = 0;
+        while (pos < c.frames.size() &&
+               format::check_frame(c.frames.data() + pos, c.frames.size() - pos, size) == format::frame_check::ok) {
+          out.emplace_back(base::get_u64(c.frames.data() + pos + format::kFrameOffsetPos),
+                           base::get_u32(c.frames.data() + pos));
+          pos += size;
+        }
+      },
+      commits, damaged);
+  if (ec) error_line = "log: cannot read the commit journal in " + options_.dir + "/journal: " + ec.message();
+  for (auto& s : sums) std::sort(s.begin(), s.end());
+  return ec;
+}
+
+// Copies back into the segments whatever the journal holds past their (cut)
+// ends: acknowledged commits. Then starts an empty journal.
+std::error_code segmented_log::restore_from_journal(recovery_report& report, std::string& error_line) {
+  std::uint64_t commits = 0, damaged = 0;
+  std::error_code replay_ec;
+  auto ec = journal_->replay(
+      [&](const journal_chunk& c) {
+        if (replay_ec || c.partition >= partitions_.size()) return;
+        replay_ec = partitions_[c.partition]->replay(c.first_offset, c.records, c.frames, report);
+      },
+      commits, damaged);
+  if (!ec) ec = replay_ec;
+  report.journal_commits = commits;
+  report.corruptions += damaged;
+  for (auto& p : partitions_) {
+    if (!ec) ec = p->sync_unsynced();
+  }
+  if (!ec) ec = journal_->open();
+  last_switch_ = std::chrono::steady_clock::now();
+  if (ec) error_line = "log: cannot recover the commit journal in " + options_.dir + "/journal: " + ec.message();
+  return ec;
+}
+
+// Offsets are never given out twice: a partition that ends below what a
+// consumer already committed goes on from there, past a recorded hole. The
+// holes file is rewritten when the holes changed.
+std::error_code segmented_log::resume_past_floors(const std::vector<offset_hole>& known_holes,
+                                                  recovery_report& report, std::string& error_line) {
+  const std::int64_t found = now_ms();
+  std::vector<offset_hole> all_holes;
+  for (auto& part : partitions_) {
+    const auto p = part->id();
+    if (p < options_.resume_floor.size()) {
+      if (auto ec = part->skip_to(options_.resume_floor[p], found)) {
+        error_line = "log: cannot continue partition " + std::to_string(p) + " past its lost records: " + ec.message();
+        return ec;
+      }
+    }
+    if (options_.record_gaps) part->record_segment_gaps(found);
+    for (const auto& h : part->holes()) all_holes.push_back(h);
+  }
+  report.holes = all_holes.size();
+  if (all_holes == known_holes) return {};
+  if (auto ec = base::write_file_durably(fs_, options_.dir, format::kHolesFile, format::holes_text(all_holes))) {
+    error_line = "log: cannot write " + options_.dir + "/" + format::kHolesFile + ": " + ec.message();
+    return ec;
+  }
+  return {};
+}
+
+result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options, recovery_report& report,
+                                                           std::string& error_line) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<segmented_log> log(new segmented_log(std::move(options)));
+  const auto& opt = log->options_;
+  if (opt.partitions == 0) {
+    error_line = "log: partitions must be at least 1";
+    return log_errc::invalid_partition;
+  }
+  if (auto ec = log->fs_.make_dirs(opt.dir)) {
+    error_line = "log: cannot create " + opt.dir + ": " + ec.message();
+    return ec;
+  }
+  if (auto ec = log->check_meta(error_line)) return ec;
+  std::vector<offset_hole> known_holes;
+  if (auto ec = log->read_holes(known_holes, error_line)) return ec;
 
   report = {};
   report.partitions = opt.partitions;
-  // Sync durability with the journal: the journal holds every acknowledged
-  // commit since the last completed checkpoint, contiguously per partition.
-  // What the active segments hold from the journal's first offset on was
-  // never fdatasync'd by itself, so it is rewritten from the journal rather
-  // than trusted (a power loss can keep later pages and lose earlier ones).
   const bool use_journal = opt.mode == durability::sync && opt.journal;
   std::vector<offset_t> rewrite_from(opt.partitions, UINT64_MAX);
-  // Per partition, (offset, frame checksum) of every record the journal
-  // holds, in offset order: what the segment must hold at those offsets.
   std::vector<journal_sums> sums(opt.partitions);
   const std::string fenced_path = opt.dir + "/" + kFencedFile;
-  const bool distrust = static_cast<bool>(base::read_file(fs, fenced_path));
+  const bool distrust = static_cast<bool>(base::read_file(log->fs_, fenced_path));
   if (distrust) {
     spdlog::warn("log: the last run fenced the log after a failed fdatasync: rewriting every active "
                  "segment from the commit journal");
   }
   if (use_journal) {
-    log->journal_ = std::make_unique<journal>(fs, opt.dir + "/journal", opt.checkpoint_bytes);
-    std::uint64_t commits = 0, damaged = 0;
-    if (auto ec = log->journal_->replay(
-            [&](const journal_chunk& c) {
-              if (c.partition >= rewrite_from.size() || c.records == 0) return;
-              rewrite_from[c.partition] = std::min(rewrite_from[c.partition], c.first_offset);
-              auto& out = sums[c.partition];
-              std::size_t pos = 0, size = 0;
-              while (pos < c.frames.size() &&
-                     format::check_frame(c.frames.data() + pos, c.frames.size() - pos, size) ==
-                         format::frame_check::ok) {
-                out.emplace_back(base::get_u64(c.frames.data() + pos + format::kFrameOffsetPos),
-                                 base::get_u32(c.frames.data() + pos));
-                pos += size;
-              }
-            },
-            commits, damaged)) {
-      error_line = "log: cannot read the commit journal in " + opt.dir + "/journal: " + ec.message();
-      return ec;
-    }
+    if (auto ec = log->plan_journal_rewrite(rewrite_from, sums, error_line)) return ec;
   }
   for (partition_id p = 0; p < opt.partitions; ++p) {
-    auto part = std::make_unique<partition>(p, opt.dir + "/" + format::partition_dir_name(p), opt,
-                                            fs, log->stats_, [l = log.get()] { return l->fence(); });
+    auto part = std::make_unique<partition>(p, opt.dir + "/" + format::partition_dir_name(p), opt, log->fs_,
+                                            log->stats_, [l = log.get()] { return l->fence(); });
     std::vector<offset_hole> mine;
     for (const auto& h : known_holes) {
       if (h.partition == p) mine.push_back(h);
     }
     part->set_holes(std::move(mine));
-    std::sort(sums[p].begin(), sums[p].end());
     if (auto ec = part->recover(report, rewrite_from[p], distrust, &sums[p])) {
-      error_line = "log: cannot recover partition " + std::to_string(p) + " in " + part->dir() +
-                   ": " + ec.message();
+      error_line = "log: cannot recover partition " + std::to_string(p) + " in " + part->dir() + ": " + ec.message();
       return ec;
     }
     log->partitions_.push_back(std::move(part));
   }
   if (use_journal) {
-    // Copy back into the segments whatever the journal holds past their
-    // (cut) ends: acknowledged commits. Then start an empty journal.
-    std::uint64_t commits = 0, damaged = 0;
-    std::error_code replay_ec;
-    auto ec = log->journal_->replay(
-        [&](const journal_chunk& c) {
-          if (replay_ec || c.partition >= log->partitions_.size()) return;
-          replay_ec = log->partitions_[c.partition]->replay(c.first_offset, c.records, c.frames, report);
-        },
-        commits, damaged);
-    if (!ec) ec = replay_ec;
-    report.journal_commits = commits;
-    report.corruptions += damaged;
-    for (auto& p : log->partitions_) {
-      if (!ec) ec = p->sync_unsynced();
-    }
-    if (!ec) ec = log->journal_->open();
-    log->last_switch_ = std::chrono::steady_clock::now();
-    if (ec) {
-      error_line = "log: cannot recover the commit journal in " + opt.dir + "/journal: " + ec.message();
-      return ec;
-    }
+    if (auto ec = log->restore_from_journal(report, error_line)) return ec;
   }
-  // Offsets are never given out twice: a partition that ends below what a
-  // consumer already committed goes on from there, past a recorded hole.
-  const std::int64_t found = log->now_ms();
-  std::vector<offset_hole> all_holes;
-  for (auto& part : log->partitions_) {
-    const auto p = part->id();
-    if (p < opt.resume_floor.size()) {
-      if (auto ec = part->skip_to(opt.resume_floor[p], found)) {
-        error_line = "log: cannot continue partition " + std::to_string(p) + " past its lost records: " +
-                     ec.message();
-        return ec;
-      }
-    }
-    if (opt.record_gaps) part->record_segment_gaps(found);
-    for (const auto& h : part->holes()) all_holes.push_back(h);
-  }
+  if (auto ec = log->resume_past_floors(known_holes, report, error_line)) return ec;
   if (distrust) {
-    if (auto ec = fs.remove(fenced_path); !ec) (void)fs.sync_dir(opt.dir);
+    if (auto ec = log->fs_.remove(fenced_path); !ec) (void)log->fs_.sync_dir(opt.dir);
   }
-  if (all_holes != known_holes) {
-    if (auto ec = base::write_file_durably(fs, opt.dir, format::kHolesFile, format::holes_text(all_holes))) {
-      error_line = "log: cannot write " + holes_path + ": " + ec.message();
-      return ec;
-    }
-  }
-  report.holes = all_holes.size();
-  report.took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0);
+  report.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   return log;
 }
 
@@ -452,6 +469,9 @@ void segmented_log::enforce_retention() {
   for (auto& p : partitions_) p->enforce_retention(now);
 }
 
+// Long on purpose: the group commit is one sequence on the flusher thread
+// (take, write, journal, sync, publish, complete) whose steps share the
+// batch and its failure handling.
 bool segmented_log::run_batch_once(bool& more) {
   const std::size_t n = partitions_.size();
   std::vector<std::vector<pending_chunk>>& batches = batches_;

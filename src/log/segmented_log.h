@@ -17,6 +17,7 @@
 #include "adclick/click_log.h"
 #include "log/journal.h"
 #include "log/log_options.h"
+#include "log/partition.h"
 
 namespace adclick::base {
 class file_system;
@@ -24,7 +25,6 @@ class file_system;
 
 namespace adclick::log {
 
-class partition;
 class journal;
 class segment;
 struct pending_chunk;
@@ -69,6 +69,14 @@ class segmented_log final : public click_log {
 
  private:
   explicit segmented_log(log_options options);
+  // The steps of open(), in order; each sets `error_line` when it fails.
+  [[nodiscard]] std::error_code check_meta(std::string& error_line);
+  [[nodiscard]] std::error_code read_holes(std::vector<offset_hole>& holes, std::string& error_line);
+  [[nodiscard]] std::error_code plan_journal_rewrite(std::vector<offset_t>& rewrite_from,
+                                                     std::vector<journal_sums>& sums, std::string& error_line);
+  [[nodiscard]] std::error_code restore_from_journal(recovery_report& report, std::string& error_line);
+  [[nodiscard]] std::error_code resume_past_floors(const std::vector<offset_hole>& known_holes,
+                                                   recovery_report& report, std::string& error_line);
   void flusher_loop();
   void preallocator_loop();
   // One group commit over all partitions; false if nothing was queued.

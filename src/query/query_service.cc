@@ -8,6 +8,7 @@
 #include <climits>
 #include <ctime>
 
+#include "base/error_category.h"
 #include "base/floor_div.h"
 #include "base/rfc3339.h"
 #include "state/store.h"
@@ -15,22 +16,18 @@
 namespace adclick::query {
 namespace {
 
-class category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "adclick.query"; }
-  std::string message(int c) const override {
-    switch (static_cast<query_errc>(c)) {
-      case query_errc::bad_range: return "from must be before to";
-      case query_errc::too_many_points: return "too many buckets";
-    }
-    return "unknown query error";
+const char* describe(query_errc e) noexcept {
+  switch (e) {
+    case query_errc::bad_range: return "from must be before to";
+    case query_errc::too_many_points: return "too many buckets";
   }
-};
+  return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& query_category() noexcept {
-  static const category c;
+  static const base::errc_category<query_errc> c("adclick.query", describe);
   return c;
 }
 

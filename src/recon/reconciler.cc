@@ -13,23 +13,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/error_category.h"
 #include "base/wall_time.h"
 
 namespace adclick::recon {
 namespace {
 
-class category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "adclick.reconciler"; }
-  std::string message(int c) const override {
-    switch (static_cast<reconciler_errc>(c)) {
-      case reconciler_errc::queue_full: return "too many reconciliations are waiting";
-      case reconciler_errc::stopped: return "the reconciler is not running";
-      case reconciler_errc::bad_range: return "from must be before to";
-    }
-    return "unknown reconciler error";
+const char* describe(reconciler_errc e) noexcept {
+  switch (e) {
+    case reconciler_errc::queue_full: return "too many reconciliations are waiting";
+    case reconciler_errc::stopped: return "the reconciler is not running";
+    case reconciler_errc::bad_range: return "from must be before to";
   }
-};
+  return nullptr;
+}
 
 constexpr std::int64_t kMinuteMs = 60'000;
 // How many recent reports start() looks through for unfinished runs.
@@ -44,7 +41,7 @@ std::int64_t floor_minute(std::int64_t ms) {
 }  // namespace
 
 const std::error_category& reconciler_category() noexcept {
-  static const category c;
+  static const base::errc_category<reconciler_errc> c("adclick.reconciler", describe);
   return c;
 }
 
@@ -196,6 +193,8 @@ std::optional<std::pair<std::int64_t, std::int64_t>> reconciler::periodic_range(
   return std::make_pair(from, to);
 }
 
+// Long on purpose: one run from start to its stored report, every outcome
+// (done, failed, cancelled) written in the one place.
 void reconciler::execute(report& r, cancel_token& cancel) {
   // A run is redone whole: start its counters afresh.
   report fresh;

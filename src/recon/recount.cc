@@ -1,7 +1,5 @@
 #include "recon/recount.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -15,52 +13,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/error_category.h"
+#include "base/floor_div.h"
 #include "base/wall_time.h"
+#include "recon/impression_map.h"
 
 namespace adclick::recon {
 namespace {
 
-class category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "adclick.recount"; }
-  std::string message(int c) const override {
-    switch (static_cast<recount_errc>(c)) {
-      case recount_errc::cancelled: return "the reconciliation was cancelled";
-      case recount_errc::log_read: return "the log could not be read";
-      case recount_errc::state: return "the state store failed";
-    }
-    return "unknown recount error";
+const char* describe(recount_errc e) noexcept {
+  switch (e) {
+    case recount_errc::cancelled: return "the reconciliation was cancelled";
+    case recount_errc::log_read: return "the log could not be read";
+    case recount_errc::state: return "the state store failed";
   }
-};
+  return nullptr;
+}
 
 constexpr std::int64_t kMinuteMs = 60'000;
 constexpr std::int64_t kHourMs = 3'600'000;
 constexpr std::size_t kReadBatch = 4096;
 // How many items ahead (per partition) the dedup set's slot is prefetched.
 constexpr std::size_t kPrefetchAhead = 8;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  const std::int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-
-// (adId, impressionId) as 128 hash bits: a collision between two of the
-// at most ~10^10 impressions of a window is about as likely as 10^-18.
-struct impression_key {
-  std::uint64_t lo = 0;
-  std::uint64_t hi = 0;
-  friend bool operator==(const impression_key&, const impression_key&) = default;
-};
-
-impression_key key_of(std::uint64_t ad_id, std::string_view impression_id) {
-  std::array<char, 8 + kMaxImpressionIdLength> buf;
-  std::memcpy(buf.data(), &ad_id, 8);
-  const std::size_t n = std::min(impression_id.size(), kMaxImpressionIdLength);
-  std::memcpy(buf.data() + 8, impression_id.data(), n);
-  const XXH128_hash_t h = XXH3_128bits(buf.data(), 8 + n);
-  return {h.low64, h.high64};
-}
 
 // What a read record contributes; copied out of the reader's buffer.
 struct item {
@@ -96,81 +70,6 @@ struct seen {
   bool counted;               // that copy is in [from, to)
 };
 
-// The impressions the scan remembers: open addressing with linear probing
-// over 128-bit keys (already hashes), backward-shift deletion, no node
-// allocations. Far faster than std::unordered_map at tens of millions of
-// entries, and 48 bytes per slot at 50-87% load.
-class seen_set {
- public:
-  struct slot {
-    impression_key key;
-    seen value;
-    bool used = false;
-  };
-
-  seen_set() { slots_.resize(1024); }
-  std::size_t size() const { return size_; }
-
-  // The entry for `k`, inserting `v` if absent; second: whether inserted.
-  std::pair<seen*, bool> try_emplace(const impression_key& k, const seen& v) {
-    if ((size_ + 1) * 8 > slots_.size() * 7) grow();
-    std::size_t i = index(k);
-    while (slots_[i].used) {
-      if (slots_[i].key == k) return {&slots_[i].value, false};
-      i = (i + 1) & mask();
-    }
-    slots_[i].key = k;
-    slots_[i].value = v;
-    slots_[i].used = true;
-    ++size_;
-    return {&slots_[i].value, true};
-  }
-
-  // Starts loading the slot of `k` into the cache (a lookup soon after is
-  // then not a full memory round trip).
-  void prefetch(const impression_key& k) const { __builtin_prefetch(&slots_[index(k)]); }
-
-  seen* find(const impression_key& k) {
-    for (std::size_t i = index(k); slots_[i].used; i = (i + 1) & mask()) {
-      if (slots_[i].key == k) return &slots_[i].value;
-    }
-    return nullptr;
-  }
-
-  void erase(const impression_key& k) {
-    std::size_t i = index(k);
-    while (slots_[i].used && !(slots_[i].key == k)) i = (i + 1) & mask();
-    if (!slots_[i].used) return;
-    // Backward shift: move later entries of the run into the hole when
-    // their home is at or before it.
-    std::size_t hole = i;
-    for (std::size_t j = (i + 1) & mask(); slots_[j].used; j = (j + 1) & mask()) {
-      const std::size_t home = index(slots_[j].key);
-      if (((j - home) & mask()) >= ((j - hole) & mask())) {
-        slots_[hole] = slots_[j];
-        hole = j;
-      }
-    }
-    slots_[hole].used = false;
-    --size_;
-  }
-
- private:
-  std::size_t mask() const { return slots_.size() - 1; }
-  std::size_t index(const impression_key& k) const { return static_cast<std::size_t>(k.lo) & mask(); }
-  void grow() {
-    std::vector<slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    size_ = 0;
-    for (const auto& s : old) {
-      if (s.used) try_emplace(s.key, s.value);
-    }
-  }
-
-  std::vector<slot> slots_;
-  std::size_t size_ = 0;
-};
-
 class pass {
  public:
   pass(log::click_log& log, state::store& store, const recount_options& o, report& r, cancel_token& cancel)
@@ -178,6 +77,8 @@ class pass {
     slack_ms_ = o.max_out_of_orderness_ms + o.allowed_lateness_ms + kMinuteMs;
   }
 
+  // Long on purpose: the numbered steps share the snapshot and must run in
+  // this order; each is a few lines.
   std::error_code run() {
     // 1. Snapshot the durable ends, then the finality (in this order: what is
     //    final was decided from records the snapshot holds).
@@ -186,8 +87,8 @@ class pass {
     for (std::uint32_t p = 0; p < parts; ++p) r_.snapshot.push_back({p, log_.durable_end(p)});
     auto final_ms = state::committed_final_through_ms(store_, o_.shards, o_.allowed_lateness_ms);
     if (!final_ms) return recount_errc::state;
-    from_ = floor_div(r_.requested_from_ms, kMinuteMs) * kMinuteMs;
-    to_ = floor_div(r_.requested_to_ms, kMinuteMs) * kMinuteMs;
+    from_ = base::floor_div(r_.requested_from_ms, kMinuteMs) * kMinuteMs;
+    to_ = base::floor_div(r_.requested_to_ms, kMinuteMs) * kMinuteMs;
     if (!final_ms->has_value()) {
       to_ = from_;  // the speed layer has committed nothing yet: nothing is final
     } else {
@@ -206,7 +107,7 @@ class pass {
     }
     if (history_from != INT64_MIN) {
       const std::int64_t earliest = history_from + o_.max_validity_ms + slack_ms_;
-      from_ = std::max(from_, (floor_div(earliest - 1, kMinuteMs) + 1) * kMinuteMs);
+      from_ = std::max(from_, (base::floor_div(earliest - 1, kMinuteMs) + 1) * kMinuteMs);
     }
     if (to_ < from_) to_ = from_;
     r_.from_ms = from_;
@@ -241,7 +142,7 @@ class pass {
 
     // 3. Merge the partitions in event-time order.
     started_ = std::chrono::steady_clock::now();
-    open_hour_ = floor_div(from_, kHourMs);
+    open_hour_ = base::floor_div(from_, kHourMs);
     auto later = [this](std::size_t a, std::size_t b) {
       return cursors_[a].head().t_ms > cursors_[b].head().t_ms;
     };
@@ -282,8 +183,8 @@ class pass {
       for (const auto& h : log_.holes(p)) {
         const std::int64_t lo = h.after_event_ms == INT64_MIN
                                     ? INT64_MIN
-                                    : floor_div(h.after_event_ms - o_.max_out_of_orderness_ms, kMinuteMs) * kMinuteMs;
-        const std::int64_t hi = (floor_div(h.found_ms, kMinuteMs) + 1) * kMinuteMs;
+                                    : base::floor_div(h.after_event_ms - o_.max_out_of_orderness_ms, kMinuteMs) * kMinuteMs;
+        const std::int64_t hi = (base::floor_div(h.found_ms, kMinuteMs) + 1) * kMinuteMs;
         const std::int64_t up_to = hi + o_.max_validity_ms + slack_ms_;
         if (std::max(lo, from_) < std::min(up_to, to_)) {
           r_.log_holes.push_back({h.partition, h.from, h.to, std::max(lo, from_), std::min(hi, to_)});
@@ -438,7 +339,7 @@ class pass {
   // Impressions are forgotten by expiry minute: one bucket of keys per
   // minute, dropped whole once the scan is past it (plus the slack).
   void remember_expiry(std::int64_t expires_at_s, const impression_key& key) {
-    const std::int64_t minute = floor_div(expires_at_s, 60);
+    const std::int64_t minute = base::floor_div(expires_at_s, 60);
     if (last_bucket_ == nullptr || last_bucket_minute_ != minute) {
       last_bucket_ = &expiry_[minute];
       last_bucket_minute_ = minute;
@@ -463,8 +364,8 @@ class pass {
   }
 
   std::error_code count(std::uint64_t ad_id, std::int64_t t_ms, std::int64_t delta) {
-    const std::int64_t minute = floor_div(t_ms, kMinuteMs);
-    const std::int64_t hour = floor_div(minute, 60);
+    const std::int64_t minute = base::floor_div(t_ms, kMinuteMs);
+    const std::int64_t hour = base::floor_div(minute, 60);
     if (hour >= open_hour_) {
       if (open_rows_ == nullptr || open_rows_hour_ != hour) {
         open_rows_ = &open_[hour];
@@ -494,7 +395,7 @@ class pass {
   // Finishes every open hour whose end the scan clock has passed by the slack
   // (all of them at the end), up to the range's end.
   std::error_code finish_hours() {
-    const std::int64_t last_hour = floor_div(to_ - 1, kHourMs);
+    const std::int64_t last_hour = base::floor_div(to_ - 1, kHourMs);
     while (open_hour_ <= last_hour &&
            (clock_ms_ == INT64_MAX || (open_hour_ + 1) * kHourMs + slack_ms_ <= clock_ms_)) {
       if (cancel_.cancelled()) return recount_errc::cancelled;
@@ -588,7 +489,7 @@ class pass {
     std::int64_t lo, hi, up_to;  // skip [lo, hi), no upward correction [hi, up_to)
   };
   std::vector<hole_window> holes_;
-  seen_set seen_;
+  impression_map<seen> seen_;
   std::map<std::int64_t, std::vector<impression_key>> expiry_;  // expiry minute -> keys
   std::vector<impression_key>* last_bucket_ = nullptr;          // the bucket appended to last
   std::int64_t last_bucket_minute_ = 0;
@@ -600,7 +501,7 @@ class pass {
 }  // namespace
 
 const std::error_category& recount_category() noexcept {
-  static const category c;
+  static const base::errc_category<recount_errc> c("adclick.recount", describe);
   return c;
 }
 

@@ -38,6 +38,9 @@ std::error_code read_at(int fd, char* out, std::size_t n, std::uint64_t off) {
 
 }  // namespace
 
+// Long on purpose: one sequence (stream the pages into a temporary file,
+// fsync, rename, fsync the directory) whose every step has its own error
+// line; split up, the clean-up on each path would be repeated.
 std::error_code ads_snapshot::write(const std::string& path, std::uint64_t epoch,
                                     const ad_source& source, std::string& why) {
   base::file_system& fs = base::posix_file_system();

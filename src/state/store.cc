@@ -2,13 +2,11 @@
 
 #include <sys/statvfs.h>
 
-#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
-#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/rate_limiter.h>
 #include <rocksdb/slice_transform.h>
@@ -18,193 +16,18 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "base/event_clock.h"
-#include "base/floor_div.h"
-
 #include <bit>
 #include <chrono>
 #include <cstring>
 
+#include "base/floor_div.h"
+#include "state/column_families.h"
+#include "state/dedup_expiry_filter.h"
+#include "state/minute_row_merge.h"
+#include "state/rocksdb_status.h"
+#include "state/write_batch_ops.h"
+
 namespace adclick::state {
-namespace {
-
-class category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "adclick.state"; }
-  std::string message(int c) const override {
-    switch (static_cast<state_errc>(c)) {
-      case state_errc::corrupt: return "stored state is corrupt";
-      case state_errc::io: return "state I/O error";
-      case state_errc::failed: return "state operation failed";
-    }
-    return "unknown state error";
-  }
-};
-
-std::error_code to_error(const rocksdb::Status& s) {
-  if (s.IsCorruption()) return state_errc::corrupt;
-  if (s.IsIOError()) return state_errc::io;
-  return state_errc::failed;
-}
-
-// counts values are fixed 64-bit little-endian integers; merging adds them.
-// Merges minute rows (state_format.h): slot-wise add, or overwrite for the
-// slots an operand sets. Associative, so RocksDB may combine operands early.
-class minute_row_operator final : public rocksdb::AssociativeMergeOperator {
- public:
-  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
-             const rocksdb::Slice& value, std::string* new_value,
-             rocksdb::Logger* /*logger*/) const override {
-    minute_row into;
-    minute_row later;
-    // A corrupt row or operand: returning false makes RocksDB report
-    // corruption for the key, rather than count from damaged bytes.
-    if (!decode_minute_row(std::string_view(value.data(), value.size()), later)) return false;
-    if (existing != nullptr &&
-        !decode_minute_row(std::string_view(existing->data(), existing->size()), into)) {
-      return false;
-    }
-    merge_minute_rows(into, later);
-    *new_value = encode_minute_row(into);
-    return true;
-  }
-  // Stable: stored in the database's options; never change it.
-  const char* Name() const override { return "adclick.minute_rows"; }
-};
-
-// Drops dedup keys whose click has expired: no click is accepted after its
-// expiry, so such a key can never catch a duplicate again. This is what keeps
-// the dedup state bounded by the validity window, not by history. Stateless
-// and thread-safe (it reads the event clock, as signature checks do).
-class dedup_expiry_filter final : public rocksdb::CompactionFilter {
- public:
-  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
-              std::string* /*new_value*/, bool* /*value_changed*/) const override {
-    if (value.size() != 8) return false;  // not ours to judge: keep it
-    std::int64_t expires_at_s = 0;
-    std::memcpy(&expires_at_s, value.data(), 8);
-    // The clock that decides `expired` at the click path: a wall clock
-    // stepped forward must not drop keys that clicks still count as valid.
-    return expires_at_s < base::event_now_ms() / 1000;
-  }
-  // Stable: recorded in the database's options.
-  const char* Name() const override { return "adclick.dedup_expiry"; }
-};
-
-enum cf_index { kDefault = 0, kAds, kDedup, kCounts, kMeta, kReconcile, kActive, kFamilies };
-
-}  // namespace
-
-const std::error_category& state_category() noexcept {
-  static const category c;
-  return c;
-}
-
-struct write_batch::impl {
-  // A batch is built before it meets its store (and its column family
-  // handles), so the operations are recorded and replayed by store::write.
-  struct op {
-    cf_index cf;
-    enum { put, merge, del, del_range } kind;  // del_range: [key, value)
-    std::string key, value;
-  };
-  std::vector<op> ops;
-  std::size_t bytes = 0;
-};
-
-write_batch::write_batch() : impl_(std::make_unique<impl>()) {}
-write_batch::~write_batch() = default;
-write_batch::write_batch(write_batch&&) noexcept = default;
-write_batch& write_batch::operator=(write_batch&&) noexcept = default;
-
-void write_batch::add_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
-                            std::uint64_t delta) {
-  impl_->ops.push_back({kCounts, impl::op::merge, count_key(ad_id, row_hour(minute), kind),
-                        encode_minute_delta(row_slot(minute), delta)});
-  impl_->bytes += 17 + 24;
-}
-
-void write_batch::set_count(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
-                            std::uint64_t value) {
-  // A merge operand that overwrites the one minute, leaving the row's other
-  // minutes as they are.
-  impl_->ops.push_back({kCounts, impl::op::merge, count_key(ad_id, row_hour(minute), kind),
-                        encode_minute_set(row_slot(minute), value)});
-  impl_->bytes += 17 + 24;
-}
-
-void write_batch::put_count_row(std::uint64_t ad_id, std::int64_t hour, tally_kind kind,
-                                const minute_row& row) {
-  minute_row clean = row;
-  clean.present &= kMinuteRowMask;
-  clean.set = 0;
-  std::string v = encode_minute_row(clean);
-  impl_->bytes += 17 + v.size();
-  impl_->ops.push_back({kCounts, impl::op::put, count_key(ad_id, hour, kind), std::move(v)});
-}
-
-void write_batch::put_dedup(std::uint64_t ad_id, std::string_view impression_id,
-                            std::int64_t expires_at_s) {
-  impl_->ops.push_back({kDedup, impl::op::put, dedup_key(ad_id, impression_id),
-                        encode_u64(static_cast<std::uint64_t>(expires_at_s))});
-  impl_->bytes += 16 + impression_id.size();
-}
-
-void write_batch::put_offset(std::uint32_t partition, std::uint64_t next_offset) {
-  impl_->ops.push_back({kMeta, impl::op::put, offset_key(partition), encode_u64(next_offset)});
-  impl_->bytes += 19;
-}
-
-void write_batch::put_watermark(std::uint32_t shard, std::int64_t watermark_ms) {
-  impl_->ops.push_back({kMeta, impl::op::put, watermark_key(shard),
-                        encode_u64(static_cast<std::uint64_t>(watermark_ms))});
-  impl_->bytes += 22;
-}
-
-void write_batch::put_active(std::int64_t hour, std::uint64_t ad_id) {
-  impl_->ops.push_back({kActive, impl::op::put, active_key(hour, ad_id), std::string()});
-  impl_->bytes += 23;
-}
-
-void write_batch::put_ads_count(std::uint64_t n) {
-  impl_->ops.push_back({kMeta, impl::op::put, ads_count_key(), encode_u64(n)});
-  impl_->bytes += 17;
-}
-
-void write_batch::put_reconciled_through(std::int64_t ms) {
-  impl_->ops.push_back({kMeta, impl::op::put, reconciled_through_key(),
-                        encode_u64(static_cast<std::uint64_t>(ms))});
-  impl_->bytes += 26;
-}
-
-void write_batch::put_report(std::uint64_t run_id, std::string_view json) {
-  impl_->ops.push_back({kReconcile, impl::op::put, report_key(run_id), std::string(json)});
-  impl_->bytes += 8 + json.size();
-}
-
-void write_batch::put_ad(const ad_record& ad, const std::optional<ad_record>& previous) {
-  impl_->ops.push_back({kAds, impl::op::put, ad_key(ad.ad_id), encode_ad(ad)});
-  if (previous && previous->advertiser_id != ad.advertiser_id) {
-    impl_->ops.push_back(
-        {kAds, impl::op::del, advertiser_index_key(previous->advertiser_id, ad.ad_id), ""});
-  }
-  impl_->ops.push_back({kAds, impl::op::put, advertiser_index_key(ad.advertiser_id, ad.ad_id), ""});
-  impl_->ops.push_back({kAds, impl::op::put, ad_changed_key(ad.ad_id), ""});
-  impl_->bytes += 73 + ad.url.size();
-}
-
-void write_batch::set_ads_snapshot(std::uint64_t epoch) {
-  impl_->ops.push_back({kMeta, impl::op::put, ads_snapshot_key(), encode_u64(epoch)});
-  impl_->ops.push_back({kAds, impl::op::del_range, kAdChangedBegin, kAdChangedEnd});
-  impl_->bytes += 40;
-}
-
-std::size_t write_batch::operations() const { return impl_->ops.size(); }
-std::size_t write_batch::bytes() const { return impl_->bytes; }
-void write_batch::clear() {
-  impl_->ops.clear();
-  impl_->bytes = 0;
-}
 
 struct store::impl {
   // Destroyed in reverse order of declaration: handles before the DB, the
@@ -236,40 +59,44 @@ struct store::impl {
 store::store(std::unique_ptr<impl> impl) : impl_(std::move(impl)) {}
 store::~store() = default;
 
-result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& error_line,
-                                           const store_options& options) {
-  auto im = std::make_unique<impl>();
-  rocksdb::DBOptions db_opts;
-  if (options.file_system) {
-    im->env = rocksdb::NewCompositeEnv(options.file_system);
-    db_opts.env = im->env.get();
-  }
-  db_opts.create_if_missing = true;
-  db_opts.create_missing_column_families = true;
-  db_opts.paranoid_checks = true;
+namespace {
+
+// Restart time, paced compactions, tickers only. `env`: null for the
+// default Env.
+rocksdb::DBOptions db_options(rocksdb::Env* env, const std::shared_ptr<rocksdb::Statistics>& statistics) {
+  rocksdb::DBOptions o;
+  if (env != nullptr) o.env = env;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.paranoid_checks = true;
   // Restart time: replay the WAL into memtables and go on, without writing
   // them out as SST files first.
-  db_opts.avoid_flush_during_recovery = true;
+  o.avoid_flush_during_recovery = true;
   // ...and keep that WAL short: past this size the oldest memtables are
   // flushed, so a restart replays at most this much.
-  db_opts.max_total_wal_size = 16ull << 20;
-  db_opts.max_background_jobs = 2;
+  o.max_total_wal_size = 16ull << 20;
+  o.max_background_jobs = 2;
   // A compaction rewrites tens of MiB. Written in one burst and synced at the
   // end, it fills the disk's queue for hundreds of milliseconds, and every
   // fdatasync of the log (the click path's durability) waits behind it. So
   // its writes are paced, and synced to disk as they go, 1 MiB at a time.
-  db_opts.rate_limiter.reset(rocksdb::NewGenericRateLimiter(32ll << 20));
-  db_opts.bytes_per_sync = 1ull << 20;
-  im->statistics = rocksdb::CreateDBStatistics();
+  o.rate_limiter.reset(rocksdb::NewGenericRateLimiter(32ll << 20));
+  o.bytes_per_sync = 1ull << 20;
   // Only tickers are read (stats()): no timers, no histograms, so that no
   // read or write pays for a clock call.
-  im->statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
-  db_opts.statistics = im->statistics;
+  statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  o.statistics = statistics;
+  // The hour index's vector memtable (below) takes its writes from one
+  // thread at a time.
+  o.allow_concurrent_memtable_write = false;
+  return o;
+}
 
+// Every family, in cf_index order.
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families() {
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
-
   auto base_cf = [&] {
     rocksdb::ColumnFamilyOptions o;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -277,14 +104,13 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
     return o;
   };
   rocksdb::ColumnFamilyOptions counts = base_cf();
-  counts.merge_operator = std::make_shared<minute_row_operator>();
+  counts.merge_operator = make_minute_row_merge();
   rocksdb::ColumnFamilyOptions dedup = base_cf();
   // Most dedup lookups miss: a whole-key bloom filter on the memtable answers
   // them without walking its skiplist.
   dedup.memtable_prefix_bloom_size_ratio = 0.1;
   dedup.memtable_whole_key_filtering = true;
-  static dedup_expiry_filter expiry_filter;  // outlives every database
-  dedup.compaction_filter = &expiry_filter;
+  dedup.compaction_filter = dedup_expiry_filter();
   // The hour index takes a mark per ad and hour, so with clicks spread over
   // many ads nearly one per click. It is only ever scanned (once an hour, by
   // the batch layer), never read by key: a vector memtable appends each mark
@@ -292,56 +118,64 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
   // mark's place as it is written.
   rocksdb::ColumnFamilyOptions active = base_cf();
   active.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
-  // A vector memtable takes its writes from one thread at a time.
-  db_opts.allow_concurrent_memtable_write = false;
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+  return {
       {rocksdb::kDefaultColumnFamilyName, base_cf()}, {kAdsFamily, base_cf()},
       {kDedupFamily, dedup},      {kCountsFamily, counts},
       {kMetaFamily, base_cf()},   {kReconcileFamily, base_cf()},
       {kActiveFamily, active},
   };
+}
+
+// A new state records its format; an existing one must be of this build's.
+std::error_code check_format(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, const std::string& dir,
+                             std::string& error_line) {
+  std::string v;
+  const auto key = format_version_key();
+  auto s = db.Get(rocksdb::ReadOptions(), meta, key, &v);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions synced;
+    synced.sync = true;
+    s = db.Put(synced, meta, key, encode_u64(kStateFormatVersion));
+    if (!s.ok()) {
+      error_line = "state: cannot record the state format in " + dir + ": " + s.ToString();
+      return to_error(s);
+    }
+    return {};
+  }
+  if (!s.ok()) {
+    error_line = "state: cannot read the state format in " + dir + ": " + s.ToString();
+    return to_error(s);
+  }
+  const auto found = decode_u64(v);
+  if (!found) {
+    error_line = "state: the state format marker in " + dir + " is damaged";
+    return state_errc::corrupt;
+  }
+  if (*found != kStateFormatVersion) {
+    error_line = fmt::format(
+        "state: {} holds state format {}, this adclick reads format {}; use a data dir "
+        "written by this version",
+        dir, *found, kStateFormatVersion);
+    return state_errc::corrupt;
+  }
+  return {};
+}
+
+}  // namespace
+
+result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& error_line,
+                                           const store_options& options) {
+  auto im = std::make_unique<impl>();
+  if (options.file_system) im->env = rocksdb::NewCompositeEnv(options.file_system);
+  im->statistics = rocksdb::CreateDBStatistics();
   rocksdb::DB* db = nullptr;
-  const auto s = rocksdb::DB::Open(db_opts, dir, families, &im->handles, &db);
+  const auto s = rocksdb::DB::Open(db_options(im->env.get(), im->statistics), dir, column_families(), &im->handles, &db);
   if (!s.ok()) {
     error_line = "state: cannot open RocksDB in " + dir + ": " + s.ToString();
     return to_error(s);
   }
   im->db.reset(db);
-  // A new state records its format; an existing one must be of this build's.
-  auto check_format = [&]() -> std::error_code {
-    std::string v;
-    const auto key = format_version_key();
-    auto s = im->db->Get(rocksdb::ReadOptions(), im->cf(kMeta), key, &v);
-    if (s.IsNotFound()) {
-      rocksdb::WriteOptions synced;
-      synced.sync = true;
-      s = im->db->Put(synced, im->cf(kMeta), key, encode_u64(kStateFormatVersion));
-      if (!s.ok()) {
-        error_line = "state: cannot record the state format in " + dir + ": " + s.ToString();
-        return to_error(s);
-      }
-      return {};
-    }
-    if (!s.ok()) {
-      error_line = "state: cannot read the state format in " + dir + ": " + s.ToString();
-      return to_error(s);
-    }
-    const auto found = decode_u64(v);
-    if (!found) {
-      error_line = "state: the state format marker in " + dir + " is damaged";
-      return state_errc::corrupt;
-    }
-    if (*found != kStateFormatVersion) {
-      error_line = fmt::format(
-          "state: {} holds state format {}, this adclick reads format {}; use a data dir "
-          "written by this version",
-          dir, *found, kStateFormatVersion);
-      return state_errc::corrupt;
-    }
-    return {};
-  };
-  if (auto ec = check_format()) return ec;
+  if (auto ec = check_format(*im->db, im->cf(kMeta), dir, error_line)) return ec;
   im->dir = dir;
   return std::unique_ptr<store>(new store(std::move(im)));
 }

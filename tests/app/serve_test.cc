@@ -5,6 +5,9 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
 
 #include "testutil/click_server.h"
 #include "testutil/config_file.h"
@@ -146,4 +149,26 @@ TEST_CASE("ads import writes the ads snapshot, and the server redirects from it"
   CHECK_THAT(metrics, Catch::Contains("adclick_ads_snapshot_ads 2000") &&
                           Catch::Contains("adclick_ads_snapshot_reads_total 1") &&
                           Catch::Contains("adclick_ads_snapshot_errors_total 0"));
+}
+
+TEST_CASE("every metric the README and docs name is on /metrics", "[app]") {
+  std::set<std::string> named;
+  const std::regex metric_name("adclick_[a-z0-9_]*[a-z0-9](?![a-z0-9_*])");
+  for (const char* doc : {"/README.md", "/docs/ARCHITECTURE.md", "/docs/STATUS.md"}) {
+    std::ifstream in(std::string(ADCLICK_SOURCE_DIR) + doc);
+    REQUIRE(in);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (std::sregex_iterator it(text.begin(), text.end(), metric_name), end; it != end; ++it) named.insert(it->str());
+  }
+  REQUIRE(named.count("adclick_log_sync_failures_total") == 1);
+  temp_dir dir;
+  adclick_server server(write_test_config(dir.path()), dir / "out.txt");
+  REQUIRE(server.ready());
+  const auto m = http_get(server.port(), "/metrics");
+  REQUIRE(m.status == 200);
+  for (const auto& name : named) {
+    INFO(name);
+    // A sample line starts with the name (histograms add _bucket, _sum and _count).
+    CHECK(m.body.find("\n" + name) != std::string::npos);
+  }
 }

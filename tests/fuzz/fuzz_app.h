@@ -1,10 +1,10 @@
 #pragma once
 // The API as the server wires it, without a socket: a real RocksDB store and
-// a real segmented log in the scratch directory, the ad registry with three
-// ads, the signer, dedup, partitioner and click processor, and the router
+// a real segmented log in the scratch directory, the click path's front end
+// with three ads, and the router
 // with every route. The reconciler is built but not started (a POST parses
 // and validates its body, then answers 503); no aggregator or live feed
-// (their routes answer 503). Query work runs inline.
+// (their routes answer 503). Handlers that touch disk run inline.
 //
 // call() hands one request to the router and waits for its answer: the click
 // route answers from the log's flusher thread.
@@ -20,12 +20,7 @@
 #include "fuzz_support.h"
 #include "http/message.h"
 #include "http/router.h"
-#include "ingest/ad_registry.h"
-#include "ingest/click_processor.h"
-#include "ingest/dedup_index.h"
-#include "ingest/outcome_tallies.h"
-#include "ingest/partitioner.h"
-#include "ingest/signature.h"
+#include "ingest/front_end.h"
 #include "log/segmented_log.h"
 #include "query/query_service.h"
 #include "recon/reconciler.h"
@@ -53,36 +48,31 @@ class api_app {
     require(bool(lg), "log opens");
     log_ = std::move(*lg);
     log_->start();
-    ads_ = std::make_unique<ingest::ad_registry>(*store_);
-    require(!ads_->load(), "ads load");
+    ingest::front_end_options fo;
+    fo.signing_keys = {{"k1", "0123456789abcdef0123456789abcdef"}};
+    fo.current_key = "k1";
+    fo.hot_ad_rate = 1000;
+    fo.hot_fanout = 2;
+    front_ = std::make_unique<ingest::front_end>(*store_, *log_, fo);
+    require(!front_->load(), "ads load");
     for (std::uint64_t id : {1, 2, 3}) {
       bool created = false;
       std::string why;
-      require(bool(ads_->put(id, id == 2 ? "adv-2" : "adv-1", "https://example.com/landing?ad=" +
-                                                                  std::to_string(id),
-                             created, why)),
+      require(bool(front_->ads().put(id, id == 2 ? "adv-2" : "adv-1",
+                                     "https://example.com/landing?ad=" + std::to_string(id), created, why)),
               "demo ad");
     }
-    signer_ = std::make_unique<ingest::signer>(
-        std::map<std::string, std::string>{{"k1", "0123456789abcdef0123456789abcdef"}}, "k1",
-        86'400);
-    dedup_ = std::make_unique<ingest::dedup_index>(store_.get(), log_->partitions());
-    parts_ = std::make_unique<ingest::partitioner>(log_->partitions(), 1000, 2,
-                                                   std::vector<std::uint64_t>{});
-    clicks_ = std::make_unique<ingest::click_processor>(*log_, *ads_, *dedup_, *parts_, *signer_,
-                                                        tallies_);
     queries_ = std::make_unique<query::query_service>(*store_, query::query_options{});
     recon_ = std::make_unique<recon::reconciler>(*log_, *store_, recon::reconciler_options{});
     ctx_.reconciler = recon_.get();
-    ctx_.clicks = clicks_.get();
-    ctx_.ads = ads_.get();
-    ctx_.partitioner = parts_.get();
-    ctx_.signer = signer_.get();
+    ctx_.clicks = &front_->clicks();
+    ctx_.ads = &front_->ads();
+    ctx_.partitioner = &front_->partitions();
+    ctx_.signer = &front_->signatures();
     ctx_.query = queries_.get();
     ctx_.admin_token = kAdminToken;
     ctx_.advertiser_keys = {{"adv-1", kAdvertiserKey}};
     ctx_.public_base_url = "http://127.0.0.1:8080";
-    ctx_.ready = &ready_;
     api::add_routes(routes_, ctx_);
   }
 
@@ -136,15 +126,9 @@ class api_app {
  private:
   std::unique_ptr<state::store> store_;
   std::unique_ptr<log::segmented_log> log_;
-  std::unique_ptr<ingest::ad_registry> ads_;
-  std::unique_ptr<ingest::signer> signer_;
-  std::unique_ptr<ingest::dedup_index> dedup_;
-  std::unique_ptr<ingest::partitioner> parts_;
-  ingest::outcome_tallies tallies_;
-  std::unique_ptr<ingest::click_processor> clicks_;
+  std::unique_ptr<ingest::front_end> front_;
   std::unique_ptr<query::query_service> queries_;
   std::unique_ptr<recon::reconciler> recon_;
-  std::atomic<bool> ready_{true};
   api::api_context ctx_;
   http::router routes_;
 };

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
 #include "fuzz_support.h"
 #include "log/record_format.h"
 #include "log/segment.h"
@@ -37,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
       const click_record r = v.to_record();
       std::string again;
       fuzz::require(fmtl::append_click_frame(again, r), "a decoded click encodes");
-      fmtl::seal_frame(again.data(), fmtl::get_u64(bytes.data() + pos + fmtl::kFrameOffsetPos));
+      fmtl::seal_frame(again.data(), base::get_u64(bytes.data() + pos + fmtl::kFrameOffsetPos));
       fuzz::require(again == std::string_view(bytes.data() + pos, frame), "re-encodes to the same frame");
     }
     pos += frame;

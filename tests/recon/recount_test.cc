@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -18,6 +20,46 @@ using namespace adclick;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The speed layer's commits as an event to wait on: the aggregator's commit
+// listener bumps it, a test waits for the next one (or for a condition
+// re-checked at every commit) instead of sleeping.
+class commit_signal {
+ public:
+  agg::commit_listener listener() {
+    return [this](log::partition_id, log::offset_t) {
+      std::lock_guard lock(mu_);
+      ++commits_;
+      cv_.notify_all();
+    };
+  }
+  std::uint64_t commits() {
+    std::lock_guard lock(mu_);
+    return commits_;
+  }
+  // Waits until a commit after `seen` (or `stop`), up to `timeout`.
+  void wait_after(std::uint64_t seen, const std::atomic<bool>& stop, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return commits_ > seen || stop.load(); });
+  }
+  // Re-checks `pred` at every commit; true once it holds, false after `timeout`.
+  template <class Pred>
+  bool wait_until(Pred pred, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(mu_);
+    while (!pred()) {
+      const std::uint64_t seen = commits_;
+      if (!cv_.wait_until(lock, deadline, [&] { return commits_ > seen; })) return pred();
+    }
+    return true;
+  }
+  void wake() { cv_.notify_all(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t commits_ = 0;  // guarded by mu_
+};
 
 constexpr std::int64_t kMin = 60'000;
 constexpr std::int64_t kHour = 3'600'000;
@@ -239,7 +281,8 @@ TEST_CASE("a late click is counted by reconciliation, and the late tally explain
   so.allowed_lateness = 60s;
   so.max_out_of_orderness = 5s;
   so.now_ms = [&f] { return f.now_ms.load(); };
-  agg::aggregator agg(*f.lg, *f.store, 2, so, nullptr);
+  commit_signal commits;
+  agg::aggregator agg(*f.lg, *f.store, 2, so, commits.listener());
   REQUIRE(agg.recover());
   agg.start();
   const std::int64_t t1 = f.now_ms - 10'000;
@@ -248,19 +291,17 @@ TEST_CASE("a late click is counted by reconciliation, and the late tally explain
   f.now_ms += 3 * kMin;
   const std::int64_t t2 = f.now_ms - 1000;
   f.click(1, t2, "later", 0);
-  for (int i = 0; i < 200 && f.counts(1).count(t2 / kMin * kMin) == 0; ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(f.counts(1).count(t2 / kMin * kMin) == 1);
+  REQUIRE(commits.wait_until([&] { return f.counts(1).count(t2 / kMin * kMin) == 1; }));
   // ...so a click stamped next to the first one is now later than the
   // allowed lateness: the speed layer tallies it `late` and does not count it.
   f.click(1, t1 + 1000, "late", 0);
   f.now_ms += kMin;
   std::map<std::int64_t, std::uint64_t> late;
-  for (int i = 0; i < 200; ++i) {
-    std::this_thread::sleep_for(20ms);
+  CHECK(commits.wait_until([&] {
     late = f.counts(1, state::tally_kind::late);
     auto ft = state::committed_final_through_ms(*f.store, 2, 60'000);
-    if (!late.empty() && ft && *ft && **ft > t1 + kMin) break;
-  }
+    return !late.empty() && ft && *ft && **ft > t1 + kMin;
+  }));
   agg.stop();
   REQUIRE(late.size() == 1);
   CHECK(late.begin()->second == 1);
@@ -417,7 +458,8 @@ TEST_CASE("no race: reconciliations during a live speed layer never double count
   so.allowed_lateness = 2s;
   so.max_out_of_orderness = 1s;
   so.now_ms = [&f] { return f.now_ms.load(); };
-  agg::aggregator agg(*f.lg, *f.store, 2, so, nullptr);
+  commit_signal commits;
+  agg::aggregator agg(*f.lg, *f.store, 2, so, commits.listener());
   REQUIRE(agg.recover());
   agg.start();
   auto o = f.options();
@@ -426,14 +468,17 @@ TEST_CASE("no race: reconciliations during a live speed layer never double count
   recon::reconciler rec(*f.lg, *f.store, o);
 
   // Clicks at the (fake) clock, which runs 50x faster than real time, while
-  // reconciliations of whatever is final run back to back.
+  // a reconciliation of whatever is final follows every speed-layer commit.
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
+  std::atomic<int> runs{0};
   std::thread reconciling([&] {
     while (!done.load()) {
+      const std::uint64_t seen = commits.commits();
       auto r = rec.run_periodic_now();
       if (!r) ++failures;
-      std::this_thread::sleep_for(5ms);
+      ++runs;
+      commits.wait_after(seen, done);
     }
   });
   const std::int64_t start = f.now_ms.load();
@@ -448,16 +493,16 @@ TEST_CASE("no race: reconciliations during a live speed layer never double count
     if (!f.lg->append_and_wait(static_cast<log::partition_id>(i % 4), r)) ++failures;
     ++sent;
     f.now_ms += 50;  // 3000 clicks over 150 s of event time
-    if (i % 100 == 0) std::this_thread::sleep_for(1ms);
   }
   f.now_ms += 10 * kMin;  // let every minute become final
-  for (int i = 0; i < 200; ++i) {
+  CHECK(commits.wait_until([&] {
     auto ft = state::committed_final_through_ms(*f.store, 2, 2'000);
-    if (ft && *ft && **ft >= start + 3 * kMin) break;
-    std::this_thread::sleep_for(10ms);
-  }
+    return ft && *ft && **ft >= start + 3 * kMin;
+  }));
   done = true;
+  commits.wake();
   reconciling.join();
+  CHECK(runs > 10);  // reconciliations did run beside the speed layer
   agg.stop();
   auto last = rec.run_periodic_now();
   REQUIRE(last);

@@ -1,0 +1,240 @@
+#include "app/engine.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+
+#include "agg/agg_metrics.h"
+#include "agg/aggregator.h"
+#include "api/live_feed.h"
+#include "app/options.h"
+#include "base/metrics.h"
+#include "base/periodic.h"
+#include "base/task_queue.h"
+#include "http/http_metrics.h"
+#include "http/server.h"
+#include "ingest/front_end.h"
+#include "log/archive.h"
+#include "log/log_metrics.h"
+#include "log/segmented_log.h"
+#include "query/query_service.h"
+#include "recon/recon_metrics.h"
+#include "recon/reconciler.h"
+#include "state/state_metrics.h"
+
+namespace adclick::app {
+namespace {
+
+std::int64_t ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+engine::engine(const config::config& cfg) : cfg_(cfg) {}
+
+engine::~engine() { stop(); }
+
+bool engine::start(std::string& error_line) {
+  return open_listeners(error_line) && open_state(error_line) && open_log(error_line) &&
+         open_front_end(error_line) && start_speed_layer(error_line) && start_batch_layer(error_line) &&
+         serve_api(error_line);
+}
+
+// The port opens before the data dir is touched, with the starting routes:
+// what they serve needs nothing built below.
+bool engine::open_listeners(std::string& error_line) {
+  http::router starting;
+  api::add_starting_routes(starting);
+  server_ = std::make_unique<http::server>(server_options_from(cfg_), starting);
+  std::string listen_error;
+  if (auto ec = server_->start(listen_error)) {
+    error_line = !listen_error.empty() ? listen_error
+                                       : fmt::format("cannot listen on {}:{}: {}", cfg_.server.listen.host,
+                                                     cfg_.server.listen.port, ec.message());
+    return false;
+  }
+  spdlog::info("serve: listening on {}:{} ({})", cfg_.server.listen.host, server_->port(), tls() ? "HTTPS" : "HTTP");
+  http::register_metrics(*server_, base::metrics());
+  if (!cfg_.server.redirect_listen) return true;
+  const auto ro = redirect_options_from(cfg_, server_->port());
+  redirector_ = std::make_unique<http::server>(ro, http::router{});
+  if (auto ec = redirector_->start()) {
+    error_line = fmt::format("cannot listen on {} (server.redirect_listen): {}",
+                             config::to_string(*cfg_.server.redirect_listen), ec.message());
+    return false;
+  }
+  redirector_->set_ready(true);
+  spdlog::info("serve: redirecting plain HTTP on {}:{} to HTTPS", ro.host, redirector_->port());
+  return true;
+}
+
+bool engine::open_state(std::string& error_line) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto held = hold_data_dir(cfg_.storage.data_dir, if_missing::create, "stop it first", error_line);
+  if (!held) return false;
+  data_.emplace(std::move(*held));
+  spdlog::info("state: opened RocksDB in {} ms", ms_since(t0));
+  state::register_metrics(*data_->store, base::metrics());
+  return true;
+}
+
+bool engine::open_log(std::string& error_line) {
+  auto options = log_options_from(cfg_);
+  auto floors = committed_offsets(*data_->store, cfg_);
+  if (!floors) {
+    error_line = "cannot read the shards' committed offsets: " + floors.error().message();
+    return false;
+  }
+  options.resume_floor = std::move(*floors);
+  log::recovery_report report;
+  auto opened = log::segmented_log::open(options, report, error_line);
+  if (!opened) return false;
+  log_ = std::move(*opened);
+  spdlog::info(
+      "log: recovered {} partitions, {} segments in {} ms ({} records scanned, {} torn bytes "
+      "cut, {} corrupt stretches, {} indexes rebuilt, {} journal records restored, {} known "
+      "holes)",
+      report.partitions, report.segments, report.took.count(), report.records_scanned, report.torn_bytes_cut,
+      report.corruptions, report.indexes_rebuilt, report.journal_records_restored, report.holes);
+  log_->start();
+  log::register_metrics(*log_, base::metrics());
+  return true;
+}
+
+bool engine::open_front_end(std::string& error_line) {
+  front_ = std::make_unique<ingest::front_end>(*data_->store, *log_, front_end_options_from(cfg_));
+  if (auto ec = front_->load()) {
+    error_line = "cannot load the ads: " + ec.message();
+    return false;
+  }
+  if (const auto& file = cfg_.storage.ads_file) {
+    std::ifstream in(*file);
+    if (!in) {
+      error_line = "cannot read storage.ads_file " + *file;
+      return false;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto rep = ingest::import_ads_csv(front_->ads(), text);
+    for (const auto& e : rep.errors) spdlog::warn("ads: {}: {}", *file, e);
+    spdlog::info("ads: imported {} ads from {} ({} bad rows)", rep.imported, *file, rep.errors.size());
+  }
+  spdlog::info("ads: {} ads registered", front_->ads().size());
+  front_->register_metrics(base::metrics());
+  tally_flush_ = std::make_unique<base::periodic_task>(std::chrono::seconds(1), [this] {
+    if (auto ec = front_->tallies().flush(*data_->store)) {
+      spdlog::error("ingest: writing outcome tallies failed (kept for the next try): {}", ec.message());
+    }
+  });
+  tally_flush_->start();
+  // Expired dedup keys go in RocksDB's own compactions too; this makes sure
+  // the dedup state stays bounded by the validity window even when quiet.
+  dedup_compaction_ = std::make_unique<base::periodic_task>(
+      std::chrono::hours(1),
+      [this] {
+        if (auto ec = data_->store->compact_dedup()) spdlog::error("state: dedup compaction failed: {}", ec.message());
+      },
+      /*run_at_stop=*/false);
+  dedup_compaction_->start();
+  return true;
+}
+
+bool engine::start_speed_layer(std::string& error_line) {
+  auto& dedup = front_->dedup();
+  speed_layer_ = std::make_unique<agg::aggregator>(
+      *log_, *data_->store, static_cast<std::uint32_t>(cfg_.aggregation.shards), shard_options_from(cfg_),
+      [&dedup, &live = live_for_shards_](log::partition_id p, log::offset_t end) {
+        dedup.committed(p, end);
+        if (auto* feed = live.load(std::memory_order_acquire)) feed->notify();
+      });
+  // Replay before any click is served: the dedup keys of every logged click
+  // are in RocksDB before a duplicate of it can arrive.
+  auto replay = speed_layer_->recover();
+  if (!replay) {
+    error_line = "aggregation recovery failed: " + replay.error().message();
+    return false;
+  }
+  spdlog::info("agg: {} shards replayed {} records in {} ms", cfg_.aggregation.shards, replay->records_replayed,
+               replay->took.count());
+  speed_layer_->start();
+  agg::register_metrics(*speed_layer_, base::metrics());
+  return true;
+}
+
+// Its own thread, its first periodic run one interval from now; runs that a
+// stop or crash interrupted are queued again.
+bool engine::start_batch_layer(std::string& error_line) {
+  auto options = recon_options_from(cfg_);
+  if (cfg_.storage.archive_dir) {
+    auto a = log::segment_archive::open(*cfg_.storage.archive_dir, error_line);
+    if (!a) return false;
+    archive_ = std::move(*a);
+    live_archive_ = std::make_unique<log::live_log_archive>(*archive_, log_options_from(cfg_).dir);
+    options.archive = live_archive_.get();
+    spdlog::info("archive: {} holds {} segments", archive_->dir(), archive_->segments().size());
+  }
+  batch_layer_ = std::make_unique<recon::reconciler>(*log_, *data_->store, options);
+  if (auto ec = batch_layer_->start()) {
+    error_line = "cannot start reconciliation: " + ec.message();
+    return false;
+  }
+  recon::register_metrics(*batch_layer_, base::metrics());
+  return true;
+}
+
+bool engine::serve_api(std::string& error_line) {
+  queries_ = std::make_unique<query::query_service>(*data_->store, query_options_from(cfg_));
+  api_workers_ = std::make_unique<base::task_queue>(2, 256);
+  live_ = std::make_unique<api::live_feed>(*queries_);
+  live_->start();
+  live_for_shards_.store(live_.get(), std::memory_order_release);
+
+  api_ctx_.clicks = &front_->clicks();
+  api_ctx_.ads = &front_->ads();
+  api_ctx_.partitioner = &front_->partitions();
+  api_ctx_.signer = &front_->signatures();
+  api_ctx_.aggregator = speed_layer_.get();
+  api_ctx_.reconciler = batch_layer_.get();
+  api_ctx_.live = live_.get();
+  api_ctx_.query = queries_.get();
+  api_ctx_.log = log_.get();
+  api_ctx_.workers = api_workers_.get();
+  api_ctx_.admin_token = cfg_.auth.admin_token;
+  api_ctx_.advertiser_keys = cfg_.auth.advertiser_keys;
+  const std::string& host = cfg_.server.listen.host;
+  api_ctx_.public_base_url = fmt::format("{}://{}:{}", tls() ? "https" : "http",
+                                         host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                                         server_->port());
+  http::router routes;
+  api::add_routes(routes, api_ctx_);
+  if (auto ec = server_->serve_routes(std::move(routes))) {
+    error_line = "cannot serve the API: " + ec.message();
+    return false;
+  }
+  server_->set_ready(true);
+  return true;
+}
+
+std::error_code engine::reload_tls(std::string& error_line) { return server_->reload_tls(error_line); }
+
+bool engine::tls() const { return cfg_.server.tls_cert.has_value(); }
+
+// Not quite the reverse of start(): the live streams close before the server
+// stops (it would wait for them), and the log stops before the shards, so
+// that they apply every record it writes while stopping.
+void engine::stop() {
+  if (live_) live_->stop();
+  if (redirector_) redirector_->stop();
+  if (server_) server_->stop();
+  if (api_workers_) api_workers_->stop();
+  if (batch_layer_) batch_layer_->stop();  // a run in progress is cancelled and queued again at the next start
+  if (log_) log_->stop();
+  if (speed_layer_) speed_layer_->stop();
+  if (tally_flush_) tally_flush_->stop();
+  if (dedup_compaction_) dedup_compaction_->stop();
+}
+
+}  // namespace adclick::app

@@ -1,0 +1,107 @@
+#pragma once
+// The running server's owner: every part, built by start() in data-flow
+// order (state, log, the click path's front end, the speed layer, the batch
+// layer, queries, the API) and stopped by stop() in reverse. A part that was
+// not built is null, so stop() and the destructor clean up after a start()
+// that failed halfway.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include "api/api.h"
+#include "app/data_dir.h"
+#include "config/config.h"
+
+namespace adclick::agg {
+class aggregator;
+}
+namespace adclick::api {
+class live_feed;
+}
+namespace adclick::base {
+class periodic_task;
+class task_queue;
+}  // namespace adclick::base
+namespace adclick::http {
+class server;
+}
+namespace adclick::ingest {
+class front_end;
+}
+namespace adclick::log {
+class live_log_archive;
+class segment_archive;
+class segmented_log;
+}  // namespace adclick::log
+namespace adclick::query {
+class query_service;
+}
+namespace adclick::recon {
+class reconciler;
+}
+
+namespace adclick::app {
+
+// One thread calls start(), reload_tls() and stop().
+class engine {
+ public:
+  // `cfg` (validated) must outlive the engine.
+  explicit engine(const config::config& cfg);
+  ~engine();  // stop()
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // Opens the port first, with the starting routes (/healthz answers,
+  // /readyz and the API answer 503), so that the process is seen alive
+  // during recovery; then holds the data dir, recovers the log and the
+  // shards, and builds the rest. Once everything the API uses exists, the
+  // full routes are served and /readyz turns ready. False with `error_line`
+  // set on failure.
+  [[nodiscard]] bool start(std::string& error_line);
+
+  // HTTPS: the certificate and key are read again (see http::server).
+  [[nodiscard]] std::error_code reload_tls(std::string& error_line);
+  bool tls() const;
+
+  // Stops taking requests and finishes those in flight, then writes and
+  // syncs the log, lets the shards apply and commit what it holds, writes
+  // the last tallies; RocksDB closes with the engine. Idempotent.
+  void stop();
+
+ private:
+  [[nodiscard]] bool open_listeners(std::string& error_line);
+  [[nodiscard]] bool open_state(std::string& error_line);
+  [[nodiscard]] bool open_log(std::string& error_line);
+  [[nodiscard]] bool open_front_end(std::string& error_line);
+  [[nodiscard]] bool start_speed_layer(std::string& error_line);
+  [[nodiscard]] bool start_batch_layer(std::string& error_line);
+  [[nodiscard]] bool serve_api(std::string& error_line);
+
+  const config::config& cfg_;
+
+  // Built by start() in this order, destroyed in reverse.
+  std::optional<held_data_dir> data_;  // the LOCK and RocksDB
+  std::unique_ptr<log::segmented_log> log_;
+  std::unique_ptr<ingest::front_end> front_;
+  std::unique_ptr<base::periodic_task> tally_flush_;       // front end -> state, every second
+  std::unique_ptr<base::periodic_task> dedup_compaction_;  // state, hourly
+  // The live feed the shards notify on every commit: set once the feed
+  // exists (it is built after them), read by the shard threads.
+  std::atomic<api::live_feed*> live_for_shards_{nullptr};
+  std::unique_ptr<agg::aggregator> speed_layer_;
+  std::unique_ptr<log::segment_archive> archive_;
+  std::unique_ptr<log::live_log_archive> live_archive_;  // the batch layer's view of archive_
+  std::unique_ptr<recon::reconciler> batch_layer_;
+  std::unique_ptr<query::query_service> queries_;
+  std::unique_ptr<base::task_queue> api_workers_;  // the handlers that touch disk
+  std::unique_ptr<api::live_feed> live_;
+  api::api_context api_ctx_;  // complete before the full routes are served
+  // The last stage of the data flow, though opened first (see start()).
+  std::unique_ptr<http::server> server_;
+  std::unique_ptr<http::server> redirector_;  // server.redirect_listen
+};
+
+}  // namespace adclick::app
