@@ -6,6 +6,7 @@
 
 #include "base/event_clock.h"
 #include "base/floor_div.h"
+#include "base/mutex.h"
 #include "state/store.h"
 
 namespace adclick::agg {
@@ -205,7 +206,7 @@ void shard::mark_committed(const std::vector<log::offset_t>& positions, std::int
 
 void shard::publish(const std::vector<log::offset_t>& positions) {
   {
-    std::lock_guard lk(status_mu_);
+    base::mutex_lock lk(status_mu_);
     published_.clear();
     for (std::size_t i = 0; i < partitions_.size(); ++i) {
       published_.push_back({partitions_[i], committed_[i], positions[i], log_.durable_end(partitions_[i])});
@@ -279,7 +280,7 @@ shard_status shard::status() const {
   s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
   s.commit_ns = commit_ns_.load(std::memory_order_relaxed);
   s.commit_bytes = commit_bytes_.load(std::memory_order_relaxed);
-  std::lock_guard lk(status_mu_);
+  base::mutex_lock lk(status_mu_);
   s.partitions = published_;
   return s;
 }

@@ -21,6 +21,7 @@
 
 #include "adclick/click_log.h"
 #include "adclick/result.h"
+#include "base/mutex.h"
 #include "state/write_batch.h"
 
 namespace adclick::state {
@@ -148,8 +149,8 @@ class shard {
   std::atomic<std::uint64_t> commit_failures_{0};
   std::atomic<std::uint64_t> commit_ns_{0};
   std::atomic<std::uint64_t> commit_bytes_{0};
-  mutable std::mutex status_mu_;
-  std::vector<partition_status> published_;  // guarded by status_mu_
+  mutable base::mutex status_mu_;
+  std::vector<partition_status> published_ GUARDED_BY(status_mu_);
 
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -16,6 +16,7 @@
 #include "api/handlers.h"
 #include "api/params.h"
 #include "base/metrics.h"
+#include "base/mutex.h"
 #include "base/task_queue.h"
 
 namespace adclick::api {
@@ -69,9 +70,9 @@ struct route_stats {
 // One set of series per route name in the process: the starting and the
 // full routes share it.
 std::shared_ptr<const route_stats> stats_for(const char* route) {
-  static std::mutex mu;
+  static base::mutex mu;
   static std::map<std::string, std::shared_ptr<const route_stats>, std::less<>> by_route;  // guarded by mu
-  std::lock_guard lock(mu);
+  base::mutex_lock lock(mu);
   if (auto it = by_route.find(route); it != by_route.end()) return it->second;
   auto& reg = base::metrics();
   auto stats = std::make_shared<route_stats>();

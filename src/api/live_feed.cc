@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/mutex.h"
 #include "base/wall_time.h"
 #include "query/query_service.h"
 
@@ -23,32 +24,32 @@ live_feed::live_feed(query::query_service& queries, std::chrono::milliseconds ke
 live_feed::~live_feed() { stop(); }
 
 void live_feed::start() {
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { run(); });
 }
 
 void live_feed::stop() {
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   for (auto& s : subs_) s.stream->close();
   subs_.clear();
 }
 
 bool live_feed::has_room() const {
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   return subs_.size() + in_round_ < max_subscribers_;
 }
 
 void live_feed::subscribe(std::uint64_t ad_id, std::int64_t minutes, std::shared_ptr<http::event_stream> stream,
                           access_check allowed) {
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     if (stopping_ || subs_.size() + in_round_ >= max_subscribers_) {
       // Full since has_room() said yes: the client's EventSource retries.
       stream->close();
@@ -62,14 +63,14 @@ void live_feed::subscribe(std::uint64_t ad_id, std::int64_t minutes, std::shared
 
 void live_feed::notify() {
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     dirty_ = true;
   }
   cv_.notify_all();
 }
 
 std::size_t live_feed::subscribers() const {
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   return subs_.size() + in_round_;  // those taken out for an update round are subscribed too
 }
 
@@ -101,15 +102,16 @@ void live_feed::run() {
     std::vector<subscriber> work;
     bool keepalive = false;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_keepalive, [&] { return stopping_ || dirty_; });
+      base::mutex_lock lock(mu_);
+      while (!stopping_ && !dirty_ && lock.wait_until(cv_, next_keepalive)) {
+      }
       if (stopping_) return;
       keepalive = std::chrono::steady_clock::now() >= next_keepalive;
       if (!dirty_ && !keepalive) continue;
     }
     std::this_thread::sleep_for(kCoalesce);
     {
-      std::lock_guard lock(mu_);
+      base::mutex_lock lock(mu_);
       dirty_ = false;
       work.swap(subs_);
       in_round_ = work.size();
@@ -119,7 +121,7 @@ void live_feed::run() {
       for (auto& s : work) (void)s.stream->write(": keep-alive\n\n");
       next_keepalive = std::chrono::steady_clock::now() + keepalive_;
     }
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     // Subscribers that came meanwhile are in subs_ (and dirty_ is set).
     in_round_ = 0;
     for (auto& s : work) {

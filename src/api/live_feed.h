@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "http/response.h"
 
 namespace adclick::query {
@@ -74,12 +75,12 @@ class live_feed {
   const std::chrono::milliseconds keepalive_;
   const std::size_t max_subscribers_;
 
-  mutable std::mutex mu_;
+  mutable base::mutex mu_;
   std::condition_variable cv_;
-  std::vector<subscriber> subs_;  // guarded by mu_
-  std::size_t in_round_ = 0;      // guarded by mu_: subscribers taken out for an update round
-  bool dirty_ = false;            // guarded by mu_: a flush happened, or a new subscriber
-  bool stopping_ = false;         // guarded by mu_
+  std::vector<subscriber> subs_ GUARDED_BY(mu_);
+  std::size_t in_round_ GUARDED_BY(mu_) = 0;      // subscribers taken out for an update round
+  bool dirty_ GUARDED_BY(mu_) = false;            // a flush happened, or a new subscriber
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

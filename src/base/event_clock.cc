@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/mutex.h"
 #include "base/wall_time.h"
 
 namespace adclick::base {
@@ -23,7 +24,7 @@ event_clock::event_clock(source wall, source steady)
 std::int64_t event_clock::now_ms() {
   const std::int64_t wall = wall_();
   const std::int64_t steady = steady_();
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   if (!started_) {
     started_ = true;
     last_ = wall;

@@ -25,6 +25,8 @@
 #include <functional>
 #include <mutex>
 
+#include "base/mutex.h"
+
 namespace adclick::base {
 
 class event_clock {
@@ -38,11 +40,11 @@ class event_clock {
  private:
   source wall_;
   source steady_;
-  std::mutex mu_;
-  bool started_ = false;      // guarded by mu_
-  std::int64_t last_ = 0;     // guarded by mu_: the last time returned
-  std::int64_t last_steady_ = 0;  // guarded by mu_
-  std::int64_t carry_ = 0;    // guarded by mu_: half-rate remainder (ms)
+  base::mutex mu_;
+  bool started_ GUARDED_BY(mu_) = false;
+  std::int64_t last_ GUARDED_BY(mu_) = 0;     // the last time returned
+  std::int64_t last_steady_ GUARDED_BY(mu_) = 0;
+  std::int64_t carry_ GUARDED_BY(mu_) = 0;    // half-rate remainder (ms)
 };
 
 // The process's event clock (the system clocks).

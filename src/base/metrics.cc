@@ -1,5 +1,6 @@
 #include "base/metrics.h"
 
+#include "base/mutex.h"
 #include <fmt/format.h>
 
 #include <map>
@@ -23,7 +24,7 @@ counter& metrics_registry::add_counter(std::string name, std::string help, std::
   e->type = "counter";
   e->c = std::make_unique<counter>();
   counter& ref = *e->c;
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   entries_.push_back(std::move(e));
   return ref;
 }
@@ -36,7 +37,7 @@ histogram& metrics_registry::add_histogram(std::string name, std::string help, s
   e->type = "histogram";
   e->h = std::make_unique<histogram>();
   histogram& ref = *e->h;
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   entries_.push_back(std::move(e));
   return ref;
 }
@@ -49,7 +50,7 @@ void metrics_registry::add_gauge(std::string name, std::string help, std::string
   e->labels = std::move(labels);
   e->type = "gauge";
   e->gauge = std::move(read);
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   entries_.push_back(std::move(e));
 }
 
@@ -61,12 +62,12 @@ void metrics_registry::add_gauge_family(
   e->help = std::move(help);
   e->type = "gauge";
   e->family = std::move(read);
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   entries_.push_back(std::move(e));
 }
 
 std::string metrics_registry::render() const {
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   // Group by name so HELP and TYPE appear once per metric.
   std::map<std::string, std::vector<const entry*>> by_name;
   for (const auto& e : entries_) by_name[e->name].push_back(e.get());

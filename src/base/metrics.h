@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
+
 namespace adclick::base {
 
 class counter {
@@ -66,8 +68,8 @@ class metrics_registry {
     std::function<double()> gauge;
     std::function<std::vector<std::pair<std::string, double>>()> family;
   };
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<entry>> entries_;  // guarded by mu_ (the vector, not the values)
+  mutable base::mutex mu_;
+  std::vector<std::unique_ptr<entry>> entries_ GUARDED_BY(mu_);  // (the vector, not the values)
 };
 
 // The process's registry.

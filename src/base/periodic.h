@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "base/mutex.h"
+
 namespace adclick::base {
 
 class periodic_task {
@@ -19,13 +21,15 @@ class periodic_task {
   periodic_task& operator=(const periodic_task&) = delete;
 
   void start() {
-    std::lock_guard lk(mu_);
+    base::mutex_lock lk(mu_);
     if (thread_.joinable()) return;
     stopping_ = false;
     thread_ = std::thread([this] {
-      std::unique_lock lk(mu_);
+      base::mutex_lock lk(mu_);
       while (!stopping_) {
-        cv_.wait_for(lk, interval_, [&] { return stopping_; });
+        const auto until = std::chrono::steady_clock::now() + interval_;
+        while (!stopping_ && lk.wait_until(cv_, until)) {
+        }
         if (stopping_ && !run_at_stop_) break;
         lk.unlock();
         fn_();
@@ -36,7 +40,7 @@ class periodic_task {
 
   void stop() {
     {
-      std::lock_guard lk(mu_);
+      base::mutex_lock lk(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
@@ -47,9 +51,9 @@ class periodic_task {
   const std::chrono::milliseconds interval_;
   const std::function<void()> fn_;
   const bool run_at_stop_;
-  std::mutex mu_;
+  base::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

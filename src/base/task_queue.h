@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
+
 namespace adclick::base {
 
 class task_queue {
@@ -26,7 +28,7 @@ class task_queue {
   // False (and fn not taken) when the queue is full or stopped. Any thread.
   [[nodiscard]] bool post(std::function<void()>& fn) {
     {
-      std::lock_guard lk(mu_);
+      base::mutex_lock lk(mu_);
       if (stopping_ || tasks_.size() >= capacity_) return false;
       tasks_.push_back(std::move(fn));
     }
@@ -37,7 +39,7 @@ class task_queue {
   // Runs what is queued, then joins the threads. Idempotent.
   void stop() {
     {
-      std::lock_guard lk(mu_);
+      base::mutex_lock lk(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
@@ -51,8 +53,8 @@ class task_queue {
     for (;;) {
       std::function<void()> fn;
       {
-        std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stopping_ || !tasks_.empty(); });
+        base::mutex_lock lk(mu_);
+        while (!stopping_ && tasks_.empty()) lk.wait(cv_);
         if (tasks_.empty()) return;
         fn = std::move(tasks_.front());
         tasks_.pop_front();
@@ -62,10 +64,10 @@ class task_queue {
   }
 
   const std::size_t capacity_;
-  std::mutex mu_;
+  base::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
+  std::deque<std::function<void()>> tasks_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

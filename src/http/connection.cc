@@ -37,6 +37,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/mutex.h"
 #include "http/builtin_routes.h"
 #include "http/http_date.h"
 #include "http/message.h"
@@ -107,7 +108,7 @@ connection<Stream>::~connection() {
 template <class Stream>
 void connection<Stream>::start() {
   {
-    std::lock_guard lock(worker_->connections_mu);
+    base::mutex_lock lock(worker_->connections_mu);
     registry_pos_ = worker_->connections.insert(worker_->connections.end(),
                                                 std::weak_ptr<connection_base>(self()));
   }
@@ -557,7 +558,7 @@ void connection<Stream>::finish() {
   if (stream_handle_) stream_handle_->mark_closed();
   lowest().close();  // cancels the pending operation and the timer
   {
-    std::lock_guard lock(worker_->connections_mu);
+    base::mutex_lock lock(worker_->connections_mu);
     worker_->connections.erase(registry_pos_);
   }
   core_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
@@ -583,7 +584,7 @@ void close_connections(io_worker& worker, close_scope scope) {
   // Collect first: close_now() erases from the list we would be iterating.
   std::vector<std::shared_ptr<connection_base>> live;
   {
-    std::lock_guard lock(worker.connections_mu);
+    base::mutex_lock lock(worker.connections_mu);
     for (auto it = worker.connections.begin(); it != worker.connections.end();) {
       if (auto c = it->lock()) {
         live.push_back(std::move(c));

@@ -17,6 +17,7 @@
 #include <boost/system/error_code.hpp>
 #include <spdlog/spdlog.h>
 
+#include "base/mutex.h"
 #include "http/server_state.h"
 #include "http/tls.h"
 
@@ -183,7 +184,7 @@ std::error_code server::reload_tls(std::string& error_line) {
 }
 
 std::error_code server::start(std::string& error_line) {
-  std::lock_guard lock(lifecycle_mu_);
+  base::mutex_lock lock(lifecycle_mu_);
   if (state_ != lifecycle::created) return std::make_error_code(std::errc::operation_not_permitted);
   const server_options& o = core_->options;
   if (o.threads < 1) return std::make_error_code(std::errc::invalid_argument);
@@ -235,7 +236,7 @@ std::error_code server::start(std::string& error_line) {
 }
 
 std::error_code server::serve_routes(router routes) {
-  std::lock_guard lock(lifecycle_mu_);
+  base::mutex_lock lock(lifecycle_mu_);
   if (core_->later_routes) return std::make_error_code(std::errc::operation_not_permitted);
   core_->later_routes = std::make_unique<const router>(std::move(routes));
   core_->routes.store(core_->later_routes.get(), std::memory_order_release);
@@ -250,7 +251,7 @@ void server::stop() {
     spdlog::error("http: server::stop() called on an I/O thread; ignored");
     return;
   }
-  std::lock_guard lock(lifecycle_mu_);
+  base::mutex_lock lock(lifecycle_mu_);
   if (state_ != lifecycle::running) {
     state_ = lifecycle::stopped;
     return;
@@ -271,9 +272,10 @@ void server::stop() {
   // 2. Requests in flight get the grace period to be answered and written.
   {
     const auto deadline = std::chrono::steady_clock::now() + core_->options.shutdown_grace;
-    std::unique_lock inflight_lock(core_->inflight_mu);
-    if (!core_->inflight_cv.wait_until(inflight_lock, deadline,
-                                       [&] { return core_->inflight == 0; })) {
+    base::mutex_lock inflight_lock(core_->inflight_mu);
+    while (core_->inflight != 0 && inflight_lock.wait_until(core_->inflight_cv, deadline)) {
+    }
+    if (core_->inflight != 0) {
       spdlog::warn("http: stop: {} requests still in flight after the grace period; closing",
                    core_->inflight);
     }
@@ -298,7 +300,7 @@ void server::stop() {
     w->accept_retry.cancel();
     detail::close_connections(*w, detail::close_scope::all);
     {
-      std::lock_guard post_lock(w->post_mu);
+      base::mutex_lock post_lock(w->post_mu);
       w->accepting_posts = false;
     }
     w->ioc.restart();

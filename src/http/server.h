@@ -28,6 +28,7 @@
 #include <system_error>
 #include <vector>
 
+#include "base/mutex.h"
 #include "http/router.h"
 
 namespace adclick::http {
@@ -142,9 +143,9 @@ class server {
   // the server while a handler still holds their responder.
   const std::shared_ptr<detail::server_core> core_;
 
-  std::mutex lifecycle_mu_;  // serialises start() and stop()
-  lifecycle state_ = lifecycle::created;                  // guarded by lifecycle_mu_
-  std::vector<std::shared_ptr<detail::io_worker>> workers_;  // guarded by lifecycle_mu_
+  base::mutex lifecycle_mu_;  // serialises start() and stop()
+  lifecycle state_ GUARDED_BY(lifecycle_mu_) = lifecycle::created;
+  std::vector<std::shared_ptr<detail::io_worker>> workers_ GUARDED_BY(lifecycle_mu_);
   std::atomic<std::uint16_t> port_{0};
 };
 

@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "base/mutex.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -66,15 +67,15 @@ struct server_core {
   // for plain HTTP. server::reload_tls() swaps it; a connection keeps the
   // one it started with.
   std::shared_ptr<boost::asio::ssl::context> tls_context() const {
-    std::lock_guard lock(tls_mu);
+    base::mutex_lock lock(tls_mu);
     return tls;
   }
   void set_tls_context(std::shared_ptr<boost::asio::ssl::context> c) {
-    std::lock_guard lock(tls_mu);
+    base::mutex_lock lock(tls_mu);
     tls = std::move(c);
   }
-  mutable std::mutex tls_mu;
-  std::shared_ptr<boost::asio::ssl::context> tls;  // guarded by tls_mu
+  mutable base::mutex tls_mu;
+  std::shared_ptr<boost::asio::ssl::context> tls GUARDED_BY(tls_mu);
 
   // Set once by server::stop(); connections then close after their response.
   std::atomic<bool> stopping{false};
@@ -83,16 +84,16 @@ struct server_core {
   // Requests in flight: from a complete header until the response is written
   // (or the connection dies). server::stop() waits for zero.
   void begin_exchange() {
-    std::lock_guard lock(inflight_mu);
+    base::mutex_lock lock(inflight_mu);
     ++inflight;
   }
   void end_exchange() {
-    std::lock_guard lock(inflight_mu);
+    base::mutex_lock lock(inflight_mu);
     if (--inflight == 0) inflight_cv.notify_all();
   }
-  std::mutex inflight_mu;
+  base::mutex inflight_mu;
   std::condition_variable inflight_cv;
-  std::uint64_t inflight = 0;  // guarded by inflight_mu
+  std::uint64_t inflight GUARDED_BY(inflight_mu) = 0;
 };
 
 // An io_context with its acceptor, its connections and the threads that
@@ -111,7 +112,7 @@ struct io_worker {
   // connection (and with it this worker) alive forever.
   template <class Executor, class F>
   bool post(const Executor& ex, F&& f) {
-    std::lock_guard lock(post_mu);
+    base::mutex_lock lock(post_mu);
     if (!accepting_posts) return false;
     boost::asio::post(ex, std::forward<F>(f));
     return true;
@@ -134,11 +135,11 @@ struct io_worker {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
 
-  std::mutex connections_mu;
-  std::list<std::weak_ptr<connection_base>> connections;  // guarded by connections_mu; for stop()
+  base::mutex connections_mu;
+  std::list<std::weak_ptr<connection_base>> connections GUARDED_BY(connections_mu);  // for stop()
 
-  std::mutex post_mu;
-  bool accepting_posts = true;  // guarded by post_mu; false once stop() drained ioc
+  base::mutex post_mu;
+  bool accepting_posts GUARDED_BY(post_mu) = true;  // false once stop() drained ioc
 };
 
 // connection.cc: starts serving an accepted socket. I/O thread of `worker`.

@@ -1,5 +1,6 @@
 #include "ingest/ad_cache.h"
 
+#include "base/mutex.h"
 #include <algorithm>
 #include <bit>
 
@@ -48,7 +49,7 @@ void ad_cache::set_capacity(std::uint64_t capacity_bytes) {
   const std::uint64_t per_shard = whole > table ? whole - table : 0;
   per_shard_.store(per_shard, std::memory_order_relaxed);
   for (auto& s : shards_) {
-    std::lock_guard lock(s->mu);
+    base::mutex_lock lock(s->mu);
     evict_locked(*s, per_shard);
   }
 }
@@ -72,7 +73,7 @@ std::uint64_t ad_cache::charge(const entry_ptr& ad) {
 
 std::optional<ad_cache::entry_ptr> ad_cache::get(std::uint64_t ad_id, std::uint64_t* miss_stamp) {
   shard& s = shard_for(ad_id);
-  std::lock_guard lock(s.mu);
+  base::mutex_lock lock(s.mu);
   const auto it = s.index.find(ad_id);
   if (it == s.index.end()) {
     if (miss_stamp != nullptr) *miss_stamp = s.writes;
@@ -86,7 +87,7 @@ std::optional<ad_cache::entry_ptr> ad_cache::get(std::uint64_t ad_id, std::uint6
 
 void ad_cache::fill(std::uint64_t ad_id, entry_ptr ad, std::uint64_t stamp) {
   shard& s = shard_for(ad_id);
-  std::lock_guard lock(s.mu);
+  base::mutex_lock lock(s.mu);
   if (s.writes != stamp || s.index.count(ad_id) != 0) return;
   const std::uint64_t c = charge(ad);
   if (s.bytes + c > per_shard_.load(std::memory_order_relaxed) && !admit_locked(s, ad_id)) return;
@@ -95,7 +96,7 @@ void ad_cache::fill(std::uint64_t ad_id, entry_ptr ad, std::uint64_t stamp) {
 
 void ad_cache::put(std::uint64_t ad_id, entry_ptr ad) {
   shard& s = shard_for(ad_id);
-  std::lock_guard lock(s.mu);
+  base::mutex_lock lock(s.mu);
   ++s.writes;
   erase_locked(s, ad_id);
   const std::uint64_t c = charge(ad);
@@ -104,7 +105,7 @@ void ad_cache::put(std::uint64_t ad_id, entry_ptr ad) {
 
 void ad_cache::erase(std::uint64_t ad_id) {
   shard& s = shard_for(ad_id);
-  std::lock_guard lock(s.mu);
+  base::mutex_lock lock(s.mu);
   ++s.writes;
   erase_locked(s, ad_id);
 }
@@ -129,7 +130,7 @@ void ad_cache::erase_locked(shard& s, std::uint64_t ad_id) {
 std::uint64_t ad_cache::bytes() const {
   std::uint64_t n = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s->mu);
+    base::mutex_lock lock(s->mu);
     n += s->bytes + s->missed_once.size() * sizeof(std::uint64_t);
   }
   return n;
@@ -138,7 +139,7 @@ std::uint64_t ad_cache::bytes() const {
 std::uint64_t ad_cache::entries() const {
   std::uint64_t n = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s->mu);
+    base::mutex_lock lock(s->mu);
     n += s->index.size();
   }
   return n;

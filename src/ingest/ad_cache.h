@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "state/state_format.h"
 
 namespace adclick::ingest {
@@ -65,7 +66,7 @@ class ad_cache {
     std::uint64_t charge;
   };
   struct shard {
-    std::mutex mu;
+    base::mutex mu;
     std::list<node> lru;  // front: most recently used
     std::unordered_map<std::uint64_t, std::list<node>::iterator> index;
     std::uint64_t bytes = 0;

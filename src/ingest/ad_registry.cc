@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/ad_id.h"
+#include "base/mutex.h"
 #include "base/wall_time.h"
 #include "state/ads_snapshot.h"
 #include "state/store.h"
@@ -77,7 +78,7 @@ std::error_code ad_registry::load() {
   snapshot_bytes_ = dir_bytes + max_changed_ * kChangedIdBytes;
   cache_.set_capacity(budget > snapshot_bytes_ ? budget - snapshot_bytes_ : 0);
   snapshot_ = std::move(*snap);
-  std::unique_lock lock(changed_mu_);
+  base::writer_lock lock(changed_mu_);
   changed_ = std::move(changed);
   snapshot_on_ = true;
   spdlog::info("ads: snapshot of {} ads in use ({} changed since), {} KiB of the ad cache's budget",
@@ -86,7 +87,7 @@ std::error_code ad_registry::load() {
 }
 
 std::uint64_t ad_registry::snapshot_ads() const {
-  std::shared_lock lock(changed_mu_);
+  base::reader_lock lock(changed_mu_);
   return snapshot_on_ ? snapshot_->ads() : 0;
 }
 
@@ -95,7 +96,7 @@ std::error_code ad_registry::write_snapshot(std::string& why) {
     why = "no snapshot path";
     return std::make_error_code(std::errc::invalid_argument);
   }
-  std::lock_guard w(write_mu_);
+  base::mutex_lock w(write_mu_);
   auto epoch = store_.get_ads_snapshot_epoch();
   if (!epoch) {
     why = "cannot read the snapshot epoch: " + epoch.error().message();
@@ -123,7 +124,7 @@ std::error_code ad_registry::write_snapshot(std::string& why) {
 
 template <class Ids>
 void ad_registry::mark_changed(const Ids& ids) {
-  std::unique_lock lock(changed_mu_);
+  base::writer_lock lock(changed_mu_);
   if (!snapshot_on_) return;
   for (const auto& id : ids) changed_.insert(id);
   if (changed_.size() <= max_changed_) return;
@@ -149,7 +150,7 @@ std::error_code ad_registry::load_count() {
       })) {
     return ec;
   }
-  std::lock_guard w(write_mu_);
+  base::mutex_lock w(write_mu_);
   state::write_batch b;
   b.put_ads_count(n);
   if (auto ec = store_.write(b, true)) return ec;
@@ -167,7 +168,7 @@ result<std::shared_ptr<const state::ad_record>> ad_registry::read(std::uint64_t 
 result<std::shared_ptr<const state::ad_record>> ad_registry::lookup(std::uint64_t ad_id) const {
   bool use_snapshot = false;
   {
-    std::shared_lock lock(changed_mu_);
+    base::reader_lock lock(changed_mu_);
     use_snapshot = snapshot_on_ && changed_.count(ad_id) == 0;
   }
   if (use_snapshot) {
@@ -208,7 +209,7 @@ std::shared_ptr<const state::ad_record> ad_registry::find(std::uint64_t ad_id) c
 result<state::ad_record> ad_registry::put(std::uint64_t ad_id, std::string_view advertiser_id,
                                           std::string_view url, bool& created, std::string& why) {
   if (const auto e = validate_ad(ad_id, advertiser_id, url, why); e != registry_errc{}) return e;
-  std::lock_guard w(write_mu_);
+  base::mutex_lock w(write_mu_);
   auto prev = read(ad_id);
   if (!prev) return prev.error();
   created = *prev == nullptr;
@@ -225,7 +226,7 @@ result<state::ad_record> ad_registry::put(std::uint64_t ad_id, std::string_view 
 }
 
 result<state::ad_record> ad_registry::pause(std::uint64_t ad_id) {
-  std::lock_guard w(write_mu_);
+  base::mutex_lock w(write_mu_);
   auto prev = read(ad_id);
   if (!prev) return prev.error();
   if (!*prev) return registry_errc::not_found;
@@ -242,7 +243,7 @@ result<state::ad_record> ad_registry::pause(std::uint64_t ad_id) {
 
 std::error_code ad_registry::put_batch(const std::vector<ad_row>& rows) {
   if (rows.empty()) return {};
-  std::lock_guard w(write_mu_);
+  base::mutex_lock w(write_mu_);
   // Each id's record before this batch, or as an earlier row of it left it.
   std::unordered_map<std::uint64_t, std::optional<state::ad_record>> latest;
   std::uint64_t count = count_.load(std::memory_order_relaxed);

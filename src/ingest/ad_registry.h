@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "adclick/result.h"
+#include "base/mutex.h"
 #include "ingest/ad_cache.h"
 #include "ingest/ad_validation.h"
 #include "ingest/ads_csv.h"
@@ -110,15 +111,15 @@ class ad_registry {
   state::store& store_;
   mutable ad_cache cache_;
   std::atomic<std::uint64_t> count_{0};
-  std::mutex write_mu_;  // one writer at a time, RocksDB then cache
+  base::mutex write_mu_;  // one writer at a time, RocksDB then cache
 
   const std::string snapshot_path_;
   std::unique_ptr<state::ads_snapshot> snapshot_;  // set by load(), before serving
   std::uint64_t snapshot_bytes_ = 0;
   std::size_t max_changed_ = 0;
-  mutable std::shared_mutex changed_mu_;
-  bool snapshot_on_ = false;                  // guarded by changed_mu_
-  std::unordered_set<std::uint64_t> changed_;  // guarded by changed_mu_
+  mutable base::shared_mutex changed_mu_;
+  bool snapshot_on_ GUARDED_BY(changed_mu_) = false;
+  std::unordered_set<std::uint64_t> changed_ GUARDED_BY(changed_mu_);
   mutable std::atomic<std::uint64_t> snapshot_reads_{0};
   mutable std::atomic<std::uint64_t> snapshot_errors_{0};
 };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/mutex.h"
 #include "state/state_format.h"
 #include "state/store.h"
 
@@ -54,7 +55,7 @@ result<reserve_result> dedup_index::reserve(std::uint64_t ad_id, std::string_vie
   auto& s = stripe_for(key);
   std::uint64_t seen_commits = 0;
   {
-    std::lock_guard lk(s.mu);
+    base::mutex_lock lk(s.mu);
     if (auto it = s.keys.find(key); it != s.keys.end()) {
       it->second.max_exp = std::max(it->second.max_exp, expires_at_s);
       return reserve_result::duplicate;
@@ -73,7 +74,7 @@ result<reserve_result> dedup_index::reserve(std::uint64_t ad_id, std::string_vie
       extend_committed(s, ad_id, impression_id, **stored, expires_at_s);
       return reserve_result::duplicate;
     }
-    std::lock_guard lk(s.mu);
+    base::mutex_lock lk(s.mu);
     if (auto it = s.keys.find(key); it != s.keys.end()) {
       it->second.max_exp = std::max(it->second.max_exp, expires_at_s);
       return reserve_result::duplicate;
@@ -94,7 +95,7 @@ void dedup_index::extend_committed(stripe& s, std::uint64_t ad_id, std::string_v
   if (expires_at_s <= stored) return;
   // Rare (a re-signed impression): under the stripe lock with a fresh read,
   // so two extensions of one key never leave the earlier expiry.
-  std::lock_guard lk(s.mu);
+  base::mutex_lock lk(s.mu);
   auto again = keys_->expiry(ad_id, impression_id);
   if (!again || !again->has_value() || **again >= expires_at_s) return;
   if (auto ec = keys_->extend(ad_id, impression_id, expires_at_s)) {
@@ -112,14 +113,14 @@ void dedup_index::appended(std::uint64_t ad_id, std::string_view impression_id,
   // (an append succeeds or is withdrawn, never both).
   if (partition >= queues_.size()) return;
   auto& q = *queues_[partition];
-  std::lock_guard lk(q.mu);
+  base::mutex_lock lk(q.mu);
   q.keys.push_back({offset, dedup_key_bytes(ad_id, impression_id)});
 }
 
 void dedup_index::withdraw(std::uint64_t ad_id, std::string_view impression_id) {
   const std::string key = dedup_key_bytes(ad_id, impression_id);
   auto& s = stripe_for(key);
-  std::lock_guard lk(s.mu);
+  base::mutex_lock lk(s.mu);
   s.keys.erase(key);
 }
 
@@ -128,7 +129,7 @@ void dedup_index::committed(std::uint32_t partition, std::uint64_t end_offset) {
   std::vector<std::string> done;
   {
     auto& q = *queues_[partition];
-    std::lock_guard lk(q.mu);
+    base::mutex_lock lk(q.mu);
     // Appends complete in offset order per partition (one flusher), so the
     // queue is sorted; stop at the first entry not yet committed.
     while (!q.keys.empty() && q.keys.front().offset < end_offset) {
@@ -142,7 +143,7 @@ void dedup_index::committed(std::uint32_t partition, std::uint64_t end_offset) {
     for (;;) {
       std::int64_t want = 0;
       {
-        std::lock_guard lk(s.mu);
+        base::mutex_lock lk(s.mu);
         auto it = s.keys.find(key);
         if (it == s.keys.end()) break;
         written = std::max(written, it->second.reserved_exp);
@@ -173,7 +174,7 @@ void dedup_index::committed(std::uint32_t partition, std::uint64_t end_offset) {
 std::size_t dedup_index::pending() const {
   std::size_t n = 0;
   for (std::size_t i = 0; i < kStripes; ++i) {
-    std::lock_guard lk(stripes_[i].mu);
+    base::mutex_lock lk(stripes_[i].mu);
     n += stripes_[i].keys.size();
   }
   return n;

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "adclick/result.h"
+#include "base/mutex.h"
 
 namespace adclick::state {
 class store;
@@ -107,17 +108,17 @@ class dedup_index {
     std::int64_t max_exp = 0;       // the latest expiry a duplicate of it carried
   };
   struct stripe {
-    std::mutex mu;
-    std::unordered_map<std::string, entry> keys;  // guarded by mu
-    std::uint64_t commits = 0;  // guarded by mu: bumped whenever committed() removes keys
+    base::mutex mu;
+    std::unordered_map<std::string, entry> keys GUARDED_BY(mu);
+    std::uint64_t commits GUARDED_BY(mu) = 0;  // bumped whenever committed() removes keys
   };
   struct logged_key {
     std::uint64_t offset;
     std::string key;
   };
   struct partition_queue {
-    std::mutex mu;
-    std::deque<logged_key> keys;  // guarded by mu; appended order (offsets nearly sorted)
+    base::mutex mu;
+    std::deque<logged_key> keys GUARDED_BY(mu);  // appended order (offsets nearly sorted)
   };
 
   stripe& stripe_for(const std::string& key);

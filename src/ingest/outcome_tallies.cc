@@ -1,6 +1,7 @@
 #include "ingest/outcome_tallies.h"
 
 #include "base/floor_div.h"
+#include "base/mutex.h"
 #include "state/store.h"
 
 namespace adclick::ingest {
@@ -8,14 +9,14 @@ namespace adclick::ingest {
 void outcome_tallies::add(std::uint64_t ad_id, std::int64_t event_time_ms, state::tally_kind kind) {
   const std::int64_t minute = base::floor_div(event_time_ms, 60000);
   auto& s = stripes_[ad_id % kStripes];
-  std::lock_guard lk(s.mu);
+  base::mutex_lock lk(s.mu);
   ++s.rows[{ad_id, minute, kind}];
 }
 
 std::error_code outcome_tallies::flush(state::store& store) {
   std::map<key, std::uint64_t> all;
   for (auto& s : stripes_) {
-    std::lock_guard lk(s.mu);
+    base::mutex_lock lk(s.mu);
     for (auto& [k, v] : s.rows) all[k] += v;
     s.rows.clear();
   }
@@ -26,7 +27,7 @@ std::error_code outcome_tallies::flush(state::store& store) {
     // Keep them for the next try.
     for (const auto& [k, v] : all) {
       auto& s = stripes_[std::get<0>(k) % kStripes];
-      std::lock_guard lk(s.mu);
+      base::mutex_lock lk(s.mu);
       s.rows[k] += v;
     }
     return ec;
@@ -37,7 +38,7 @@ std::error_code outcome_tallies::flush(state::store& store) {
 std::size_t outcome_tallies::pending_rows() const {
   std::size_t n = 0;
   for (const auto& s : stripes_) {
-    std::lock_guard lk(s.mu);
+    base::mutex_lock lk(s.mu);
     n += s.rows.size();
   }
   return n;

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "base/mutex.h"
 #include "state/state_format.h"
 
 namespace adclick::state {
@@ -35,8 +36,8 @@ class outcome_tallies {
   static constexpr std::size_t kStripes = 16;
   using key = std::tuple<std::uint64_t, std::int64_t, state::tally_kind>;
   struct stripe {
-    mutable std::mutex mu;
-    std::map<key, std::uint64_t> rows;  // guarded by mu
+    mutable base::mutex mu;
+    std::map<key, std::uint64_t> rows GUARDED_BY(mu);
   };
   stripe stripes_[kStripes];
 };

@@ -1,5 +1,6 @@
 #include "ingest/partitioner.h"
 
+#include "base/mutex.h"
 #include <xxhash.h>
 
 #include <algorithm>
@@ -39,7 +40,7 @@ std::uint64_t partitioner::estimate(const sketch& s, std::uint64_t ad_id) const 
 }
 
 void partitioner::rotate(std::int64_t second) {
-  std::lock_guard lk(rotate_mu_);
+  base::mutex_lock lk(rotate_mu_);
   const std::int64_t cur = second_.load();
   if (second <= cur) return;
   const int next = 1 - current_.load();
@@ -80,7 +81,7 @@ std::uint32_t partitioner::partition_for(std::uint64_t ad_id, std::string_view i
   const bool hot = always_hot_.count(ad_id) != 0 || last_second >= hot_ad_rate_;
   if (last_second >= hot_ad_rate_ && in_this_second == 1) {
     // Once per second per hot ad: remember it for hot_ads().
-    std::lock_guard lk(hot_mu_);
+    base::mutex_lock lk(hot_mu_);
     recent_hot_[ad_id] = {now_ms, last_second};
   }
   if (!hot || fanout_ == 1) return partition_of(ad_id, 0);
@@ -92,7 +93,7 @@ std::uint32_t partitioner::partition_for(std::uint64_t ad_id, std::string_view i
 std::vector<hot_ad> partitioner::hot_ads(std::int64_t now_ms) {
   std::vector<hot_ad> out;
   {
-    std::lock_guard lk(hot_mu_);
+    base::mutex_lock lk(hot_mu_);
     for (auto it = recent_hot_.begin(); it != recent_hot_.end();) {
       if (now_ms - it->second.first > 2000) {
         it = recent_hot_.erase(it);

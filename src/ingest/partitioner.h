@@ -19,6 +19,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/mutex.h"
+
 namespace adclick::ingest {
 
 struct hot_ad {
@@ -63,11 +65,11 @@ class partitioner {
   std::unique_ptr<sketch> sketches_[2];
   std::atomic<int> current_{0};
   std::atomic<std::int64_t> second_{0};
-  std::mutex rotate_mu_;
+  base::mutex rotate_mu_;
 
-  // Ads seen hot recently (for hot_ads()), guarded by hot_mu_.
-  std::mutex hot_mu_;
-  std::unordered_map<std::uint64_t, std::pair<std::int64_t, std::uint64_t>> recent_hot_;
+  // Ads seen hot recently (for hot_ads()).
+  base::mutex hot_mu_;
+  std::unordered_map<std::uint64_t, std::pair<std::int64_t, std::uint64_t>> recent_hot_ GUARDED_BY(hot_mu_);
 };
 
 }  // namespace adclick::ingest

@@ -12,6 +12,7 @@
 
 #include "base/checksum.h"
 #include "base/file_system.h"
+#include "base/mutex.h"
 #include "log/record_format.h"
 
 namespace adclick::log {
@@ -104,18 +105,19 @@ result<std::unique_ptr<segment_archive>> segment_archive::open(const std::string
       error_line = fmt::format("archive: {} line {} is damaged", path, line_no);
       return std::make_error_code(std::errc::illegal_byte_sequence);
     }
+    base::mutex_lock lock(a->mu_);  // not shared yet: for the analysis
     a->entries_[{s.partition, s.base_offset}] = s;
   }
   return a;
 }
 
 bool segment_archive::has(partition_id p, offset_t base_offset) const {
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   return entries_.count({p, base_offset}) != 0;
 }
 
 std::vector<archived_segment> segment_archive::segments() const {
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   std::vector<archived_segment> out;
   out.reserve(entries_.size());
   for (const auto& [k, s] : entries_) out.push_back(s);
@@ -148,7 +150,7 @@ std::error_code segment_archive::add(const std::string& log_dir, partition_id p,
   a.min_event_time_ms = s.min_event_time_ms;
   a.max_event_time_ms = s.max_event_time_ms;
   a.xxh3 = base::checksum64(bytes->data(), bytes->size());
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   if (auto ec = append_line(dir_ + "/" + kManifest, manifest_line(a))) return ec;
   entries_[{p, s.base_offset}] = a;
   return {};

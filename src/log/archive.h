@@ -28,6 +28,7 @@
 #include "adclick/click_archive.h"
 #include "adclick/click_log.h"
 #include "adclick/result.h"
+#include "base/mutex.h"
 #include "log/inspect.h"
 
 namespace adclick::log {
@@ -70,8 +71,8 @@ class segment_archive {
   explicit segment_archive(std::string dir) : dir_(std::move(dir)) {}
 
   const std::string dir_;
-  mutable std::mutex mu_;
-  std::map<std::pair<partition_id, offset_t>, archived_segment> entries_;  // guarded by mu_
+  mutable base::mutex mu_;
+  std::map<std::pair<partition_id, offset_t>, archived_segment> entries_ GUARDED_BY(mu_);
 };
 
 // The archive of the live log in `log_dir`, as the batch layer uses it.

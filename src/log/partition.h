@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adclick/click_log.h"
+#include "base/mutex.h"
 #include "log/log_options.h"
 #include "log/segment.h"
 
@@ -200,16 +201,16 @@ class partition {
 
   // Guarded by segments_mu_: the segment list, oldest first (the last one may
   // be active). The flusher and retention change it; readers look things up.
-  mutable std::shared_mutex segments_mu_;
-  std::vector<std::shared_ptr<segment>> segments_;
-  std::vector<offset_hole> holes_;  // oldest first
-  std::multiset<offset_t> pins_;    // lowest offsets that readers keep from retention
+  mutable base::shared_mutex segments_mu_;
+  std::vector<std::shared_ptr<segment>> segments_ GUARDED_BY(segments_mu_);
+  std::vector<offset_hole> holes_ GUARDED_BY(segments_mu_);  // oldest first
+  std::multiset<offset_t> pins_ GUARDED_BY(segments_mu_);    // lowest offsets that readers keep from retention
 
   // Guarded by pending_mu_.
-  std::mutex pending_mu_;
-  std::vector<pending_chunk> pending_;
-  std::vector<pending_chunk> spare_;  // recycled chunks with capacity
-  bool closed_ = false;
+  base::mutex pending_mu_;
+  std::vector<pending_chunk> pending_ GUARDED_BY(pending_mu_);
+  std::vector<pending_chunk> spare_ GUARDED_BY(pending_mu_);  // recycled chunks with capacity
+  bool closed_ GUARDED_BY(pending_mu_) = false;
 
   // Owned by the flusher thread (and by recover() before it starts).
   std::shared_ptr<segment> active_;  // null until the next write opens one
@@ -231,8 +232,8 @@ class partition {
   // zeros (or data) that are allocated and synced; the flusher writes below it
   // without the lock, and takes extend_mu_ to write at or beyond it, which is
   // also where the preallocator writes zeros (under extend_mu_).
-  std::mutex extend_mu_;
-  std::shared_ptr<segment> prealloc_seg_;     // guarded by extend_mu_
+  base::mutex extend_mu_;
+  std::shared_ptr<segment> prealloc_seg_ GUARDED_BY(extend_mu_);
   std::atomic<std::uint64_t> zeroed_end_{0};  // written under extend_mu_
   std::atomic<std::uint64_t> data_end_{0};    // end of data; written under extend_mu_
 

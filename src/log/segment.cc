@@ -8,6 +8,7 @@
 
 #include "base/bytes.h"
 #include "base/checksum.h"
+#include "base/mutex.h"
 #include "base/wall_time.h"
 #include "log/log_errc.h"
 #include "log/record_format.h"
@@ -95,12 +96,12 @@ std::string segment::index_path() const {
 }
 
 segment_stats segment::stats() const {
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   return stats_;
 }
 
 segment_info segment::info() const {
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   segment_info i;
   i.base_offset = base_offset_;
   i.end_offset = stats_.end_offset;
@@ -113,7 +114,7 @@ segment_info segment::info() const {
 }
 
 std::uint64_t segment::position_for(offset_t offset) const {
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   auto it = std::upper_bound(index_.begin(), index_.end(), offset,
                              [](offset_t o, const sparse_entry& e) { return o < e.offset; });
   if (it == index_.begin()) return format::kSegmentHeaderSize;
@@ -121,19 +122,19 @@ std::uint64_t segment::position_for(offset_t offset) const {
 }
 
 void segment::set_contents(const segment_stats& s, std::vector<sparse_entry> index) {
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   stats_ = s;
   index_ = std::move(index);
 }
 
 void segment::append_contents(const segment_stats& s, const std::vector<sparse_entry>& more) {
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   stats_ = s;
   index_.insert(index_.end(), more.begin(), more.end());
 }
 
 std::error_code segment::sync_data() {
-  std::lock_guard lk(sync_mu_);
+  base::mutex_lock lk(sync_mu_);
   if (poisoned_) return log_errc::fenced;
   if (auto ec = fs_.datasync(fd_)) {
     poisoned_ = true;
@@ -143,14 +144,14 @@ std::error_code segment::sync_data() {
 }
 
 bool segment::poisoned() const {
-  std::lock_guard lk(sync_mu_);
+  base::mutex_lock lk(sync_mu_);
   return poisoned_;
 }
 
 std::error_code segment::seal() {
   std::string bytes;
   {
-    std::lock_guard lk(mu_);
+    base::mutex_lock lk(mu_);
     bytes = encode_index(partition_, base_offset_, stats_, index_);
   }
   // The records must be durable before the index that describes them.

@@ -10,6 +10,7 @@
 
 #include "adclick/click_log.h"
 #include "base/file_system.h"
+#include "base/mutex.h"
 
 namespace adclick::log {
 
@@ -106,12 +107,12 @@ class segment {
   std::atomic<std::uint64_t> durable_bytes_{0};
   std::atomic<bool> sealed_{false};
 
-  mutable std::mutex sync_mu_;
-  bool poisoned_ = false;  // guarded by sync_mu_
+  mutable base::mutex sync_mu_;
+  bool poisoned_ GUARDED_BY(sync_mu_) = false;
 
-  mutable std::mutex mu_;
-  segment_stats stats_;              // guarded by mu_
-  std::vector<sparse_entry> index_;  // guarded by mu_
+  mutable base::mutex mu_;
+  segment_stats stats_ GUARDED_BY(mu_);
+  std::vector<sparse_entry> index_ GUARDED_BY(mu_);
 };
 
 // Encodes / decodes an index file (record_format.h describes the layout).

@@ -7,6 +7,7 @@
 
 #include "base/bytes.h"
 #include "base/file_system.h"
+#include "base/mutex.h"
 #include "base/wall_time.h"
 #include "log/journal.h"
 #include "log/log_errc.h"
@@ -310,7 +311,7 @@ result<std::unique_ptr<segmented_log>> segmented_log::open(log_options options, 
 }
 
 void segmented_log::start() {
-  std::lock_guard lk(mu_);
+  base::mutex_lock lk(mu_);
   if (started_ || stopping_) return;
   started_ = true;
   flusher_ = std::thread([this] { flusher_loop(); });
@@ -326,14 +327,16 @@ void segmented_log::start() {
 
 void segmented_log::preallocator_loop() {
   const std::uint64_t ahead = std::min(options_.preallocate, options_.segment_size);
-  std::unique_lock lk(mu_);
+  base::mutex_lock lk(mu_);
   while (!stopping_.load()) {
     lk.unlock();
     for (auto& p : partitions_) {
       if (p->wants_preallocation(ahead)) p->extend_preallocation(ahead);
     }
     lk.lock();
-    prealloc_cv_.wait_for(lk, std::chrono::milliseconds(2), [&] { return stopping_.load(); });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    while (!stopping_.load() && lk.wait_until(prealloc_cv_, until)) {
+    }
   }
 }
 
@@ -342,7 +345,7 @@ void segmented_log::stop() {
   std::thread preallocator;
   bool never_started = false;
   {
-    std::lock_guard lk(mu_);
+    base::mutex_lock lk(mu_);
     if (stop_called_) return;
     stop_called_ = true;
     stopping_.store(true);
@@ -366,7 +369,7 @@ void segmented_log::stop() {
     final_sync_ok_ = sync_all_active();
   }
   // The checkpoint thread finishes a job it holds, then ends.
-  { std::lock_guard lk(checkpoint_mu_); }
+  { base::mutex_lock lk(checkpoint_mu_); }
   checkpoint_cv_.notify_all();
   if (checkpointer_.joinable()) checkpointer_.join();
   // Every segment synced: the journal's records are redundant, so the next
@@ -414,7 +417,7 @@ void segmented_log::append(partition_id p, const click_record& r, append_handler
       break;
   }
   if (!work_.exchange(true)) {
-    std::lock_guard lk(mu_);
+    base::mutex_lock lk(mu_);
     work_cv_.notify_one();
   }
 }
@@ -433,10 +436,10 @@ std::uint64_t segmented_log::durable_generation() const {
 
 std::uint64_t segmented_log::wait_durable(std::uint64_t seen,
                                           std::chrono::steady_clock::time_point deadline) const {
-  std::unique_lock lk(mu_);
-  durable_cv_.wait_until(lk, deadline, [&] {
-    return generation_.load(std::memory_order_relaxed) != seen || stopping_.load();
-  });
+  base::mutex_lock lk(mu_);
+  while (generation_.load(std::memory_order_relaxed) == seen && !stopping_.load() &&
+         lk.wait_until(durable_cv_, deadline)) {
+  }
   return generation_.load(std::memory_order_relaxed);
 }
 
@@ -543,7 +546,7 @@ bool segmented_log::run_batch_once(bool& more) {
   pending_bytes_.fetch_sub(taken, std::memory_order_relaxed);
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
   {
-    std::lock_guard lk(mu_);
+    base::mutex_lock lk(mu_);
     generation_.fetch_add(1, std::memory_order_release);
   }
   durable_cv_.notify_all();
@@ -585,7 +588,7 @@ void segmented_log::maybe_switch_journal() {
   last_switch_ = std::chrono::steady_clock::now();
   checkpoint_idle_.store(false, std::memory_order_release);
   {
-    std::lock_guard lk(checkpoint_mu_);
+    base::mutex_lock lk(checkpoint_mu_);
     checkpoint_job_ = std::move(job);
     checkpoint_pending_ = true;
   }
@@ -593,9 +596,9 @@ void segmented_log::maybe_switch_journal() {
 }
 
 void segmented_log::checkpoint_loop() {
-  std::unique_lock lk(checkpoint_mu_);
+  base::mutex_lock lk(checkpoint_mu_);
   for (;;) {
-    checkpoint_cv_.wait(lk, [&] { return checkpoint_pending_ || stopping_.load(); });
+    while (!checkpoint_pending_ && !stopping_.load()) lk.wait(checkpoint_cv_);
     if (!checkpoint_pending_) return;
     auto job = std::move(checkpoint_job_);
     lk.unlock();
@@ -634,9 +637,9 @@ void segmented_log::flusher_loop() {
   auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
   for (;;) {
     {
-      std::unique_lock lk(mu_);
-      work_cv_.wait_until(lk, next_maintenance,
-                          [&] { return work_.load() || stopping_.load(); });
+      base::mutex_lock lk(mu_);
+      while (!work_.load() && !stopping_.load() && lk.wait_until(work_cv_, next_maintenance)) {
+      }
     }
     if (stopping_.load()) break;
     if (work_.exchange(false)) {
@@ -670,7 +673,7 @@ void segmented_log::flusher_loop() {
 }
 
 bool segmented_log::fence() {
-  std::lock_guard lk(fence_mu_);
+  base::mutex_lock lk(fence_mu_);
   if (fenced_.load()) return false;
   stats_.sync_failures.fetch_add(1, std::memory_order_relaxed);
   // The marker first: once appends are refused, a restart must find it.

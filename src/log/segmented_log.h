@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "adclick/click_log.h"
+#include "base/mutex.h"
 #include "log/journal.h"
 #include "log/log_options.h"
 #include "log/partition.h"
@@ -103,16 +104,16 @@ class segmented_log final : public click_log {
   std::chrono::steady_clock::time_point last_switch_{};  // flusher-owned
   // Checkpoint hand-off: the flusher sets a job when checkpoint_idle_ is true;
   // the checkpoint thread syncs the job's segments, then sets it true again.
-  std::mutex checkpoint_mu_;
+  base::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
-  std::vector<std::shared_ptr<segment>> checkpoint_job_;  // guarded by checkpoint_mu_
-  bool checkpoint_pending_ = false;                       // guarded by checkpoint_mu_
+  std::vector<std::shared_ptr<segment>> checkpoint_job_ GUARDED_BY(checkpoint_mu_);
+  bool checkpoint_pending_ GUARDED_BY(checkpoint_mu_) = false;
   std::atomic<bool> checkpoint_idle_{true};
   std::thread checkpointer_;
 
   log_stats stats_;
   std::atomic<bool> fenced_{false};  // set once, under fence_mu_
-  std::mutex fence_mu_;
+  base::mutex fence_mu_;
   bool final_sync_ok_ = false;  // flusher: every active segment synced at stop
 
   // Wakes the flusher: set by appenders, cleared by the flusher (under mu_
@@ -120,15 +121,15 @@ class segmented_log final : public click_log {
   std::atomic<bool> work_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> pending_bytes_{0};
-  mutable std::mutex mu_;
+  mutable base::mutex mu_;
   std::condition_variable work_cv_;                 // flusher waits on it
   mutable std::condition_variable durable_cv_;      // consumers wait on it
   std::atomic<std::uint64_t> generation_{0};        // changes under mu_
   std::thread flusher_;       // owned by start()/stop()
   std::thread preallocator_;  // owned by start()/stop()
   std::condition_variable prealloc_cv_;  // the preallocator sleeps on it (with mu_)
-  bool started_ = false;      // guarded by mu_
-  bool stop_called_ = false;  // guarded by mu_
+  bool started_ GUARDED_BY(mu_) = false;
+  bool stop_called_ GUARDED_BY(mu_) = false;
 
   // Owned by the flusher thread (by stop() when it never started).
   std::vector<std::vector<pending_chunk>> batches_;

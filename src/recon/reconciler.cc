@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/error_category.h"
+#include "base/mutex.h"
 #include "base/wall_time.h"
 
 namespace adclick::recon {
@@ -66,7 +67,7 @@ std::error_code reconciler::save(const report& r) {
 result<report> reconciler::new_report(std::int64_t from_ms, std::int64_t to_ms, trigger by) {
   std::uint64_t id = 0;
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     if (next_id_ == 0) {
       auto last = store_.last_report_id();
       if (!last) return last.error();
@@ -113,7 +114,7 @@ std::error_code reconciler::start() {
     if (auto ec = save(*r)) return ec;
   }
   if (auto rt = store_.get_reconciled_through(); rt && *rt) raise_delete_floors(**rt, false);
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   if (running_ || stopping_) return reconciler_errc::stopped;
   queue_.assign(unfinished.begin(), unfinished.end());
   running_ = true;
@@ -123,27 +124,27 @@ std::error_code reconciler::start() {
 
 void reconciler::stop() {
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     stopping_ = true;
     if (current_cancel_ != nullptr) current_cancel_->cancel();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   running_ = false;
 }
 
 result<report> reconciler::request(std::int64_t from_ms, std::int64_t to_ms, trigger by) {
   if (from_ms >= to_ms) return reconciler_errc::bad_range;
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     if (!running_ || stopping_) return reconciler_errc::stopped;
     if (queue_.size() >= o_.max_queued) return reconciler_errc::queue_full;
   }
   auto r = new_report(from_ms, to_ms, by);
   if (!r) return r;
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     queue_.push_back(r->id);
   }
   cv_.notify_all();
@@ -210,13 +211,13 @@ void reconciler::execute(report& r, cancel_token& cancel) {
     spdlog::error("recon: run {}: cannot store its report: {}", r.id, ec.message());
   }
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     current_cancel_ = &cancel;
     if (stopping_) cancel.cancel();
   }
   const auto ec = recount(log_, store_, o_.recount, r, cancel);
   {
-    std::lock_guard lock(mu_);
+    base::mutex_lock lock(mu_);
     current_cancel_ = nullptr;
   }
 #if defined(__GLIBC__)
@@ -262,7 +263,7 @@ void reconciler::execute(report& r, cancel_token& cancel) {
       r.records_in_range, r.duplicates_found, r.late_included, r.corrupt_stretches, r.rows_corrected,
       r.rows_checked, r.drift_net, r.drift_abs, r.duration_ms, r.error.empty() ? "" : ": " + r.error);
 
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   switch (r.state) {
     case run_state::done:
       ++totals_.runs_done;
@@ -297,12 +298,12 @@ void reconciler::raise_delete_floors(std::int64_t reconciled_through_ms, bool ar
         if (auto ec = o_.archive->add(p, s)) {
           spdlog::error("recon: archiving segment {} of partition {} failed (kept in the log): {}",
                         s.base_offset, p, ec.message());
-          std::lock_guard lock(mu_);
+          base::mutex_lock lock(mu_);
           ++totals_.archive_failures;
           break;
         }
         spdlog::info("recon: archived segment {} of partition {} ({} records)", s.base_offset, p, s.records);
-        std::lock_guard lock(mu_);
+        base::mutex_lock lock(mu_);
         ++totals_.segments_archived;
       }
       floor = s.end_offset;
@@ -326,8 +327,9 @@ void reconciler::thread_main() {
   for (;;) {
     std::optional<std::uint64_t> id;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_periodic, [&] { return stopping_ || !queue_.empty(); });
+      base::mutex_lock lock(mu_);
+      while (!stopping_ && queue_.empty() && lock.wait_until(cv_, next_periodic)) {
+      }
       if (stopping_) return;
       if (!queue_.empty()) {
         id = queue_.front();
@@ -361,7 +363,7 @@ void reconciler::thread_main() {
 }
 
 reconciler_totals reconciler::totals() const {
-  std::lock_guard lock(mu_);
+  base::mutex_lock lock(mu_);
   return totals_;
 }
 

@@ -26,6 +26,7 @@
 #include "adclick/click_archive.h"
 #include "adclick/click_log.h"
 #include "adclick/result.h"
+#include "base/mutex.h"
 #include "recon/recount.h"
 #include "recon/report.h"
 #include "state/store.h"
@@ -109,14 +110,14 @@ class reconciler {
   state::store& store_;
   const reconciler_options o_;
 
-  mutable std::mutex mu_;
+  mutable base::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::uint64_t> queue_;  // guarded by mu_: report ids waiting
-  std::uint64_t next_id_ = 0;        // guarded by mu_; 0: not loaded yet
-  bool running_ = false;             // guarded by mu_
-  bool stopping_ = false;            // guarded by mu_
-  cancel_token* current_cancel_ = nullptr;  // guarded by mu_: the run in progress
-  reconciler_totals totals_;         // guarded by mu_
+  std::deque<std::uint64_t> queue_ GUARDED_BY(mu_);  // report ids waiting
+  std::uint64_t next_id_ GUARDED_BY(mu_) = 0;        // 0: not loaded yet
+  bool running_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  cancel_token* current_cancel_ GUARDED_BY(mu_) = nullptr;  // the run in progress
+  reconciler_totals totals_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -34,6 +34,7 @@
 #include <system_error>
 
 #include "adclick/click_log.h"
+#include "base/mutex.h"
 #include "recon/report.h"
 #include "state/store.h"
 
@@ -52,7 +53,7 @@ class cancel_token {
  public:
   void cancel() {
     {
-      std::lock_guard lock(mu_);
+      base::mutex_lock lock(mu_);
       cancelled_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
@@ -60,12 +61,15 @@ class cancel_token {
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
   // Sleeps up to d; true if cancelled meanwhile (or before).
   bool sleep_for(std::chrono::nanoseconds d) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, d, [&] { return cancelled(); });
+    base::mutex_lock lock(mu_);
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (!cancelled() && lock.wait_until(cv_, until)) {
+    }
+    return cancelled();
   }
 
  private:
-  std::mutex mu_;
+  base::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> cancelled_{false};
 };
