@@ -204,10 +204,8 @@ bool engine::serve_api(std::string& error_line) {
   api_ctx_.workers = api_workers_.get();
   api_ctx_.admin_token = cfg_.auth.admin_token;
   api_ctx_.advertiser_keys = cfg_.auth.advertiser_keys;
-  const std::string& host = cfg_.server.listen.host;
-  api_ctx_.public_base_url = fmt::format("{}://{}:{}", tls() ? "https" : "http",
-                                         host.find(':') != std::string::npos ? "[" + host + "]" : host,
-                                         server_->port());
+  api_ctx_.public_base_url = std::string(tls() ? "https://" : "http://") +
+                             config::to_string(config::endpoint{cfg_.server.listen.host, server_->port()});
   http::router routes;
   api::add_routes(routes, api_ctx_);
   if (auto ec = server_->serve_routes(std::move(routes))) {

@@ -8,16 +8,6 @@
 #include "ingest/signature.h"
 
 namespace adclick::app {
-namespace {
-
-// server.listen as a URL ("http://[::1]:8080").
-std::string listen_url(const config::config& cfg) {
-  const auto& l = cfg.server.listen;
-  return "http://" + (l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) + ":" +
-         std::to_string(l.port);
-}
-
-}  // namespace
 
 int sign_click_url(const config::config& cfg, const sign_request& r) {
   auto ttl = base::parse_duration(r.ttl);
@@ -40,7 +30,7 @@ int sign_click_url(const config::config& cfg, const sign_request& r) {
   }
   const ingest::signer signer(cfg.signing.keys, cfg.signing.current_key, cfg.signing.max_validity.count() / 1000);
   const std::int64_t exp = base::wall_now_s() + ttl->count() / 1000;
-  std::string base_url = r.base_url.empty() ? listen_url(cfg) : r.base_url;
+  std::string base_url = r.base_url.empty() ? "http://" + config::to_string(cfg.server.listen) : r.base_url;
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
   std::printf("%s/click?adId=%llu&impressionId=%s&signature=%s\n", base_url.c_str(),
               static_cast<unsigned long long>(*ad), impression.c_str(), signer.sign(*ad, impression, exp).c_str());

@@ -21,7 +21,6 @@ class CAPABILITY("mutex") mutex {
  public:
   void lock() ACQUIRE() { mu_.lock(); }
   void unlock() RELEASE() { mu_.unlock(); }
-  bool try_lock() TRY_ACQUIRE(true) { return mu_.try_lock(); }
   // The mutex itself, for a condition variable's wait (mutex_lock::wait).
   std::mutex& native() { return mu_; }
 
@@ -54,14 +53,6 @@ class SCOPED_CAPABILITY mutex_lock {
     std::unique_lock<std::mutex> lk(mu_.native(), std::adopt_lock);
     cv.wait(lk);
     lk.release();
-  }
-  // The same, for at most `d`; false when it timed out.
-  template <class Rep, class Period>
-  bool wait_for(std::condition_variable& cv, std::chrono::duration<Rep, Period> d) {
-    std::unique_lock<std::mutex> lk(mu_.native(), std::adopt_lock);
-    const auto status = cv.wait_for(lk, d);
-    lk.release();
-    return status == std::cv_status::no_timeout;
   }
   // The same, until `t`; false when it timed out.
   template <class Clock, class Duration>
