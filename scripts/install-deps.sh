@@ -14,6 +14,7 @@ packages=(
   libjemalloc-dev         # the server's allocator
   catch2                  # tests
   libfmt-dev libspdlog-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  librdkafka-dev          # the Kafka log backend and its mock cluster (tests, demo)
   libbenchmark-dev        # bench/
   chromium                # the dashboard's browser test (headless)
   clang libclang-rt-14-dev  # the fuzz targets (libFuzzer, sanitizer runtimes)

@@ -33,4 +33,17 @@ int import_ads(const config::config& cfg, const std::string& file);
 // damaged.
 int inspect_log(const std::string& dir);
 
+struct kafka_mock_request {
+  int brokers = 3;
+  int partitions = 8;
+  int replication = 0;  // 0: 3, or brokers if fewer
+  std::string topic = "clicks";
+  std::string counts_topic = "adclick-counts";
+};
+// `adclick kafka-mock`: runs librdkafka's mock cluster until SIGTERM or
+// SIGINT, with both topics created; prints `bootstrap_servers = "..."` as the
+// first line on stdout, and takes commands on stdin (down N, up N, leader
+// TOPIC PARTITION BROKER). 2 on a bad argument.
+int run_kafka_mock(const kafka_mock_request& r);
+
 }  // namespace adclick::app

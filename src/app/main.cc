@@ -160,6 +160,21 @@ void add_reconcile(CLI::App& app, command& run) {
   });
 }
 
+void add_kafka_mock(CLI::App& app, command& run) {
+  auto* cmd = app.add_subcommand(
+      "kafka-mock",
+      "Run librdkafka's mock Kafka cluster (loopback brokers, records in memory) until SIGTERM, for tests and "
+      "demos of log.backend = \"kafka\"; not a broker for production. The first line on stdout is "
+      "bootstrap_servers = \"...\" for [kafka]; stdin takes: down N | up N | leader TOPIC PARTITION BROKER");
+  auto req = std::make_shared<adclick::app::kafka_mock_request>();
+  cmd->add_option("--brokers", req->brokers, "Brokers, 1 to 16 (default 3)");
+  cmd->add_option("--partitions", req->partitions, "Partitions of each topic, 1 to 4096 (default 8)");
+  cmd->add_option("--replication", req->replication, "Replication factor, 1 to --brokers (default 3, or --brokers if fewer)");
+  cmd->add_option("--topic", req->topic, "The click topic (default clicks)");
+  cmd->add_option("--counts-topic", req->counts_topic, "The counts topic (default adclick-counts)");
+  cmd->callback([&run, req] { run = [req] { return adclick::app::run_kafka_mock(*req); }; });
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"adclick: ad click aggregator (signed click redirects, exact per-minute counts)", "adclick"};
   app.require_subcommand(1);
@@ -171,6 +186,7 @@ int run(int argc, char** argv) {
   add_sign(app, chosen);
   add_ads(app, chosen);
   add_reconcile(app, chosen);
+  add_kafka_mock(app, chosen);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

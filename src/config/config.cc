@@ -4,6 +4,7 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -33,6 +34,33 @@ constexpr std::size_t kMinSigningKeyBytes = 16;
 constexpr std::size_t kMaxKidLength = 32;
 constexpr std::size_t kMaxAdvertiserIdLength = 64;
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+constexpr std::size_t kMaxNodeIdLength = 64;
+
+// librdkafka properties adclick sets itself: what a 302 and a commit mean
+// depends on them.
+constexpr std::string_view kOwnKafkaProperties[] = {
+    "bootstrap.servers", "metadata.broker.list", "group.id", "enable.idempotence",
+    "acks", "request.required.acks", "enable.auto.commit", "enable.auto.offset.store",
+    "auto.offset.reset", "isolation.level", "transactional.id", "partitioner"};
+
+// Checks one property against librdkafka's own list and rules. Empty when
+// it is accepted, else what is wrong.
+std::string check_kafka_property(const std::string& name, const std::string& value) {
+  std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)> conf(rd_kafka_conf_new(),
+                                                                     &rd_kafka_conf_destroy);
+  char why[512] = {0};
+  switch (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), why, sizeof why)) {
+    case RD_KAFKA_CONF_OK:
+      return {};
+    case RD_KAFKA_CONF_UNKNOWN:
+      return "librdkafka has no such property";
+    case RD_KAFKA_CONF_INVALID:
+      break;
+  }
+  std::string text = why;
+  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return text.empty() ? std::string("librdkafka refuses the value") : text;
+}
 
 // Every table and key the config knows. Keys of signing.keys and
 // auth.advertiser_keys are ids chosen by the user, validated on their own.
@@ -47,8 +75,10 @@ const table_schema kSchema[] = {
       "max_body_size", "tls_cert", "tls_key", "redirect_listen"}},
     {"storage", {"data_dir", "ads_file", "archive_dir"}},
     {"log",
-     {"partitions", "durability", "retention", "segment_size", "segment_age", "batch_max_bytes",
+     {"backend", "partitions", "durability", "retention", "segment_size", "segment_age", "batch_max_bytes",
       "batch_max_delay", "preallocate", "journal_size", "append_timeout"}},
+    {"kafka", {"bootstrap_servers", "topic", "counts_topic", "group", "properties"}},
+    {"node", {"id", "roles"}},
     {"signing", {"current_key", "keys", "max_validity"}},
     {"ingest", {"hot_ad_rate", "hot_fanout", "hot_ads", "ad_cache"}},
     {"aggregation", {"shards", "flush_interval", "allowed_lateness", "max_out_of_orderness"}},
@@ -123,6 +153,8 @@ class parser {
     read_server(c.server);
     read_storage(c.storage);
     read_log(c.log);
+    read_kafka(c.kafka);
+    read_node(c.node);
     read_signing(c.signing);
     read_ingest(c.ingest);
     read_aggregation(c.aggregation);
@@ -340,6 +372,9 @@ class parser {
     constexpr std::string_view t = "log";
     static const std::pair<std::string_view, log_durability> kDurability[] = {
         {"sync", log_durability::sync}, {"os", log_durability::os}};
+    static const std::pair<std::string_view, log_backend> kBackends[] = {
+        {"embedded", log_backend::embedded}, {"kafka", log_backend::kafka}};
+    read_enum(t, "backend", kBackends, o.backend);
     read_int(t, "partitions", 1, 4096, o.partitions);
     read_enum(t, "durability", kDurability, o.durability);
     read_duration(t, "retention", std::chrono::minutes(1), std::nullopt, o.retention);
@@ -351,6 +386,95 @@ class parser {
     read_size(t, "preallocate", 0, base::kGiB, o.preallocate);
     read_size(t, "journal_size", 64 * base::kKiB, base::kGiB, o.journal_size);
     read_duration(t, "append_timeout", milliseconds(10), std::chrono::minutes(10), o.append_timeout);
+  }
+
+  void read_kafka(kafka_options& o) {
+    constexpr std::string_view t = "kafka";
+    read_string(t, "bootstrap_servers", o.bootstrap_servers);
+    read_string(t, "topic", o.topic);
+    read_string(t, "counts_topic", o.counts_topic);
+    read_string(t, "group", o.group);
+    for (const auto* name : {&o.topic, &o.counts_topic}) {
+      // Kafka's own rule for topic names.
+      if (!matches_id(*name, 249, "._-")) {
+        fail(config_errc::invalid_value, path(t, name == &o.topic ? "topic" : "counts_topic"),
+             fmt::format("must be 1 to 249 characters of A-Z a-z 0-9 . _ - (got {})",
+                         quote_toml_string(*name, 64)));
+        return;
+      }
+    }
+    const auto* node = find(t, "properties");
+    if (node == nullptr) return;
+    const auto* props = node->as_table();
+    if (props == nullptr) {
+      fail_value("kafka.properties", "must be a table of \"librdkafka.property\" = value", *node);
+      return;
+    }
+    for (const auto& [key, value] : *props) {
+      const std::string name(key.str());
+      const std::string label = path("kafka.properties", name);
+      if (std::find(std::begin(kOwnKafkaProperties), std::end(kOwnKafkaProperties), name) !=
+          std::end(kOwnKafkaProperties)) {
+        fail(config_errc::invalid_value, label,
+             "adclick sets this property itself (see docs/config-reference.md, [kafka])");
+        return;
+      }
+      std::string text;
+      if (const auto* i = value.as_integer()) {
+        text = std::to_string(i->get());
+      } else if (const auto* b = value.as_boolean()) {
+        text = b->get() ? "true" : "false";
+      } else if (value.is_string()) {
+        auto secret = read_secret(label, value);
+        if (!secret) return;
+        text = std::move(*secret);
+      } else {
+        fail_value(label, "must be a string, an integer or a boolean", value);
+        return;
+      }
+      if (auto why = check_kafka_property(name, text); !why.empty()) {
+        // librdkafka's message may quote the value: not for a secret.
+        if (is_secret_kafka_property(name)) why = "librdkafka refuses the value";
+        fail(config_errc::invalid_value, label, why);
+        return;
+      }
+      o.properties.emplace(name, std::move(text));
+    }
+  }
+
+  void read_node(node_options& o) {
+    constexpr std::string_view t = "node";
+    read_string(t, "id", o.id);
+    if (!o.id.empty() && !matches_id(o.id, kMaxNodeIdLength, "._-")) {
+      fail(config_errc::invalid_value, "node.id",
+           fmt::format("must be 1 to 64 characters of A-Z a-z 0-9 . _ - (got {})",
+                       quote_toml_string(o.id, 64)));
+      return;
+    }
+    const auto* node = find(t, "roles");
+    if (node == nullptr) return;
+    constexpr std::string_view rule =
+        "must be a non-empty array of distinct roles from \"front\", \"aggregate\", \"query\"";
+    const auto* roles = node->as_array();
+    if (roles == nullptr || roles->empty()) {
+      fail_value("node.roles", rule, *node);
+      return;
+    }
+    node_roles r{false, false, false};
+    for (std::size_t i = 0; i < roles->size(); ++i) {
+      const auto& element = *roles->get(i);
+      const auto* s = element.as_string();
+      bool* slot = nullptr;
+      if (s != nullptr && s->get() == "front") slot = &r.front;
+      if (s != nullptr && s->get() == "aggregate") slot = &r.aggregate;
+      if (s != nullptr && s->get() == "query") slot = &r.query;
+      if (slot == nullptr || *slot) {
+        fail_value(fmt::format("node.roles[{}]", i), rule, element);
+        return;
+      }
+      *slot = true;
+    }
+    o.roles = r;
   }
 
   void read_signing(signing_options& o) {
@@ -543,6 +667,7 @@ class parser {
                        c.log.partitions, c.aggregation.shards));
       return;
     }
+    if (!check_backend(c)) return;
     if (c.signing.keys.empty()) {
       fail(config_errc::missing_value, "signing.keys",
            "at least one key is required, e.g. keys = { k1 = \"<base64 of 32 random bytes>\" }");
@@ -581,6 +706,34 @@ class parser {
         return;
       }
     }
+  }
+
+  bool check_backend(const config& c) {
+    if (c.log.backend == log_backend::embedded) {
+      if (!(c.node.roles == node_roles{})) {
+        fail(config_errc::invalid_value, "node.roles",
+             "the embedded log serves one process, which does every role; split the roles "
+             "over several nodes with log.backend = \"kafka\"");
+        return false;
+      }
+      return true;
+    }
+    if (c.kafka.bootstrap_servers.empty()) {
+      fail(config_errc::missing_value, "kafka.bootstrap_servers",
+           "is required with log.backend = \"kafka\", e.g. \"broker1:9092,broker2:9092\"");
+      return false;
+    }
+    if (c.node.id.empty()) {
+      fail(config_errc::missing_value, "node.id",
+           "is required with log.backend = \"kafka\": a name unique among the nodes, e.g. "
+           "\"node-1\"");
+      return false;
+    }
+    if (c.kafka.topic == c.kafka.counts_topic) {
+      fail(config_errc::invalid_value, "kafka.counts_topic", "must differ from kafka.topic");
+      return false;
+    }
+    return true;
   }
 
   // All constant after construction, except the first failure.

@@ -56,13 +56,22 @@ struct storage_options {
   std::optional<std::string> archive_dir;  // where expired segments go
 };
 
+// Where the click log lives.
+enum class log_backend {
+  embedded,  // segment files in storage.data_dir: one host
+  kafka,     // a Kafka topic ([kafka]): several nodes
+};
+
 enum class log_durability {
   sync,  // 302 after fdatasync of the record
   os,    // 302 after write(2): survives a process crash, not a power loss
 };
 
-// [log]: the partitioned click log.
+// [log]: the partitioned click log. With backend "kafka" only partitions
+// (the topic's partition count, checked at start) and append_timeout apply;
+// the rest describe the embedded log's files.
 struct log_options {
+  log_backend backend = log_backend::embedded;
   int partitions = 8;  // 1..4096
   log_durability durability = log_durability::sync;
   std::chrono::milliseconds retention{std::chrono::hours(7 * 24)};  // >= 1m
@@ -78,6 +87,36 @@ struct log_options {
   // 10ms..10m: a click still waiting to be written this long after it
   // arrived is answered as `unrecorded` and never written.
   std::chrono::milliseconds append_timeout{std::chrono::seconds(5)};
+};
+
+// [kafka]: the Kafka backend (log.backend = "kafka").
+struct kafka_options {
+  std::string bootstrap_servers;  // "host:port,..."; required with backend "kafka"
+  std::string topic = "clicks";   // the click log
+  std::string counts_topic = "adclick-counts";  // absolute partial counts
+  std::string group = "adclick";  // the aggregators' consumer group
+  // Passed to librdkafka as written (TLS, SASL, timeouts), after adclick's
+  // own settings; each is checked by librdkafka when the config is read.
+  // The ones adclick must set itself (acks, idempotence, group, offsets
+  // handling) are refused. Values may be "env:NAME".
+  std::map<std::string, std::string> properties;
+};
+
+// What a node does (any non-empty set). With the embedded log, a node does
+// all three.
+struct node_roles {
+  bool front = true;      // /click: verify, produce, 302
+  bool aggregate = true;  // the speed and batch layers over its partitions
+  bool query = true;      // the query API and dashboard, over the counts topic
+  bool operator==(const node_roles&) const = default;
+};
+
+// [node]: this process among several on one Kafka cluster.
+struct node_options {
+  // Unique per node, 1 to 64 of A-Z a-z 0-9 . _ -; required with backend
+  // "kafka" (it names the node to the brokers and in its partial counts).
+  std::string id;
+  node_roles roles;
 };
 
 // [signing]: click signature keys.
@@ -138,6 +177,8 @@ struct config {
   server_options server;
   storage_options storage;
   log_options log;
+  kafka_options kafka;
+  node_options node;
   signing_options signing;
   ingest_options ingest;
   aggregation_options aggregation;
@@ -184,6 +225,11 @@ std::string describe(const config& c);
 // config/adclick.toml, so the server can warn that they must be replaced.
 bool uses_demo_secrets(const config& c);
 
+// Whether a librdkafka property's value is a secret (passwords, keys):
+// masked by describe() and never echoed in errors.
+bool is_secret_kafka_property(std::string_view name);
+
+std::string_view to_string(log_backend b);
 std::string_view to_string(log_durability d);
 std::string_view to_string(io_model m);
 std::string_view to_string(log_level l);

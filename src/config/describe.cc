@@ -52,6 +52,22 @@ class toml_writer {
 
 }  // namespace
 
+bool is_secret_kafka_property(std::string_view name) {
+  return name.find("password") != std::string_view::npos ||
+         name.find("secret") != std::string_view::npos || name == "ssl.key.pem" ||
+         name == "ssl_key" || name == "sasl.oauthbearer.config";
+}
+
+std::string_view to_string(log_backend b) {
+  switch (b) {
+    case log_backend::embedded:
+      return "embedded";
+    case log_backend::kafka:
+      return "kafka";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(log_durability d) {
   switch (d) {
     case log_durability::sync:
@@ -113,6 +129,7 @@ std::string describe(const config& c) {
   w.optional_str("archive_dir", c.storage.archive_dir);
 
   w.table("log");
+  w.str("backend", to_string(c.log.backend));
   w.integer("partitions", c.log.partitions);
   w.str("durability", to_string(c.log.durability));
   w.duration("retention", c.log.retention);
@@ -123,6 +140,35 @@ std::string describe(const config& c) {
   w.size("preallocate", c.log.preallocate);
   w.size("journal_size", c.log.journal_size);
   w.duration("append_timeout", c.log.append_timeout);
+
+  w.table("kafka");
+  w.optional_str("bootstrap_servers", c.kafka.bootstrap_servers.empty()
+                                          ? std::nullopt
+                                          : std::optional(c.kafka.bootstrap_servers));
+  w.str("topic", c.kafka.topic);
+  w.str("counts_topic", c.kafka.counts_topic);
+  w.str("group", c.kafka.group);
+  if (c.kafka.properties.empty()) w.raw("properties", "{}");
+  if (!c.kafka.properties.empty()) {
+    w.table("kafka.properties");
+    for (const auto& [name, value] : c.kafka.properties) {
+      if (is_secret_kafka_property(name)) {
+        w.raw(name, kMasked);
+      } else {
+        w.str(name, value);
+      }
+    }
+  }
+
+  w.table("node");
+  w.optional_str("id", c.node.id.empty() ? std::nullopt : std::optional(c.node.id));
+  std::string roles;
+  for (const auto& [on, name] : {std::pair{c.node.roles.front, "front"},
+                                 std::pair{c.node.roles.aggregate, "aggregate"},
+                                 std::pair{c.node.roles.query, "query"}}) {
+    if (on) roles += fmt::format("{}\"{}\"", roles.empty() ? "" : ", ", name);
+  }
+  w.raw("roles", "[" + roles + "]");
 
   w.table("signing");
   w.str("current_key", c.signing.current_key);

@@ -750,5 +750,102 @@ TEST_CASE("the reference doc and the default file cover every key", "[config]") 
     CHECK(doc.find("| `" + key + "` |") != std::string::npos);
     CHECK(toml.find(key + " = ") != std::string::npos);
   }
-  CHECK(keys == 42);
+  CHECK(keys == 50);
+}
+
+TEST_CASE("the kafka backend: its keys, the node's roles, and what each needs", "[config]") {
+  const std::vector<std::pair<std::string, std::string>> kafka = {
+      {"log.backend", "\"kafka\""},
+      {"kafka.bootstrap_servers", "\"127.0.0.1:9092\""},
+      {"node.id", "\"node-1\""}};
+  auto with = [&](std::vector<std::pair<std::string, std::string>> more) {
+    auto all = kafka;
+    all.insert(all.end(), more.begin(), more.end());
+    return make_toml(all);
+  };
+
+  auto p = parse(make_toml());
+  REQUIRE(p.result.has_value());
+  CHECK(p.result->log.backend == log_backend::embedded);
+  CHECK(p.result->kafka.topic == "clicks");
+  CHECK(p.result->kafka.counts_topic == "adclick-counts");
+  CHECK(p.result->kafka.group == "adclick");
+  CHECK(p.result->node.roles == node_roles{true, true, true});
+
+  p = parse(with({{"kafka.topic", "\"c2\""},
+                  {"kafka.counts_topic", "\"k2\""},
+                  {"kafka.group", "\"g2\""},
+                  {"node.roles", "[\"query\", \"front\"]"},
+                  {"kafka.properties",
+                   "{ \"socket.timeout.ms\" = 5000, \"sasl.password\" = \"env:PW\", "
+                   "\"api.version.request\" = true }"}}),
+            fake_env({{"PW", "hunter2-secret"}}));
+  INFO(p.error_line);
+  REQUIRE(p.result.has_value());
+  const auto& c = *p.result;
+  CHECK(c.log.backend == log_backend::kafka);
+  CHECK(c.kafka.bootstrap_servers == "127.0.0.1:9092");
+  CHECK(c.kafka.topic == "c2");
+  CHECK(c.kafka.counts_topic == "k2");
+  CHECK(c.kafka.group == "g2");
+  CHECK(c.node.id == "node-1");
+  CHECK(c.node.roles == node_roles{true, false, true});
+  CHECK(c.kafka.properties.at("socket.timeout.ms") == "5000");
+  CHECK(c.kafka.properties.at("sasl.password") == "hunter2-secret");
+  CHECK(c.kafka.properties.at("api.version.request") == "true");
+  const auto text = describe(c);
+  CHECK(text.find("hunter2") == std::string::npos);
+  CHECK(text.find("\"sasl.password\" = \"***\"") != std::string::npos);
+  CHECK(text.find("roles = [\"front\", \"query\"]") != std::string::npos);
+
+  SECTION("what the kafka backend needs") {
+    p = parse(make_toml({{"log.backend", "\"kafka\""}, {"node.id", "\"n\""}}));
+    CHECK(p.result.error() == config_errc::missing_value);
+    CHECK(starts_with(p.error_line, prefix("kafka.bootstrap_servers")));
+    p = parse(make_toml({{"log.backend", "\"kafka\""}, {"kafka.bootstrap_servers", "\"b:1\""}}));
+    CHECK(p.result.error() == config_errc::missing_value);
+    CHECK(starts_with(p.error_line, prefix("node.id")));
+    p = parse(with({{"kafka.counts_topic", "\"clicks\""}}));
+    CHECK(starts_with(p.error_line, prefix("kafka.counts_topic")));
+    // The embedded log is one process doing everything.
+    p = parse(make_toml({{"node.roles", "[\"front\"]"}}));
+    CHECK(p.result.error() == config_errc::invalid_value);
+    CHECK(starts_with(p.error_line, prefix("node.roles")));
+  }
+
+  SECTION("bad values are refused by name") {
+    const std::pair<std::string, std::string> bad[] = {
+        {"log.backend", "\"zookeeper\""},
+        {"node.id", "\"has space\""},
+        {"node.roles", "[]"},
+        {"node.roles", "[\"front\", \"front\"]"},
+        {"node.roles", "[\"frontend\"]"},
+        {"kafka.topic", "\"bad/topic\""},
+        {"kafka.group", "\"\""},
+        {"kafka.properties", "5"},
+    };
+    for (const auto& [key, value] : bad) {
+      INFO(key << " = " << value);
+      p = parse(with({{key, value}}));
+      CHECK(p.result.error() == config_errc::invalid_value);
+      const std::string named = key == "node.roles" && value != "[]" ? "node.roles[" : key + ": ";
+      CHECK(p.error_line.find(named) != std::string::npos);
+    }
+  }
+
+  SECTION("librdkafka judges each property, and adclick keeps its own") {
+    p = parse(with({{"kafka.properties", "{ \"socket.timeout.mss\" = 5 }"}}));
+    CHECK(p.result.error() == config_errc::invalid_value);
+    CHECK(p.error_line ==
+          "config test.toml: kafka.properties.\"socket.timeout.mss\": librdkafka has no such property");
+    p = parse(with({{"kafka.properties", "{ \"socket.timeout.ms\" = \"soon\" }"}}));
+    CHECK(starts_with(p.error_line, prefix("kafka.properties.\"socket.timeout.ms\"")));
+    p = parse(with({{"kafka.properties", "{ acks = \"1\" }"}}));
+    CHECK(starts_with(p.error_line, prefix("kafka.properties.acks")));
+    CHECK(p.error_line.find("adclick sets this property itself") != std::string::npos);
+    p = parse(with({{"kafka.properties", "{ \"enable.idempotence\" = false }"}}));
+    CHECK(starts_with(p.error_line, prefix("kafka.properties.\"enable.idempotence\"")));
+    p = parse(with({{"kafka.properties", "{ \"sasl.password\" = 5.5 }"}}));
+    CHECK(starts_with(p.error_line, prefix("kafka.properties.\"sasl.password\"")));
+  }
 }

@@ -12,17 +12,23 @@
 
 namespace adclick::testutil {
 
-process::process(std::vector<std::string> argv, std::string output_file)
+process::process(std::vector<std::string> argv, std::string output_file, bool stdin_pipe)
     : output_file_(std::move(output_file)) {
   const int out = ::open(output_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) throw std::runtime_error("cannot create " + output_file_);
+  int in[2] = {-1, -1};
+  if (stdin_pipe && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::dup2(out, 1);
     ::dup2(out, 2);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
+    if (stdin_pipe) {
+      ::dup2(in[0], 0);
+    } else {
+      const int devnull = ::open("/dev/null", O_RDONLY);
+      if (devnull >= 0) ::dup2(devnull, 0);
+    }
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
@@ -33,9 +39,23 @@ process::process(std::vector<std::string> argv, std::string output_file)
     ::_exit(127);
   }
   ::close(out);
+  if (stdin_pipe) {
+    ::close(in[0]);
+    stdin_ = in[1];
+  }
+}
+
+void process::write_stdin(const std::string& text) {
+  std::size_t done = 0;
+  while (stdin_ >= 0 && done < text.size()) {
+    const ssize_t n = ::write(stdin_, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 process::~process() {
+  if (stdin_ >= 0) ::close(stdin_);
   if (pid_ > 0 && !exit_code_) {
     ::kill(pid_, SIGKILL);
     (void)wait(std::chrono::seconds(10));

@@ -13,13 +13,15 @@ namespace adclick::testutil {
 
 class process {
  public:
-  // Starts `argv[0]` with the arguments; stdout and stderr go to `output_file`.
-  process(std::vector<std::string> argv, std::string output_file);
+  // Starts `argv[0]` with the arguments; stdout and stderr go to
+  // `output_file`; stdin is /dev/null, or a pipe that write_stdin() feeds.
+  process(std::vector<std::string> argv, std::string output_file, bool stdin_pipe = false);
   ~process();  // SIGKILLs the child if still running
   process(const process&) = delete;
   process& operator=(const process&) = delete;
 
   pid_t pid() const { return pid_; }
+  void write_stdin(const std::string& text);
   void signal(int sig);
   // Waits for exit; returns the exit code, or 128 + signal. nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -32,6 +34,7 @@ class process {
  private:
   pid_t pid_ = -1;
   std::string output_file_;
+  int stdin_ = -1;  // the write end of the child's stdin, when piped
   std::optional<int> exit_code_;
 };
 
