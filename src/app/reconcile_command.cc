@@ -4,6 +4,7 @@
 #include "app/commands.h"
 #include "app/data_dir.h"
 #include "app/options.h"
+#include "app/serve.h"
 #include "base/floor_div.h"
 #include "log/archive.h"
 #include "log/segmented_log.h"
@@ -84,6 +85,10 @@ struct scratch_dir {
 }  // namespace
 
 int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64_t to_s, bool from_archive) {
+  if (cfg.log.backend == config::log_backend::kafka) {
+    say(std::string(kKafkaNotServed));
+    return 2;
+  }
   if (from_archive && !cfg.storage.archive_dir) {
     say("--from-archive needs storage.archive_dir in the config");
     return 2;

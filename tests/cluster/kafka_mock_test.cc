@@ -4,9 +4,13 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "kafka/kafka_log.h"
+#include "testutil/config_file.h"
 #include "testutil/process.h"
 #include "testutil/temp_dir.h"
 
@@ -60,4 +64,26 @@ TEST_CASE("kafka-mock: prints its bootstrap servers first, serves other processe
   const auto [code, text] = testutil::run({ADCLICK_BINARY, "kafka-mock", "--brokers", "2", "--replication", "3"});
   CHECK(code == 2);
   CHECK(text.find("--replication 1 to --brokers") != std::string::npos);
+}
+
+TEST_CASE("serve and reconcile refuse log.backend = kafka with one line, and touch no data dir", "[cluster]") {
+  testutil::temp_dir dir;
+  const auto config = testutil::write_test_config(
+      dir.path(), "[kafka]\nbootstrap_servers = \"127.0.0.1:9\"\n[node]\nid = \"n1\"\n",
+      "");
+  // log.backend goes in [log]: write it as its own table.
+  {
+    std::ofstream out(config, std::ios::app);
+    out << "[log]\nbackend = \"kafka\"\n";
+  }
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{ADCLICK_BINARY, "serve", "--config", config},
+        std::vector<std::string>{ADCLICK_BINARY, "reconcile", "--config", config, "--from", "0", "--to", "60"}}) {
+    const auto [code, text] = testutil::run(args);
+    INFO(text);
+    CHECK(code == 2);
+    CHECK(text.find("log.backend = \"kafka\": this build has the Kafka log") != std::string::npos);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/data"));
 }
