@@ -222,6 +222,16 @@ class parser {
     return t == nullptr ? nullptr : t->get(key);
   }
 
+  // The table at table.key (a table of user-chosen keys), or nullptr when
+  // it is absent or not a table (then the failure names `rule`).
+  const toml::table* find_table_value(std::string_view table, std::string_view key, std::string_view rule) {
+    const auto* node = find(table, key);
+    if (node == nullptr) return nullptr;
+    const auto* t = node->as_table();
+    if (t == nullptr) fail_value(path(table, key), rule, *node);
+    return t;
+  }
+
   template <class Int>
   void read_int(std::string_view table, std::string_view key, std::int64_t lo, std::int64_t hi,
                 Int& out) {
@@ -403,13 +413,8 @@ class parser {
         return;
       }
     }
-    const auto* node = find(t, "properties");
-    if (node == nullptr) return;
-    const auto* props = node->as_table();
-    if (props == nullptr) {
-      fail_value("kafka.properties", "must be a table of \"librdkafka.property\" = value", *node);
-      return;
-    }
+    const auto* props = find_table_value(t, "properties", "must be a table of \"librdkafka.property\" = value");
+    if (props == nullptr) return;
     for (const auto& [key, value] : *props) {
       const std::string name(key.str());
       const std::string label = path("kafka.properties", name);
@@ -482,13 +487,8 @@ class parser {
     read_string(t, "current_key", o.current_key);
     read_duration(t, "max_validity", std::chrono::seconds(1), std::chrono::hours(30 * 24),
                   o.max_validity);
-    const auto* node = find(t, "keys");
-    if (node == nullptr) return;
-    const auto* keys = node->as_table();
-    if (keys == nullptr) {
-      fail_value("signing.keys", "must be a table of key id = \"base64 key\"", *node);
-      return;
-    }
+    const auto* keys = find_table_value(t, "keys", "must be a table of key id = \"base64 key\"");
+    if (keys == nullptr) return;
     for (const auto& [kid_key, value] : *keys) {
       const std::string_view kid = kid_key.str();
       const std::string label = path("signing.keys", kid);
@@ -601,13 +601,8 @@ class parser {
       if (!check_token("auth.admin_token", o.admin_token)) return;
     }
 
-    const auto* node = find(t, "advertiser_keys");
-    if (node == nullptr) return;
-    const auto* keys = node->as_table();
-    if (keys == nullptr) {
-      fail_value("auth.advertiser_keys", "must be a table of advertiser id = \"key\"", *node);
-      return;
-    }
+    const auto* keys = find_table_value(t, "advertiser_keys", "must be a table of advertiser id = \"key\"");
+    if (keys == nullptr) return;
     for (const auto& [id_key, value] : *keys) {
       const std::string_view id = id_key.str();
       const std::string label = path("auth.advertiser_keys", id);

@@ -55,7 +55,7 @@ class toml_writer {
 bool is_secret_kafka_property(std::string_view name) {
   return name.find("password") != std::string_view::npos ||
          name.find("secret") != std::string_view::npos || name == "ssl.key.pem" ||
-         name == "ssl_key" || name == "sasl.oauthbearer.config";
+         name == "sasl.oauthbearer.config";
 }
 
 std::string_view to_string(log_backend b) {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 
 #include "kafka/kafka_errc.h"
@@ -381,7 +382,9 @@ void kafka_log::append(log::partition_id p, const click_record& r, log::append_h
   }
   log::format::seal_frame(frame.data(), 0);  // Kafka assigns the offset
   // The key: the ad and the partition its salt chose (see ingest::partitioner).
-  const std::string key = fmt::format("{}/{}", r.ad_id, p);
+  thread_local std::string key;
+  key.clear();
+  fmt::format_to(std::back_inserter(key), "{}/{}", r.ad_id, p);
   // The message owns its handler from here: on_delivery frees it.
   auto handler = std::make_unique<log::append_handler>(std::move(done));
   const auto err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(producer_topic_.get()),
