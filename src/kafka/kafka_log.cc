@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <limits>
 
@@ -40,14 +41,10 @@ std::error_code delivery_error(rd_kafka_resp_err_t err) {
 }
 
 void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
-  std::unique_ptr<log::append_handler> done(static_cast<log::append_handler*>(m->_private));
   auto* self = static_cast<kafka_log*>(opaque);
-  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    (*done)(delivery_error(m->err), 0);
-    return;
-  }
-  self->delivered(static_cast<log::partition_id>(m->partition), m->offset);
-  (*done)({}, static_cast<log::offset_t>(m->offset));
+  auto* f = static_cast<kafka_log::in_flight*>(m->_private);
+  self->report(f, m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? std::error_code{} : delivery_error(m->err),
+               static_cast<log::partition_id>(m->partition), m->offset);
 }
 
 void on_error(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
@@ -76,6 +73,16 @@ const std::vector<std::pair<std::string, std::string>> kReaderProperties = {
     {"allow.auto.create.topics", "false"}};
 
 }  // namespace
+
+struct kafka_log::in_flight {
+  log::append_handler done;
+  std::chrono::steady_clock::time_point deadline;
+  std::atomic<bool> answered{false};
+  std::atomic<int> refs{2};
+  void release() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
 
 // A consumer handle in legacy (simple) mode: each partition is started at
 // most once per handle, so two readers of one partition use two handles.
@@ -291,10 +298,14 @@ void kafka_log::stop() {
   if (producer_poll_.joinable()) producer_poll_.join();
   if (watermarks_.joinable()) watermarks_.join();
   if (producer_) rd_kafka_poll(producer_.get(), 0);  // the purged ones' reports
+  expire(true);
 }
 
 void kafka_log::run_producer_poll() {
-  while (!stopping_.load(std::memory_order_relaxed)) rd_kafka_poll(producer_.get(), 100);
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    rd_kafka_poll(producer_.get(), 100);
+    expire(false);
+  }
 }
 
 // Asks the partitions' leaders for their oldest and next offsets (Kafka's
@@ -342,6 +353,34 @@ void kafka_log::bump() {
   wait_cv_.notify_all();
 }
 
+void kafka_log::report(in_flight* f, std::error_code ec, log::partition_id p, std::int64_t offset) {
+  if (!ec) delivered(p, offset);
+  if (!f->answered.exchange(true, std::memory_order_acq_rel)) {
+    f->done(ec, ec ? 0 : static_cast<log::offset_t>(offset));
+  } else if (!ec) {
+    // Answered timed_out by the deadline, in the topic all the same.
+    late_deliveries_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("kafka: partition {}: the record at offset {} was delivered after its click was answered unrecorded",
+                 p, offset);
+  }
+  f->release();
+}
+
+void kafka_log::expire(bool all) {
+  const auto now = std::chrono::steady_clock::now();
+  for (;;) {
+    in_flight* f = nullptr;
+    {
+      base::mutex_lock lk(deadlines_mu_);
+      if (deadlines_.empty() || (!all && deadlines_.front()->deadline > now)) return;
+      f = deadlines_.front();
+      deadlines_.pop_front();
+    }
+    if (!f->answered.exchange(true, std::memory_order_acq_rel)) f->done(log::log_errc::timed_out, 0);
+    f->release();
+  }
+}
+
 void kafka_log::delivered(log::partition_id p, std::int64_t offset) {
   reachable_.store(true, std::memory_order_relaxed);
   saw_end(p, -1, offset + 1);
@@ -370,6 +409,10 @@ void kafka_log::append(log::partition_id p, const click_record& r, log::append_h
     done(log::log_errc::stopped, 0);
     return;
   }
+  if (!reachable_.load(std::memory_order_relaxed)) {
+    done(log::log_errc::unreachable, 0);
+    return;
+  }
   if (p >= partitions_) {
     done(log::log_errc::invalid_partition, 0);
     return;
@@ -385,20 +428,22 @@ void kafka_log::append(log::partition_id p, const click_record& r, log::append_h
   thread_local std::string key;
   key.clear();
   fmt::format_to(std::back_inserter(key), "{}/{}", r.ad_id, p);
-  // The message owns its handler from here: on_delivery frees it.
-  auto handler = std::make_unique<log::append_handler>(std::move(done));
+  // From here the message and the deadline queue each hold a reference.
+  auto* f = new in_flight{std::move(done), std::chrono::steady_clock::now() + options_.append_timeout};
   const auto err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(producer_topic_.get()),
                                      RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(p)),
                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                      RD_KAFKA_V_VALUE(frame.data(), frame.size()),
-                                     RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_OPAQUE(handler.get()),
-                                     RD_KAFKA_V_END);
+                                     RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_OPAQUE(f), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    (*handler)(delivery_error(err), 0);
+    auto d = std::move(f->done);
+    delete f;
+    d(delivery_error(err), 0);
     return;
   }
-  (void)handler.release();
-}  // NOLINT(clang-analyzer-cplusplus.NewDeleteLeaks): the message holds the handler; on_delivery frees it
+  base::mutex_lock lk(deadlines_mu_);
+  deadlines_.push_back(f);
+}
 
 log::offset_t kafka_log::durable_end(log::partition_id p) const {
   if (p >= partitions_) return 0;
@@ -460,8 +505,34 @@ std::vector<log::segment_info> kafka_log::segments(log::partition_id p) const {
   const auto start = start_offset(p);
   const auto end = durable_end(p);
   if (end <= start) return {};
-  return {log::segment_info{start, end, end - start, 0, std::numeric_limits<std::int64_t>::min(),
-                            std::numeric_limits<std::int64_t>::max(), false}};
+  auto first = first_event_time_ms(p, start);
+  if (!first) {
+    first = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  }
+  return {log::segment_info{start, end, end - start, 0, *first, std::numeric_limits<std::int64_t>::max(), false}};
+}
+
+std::optional<std::int64_t> kafka_log::first_event_time_ms(log::partition_id p, log::offset_t start) const {
+  {
+    base::mutex_lock lk(first_mu_);
+    if (first_.size() != partitions_) first_.resize(partitions_);
+    const auto& f = first_[p];
+    if (f.known && f.offset == start) return f.event_time_ms;
+  }
+  // Reading changes nothing a caller of this const function can see: the
+  // reader's handle is returned to the pool and the watermarks it reports
+  // are the topic's own.
+  auto reader = const_cast<kafka_log*>(this)->open_reader(p, start);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  if (!reader) return std::nullopt;
+  std::optional<std::int64_t> seen;
+  auto n = reader->read(1, [&](log::offset_t /*offset*/, const click_view& v) { seen = v.event_time_ms; });
+  if (!n || !seen) return std::nullopt;
+  base::mutex_lock lk(first_mu_);
+  // A record past `start` (the one at `start` was damaged) stands for it.
+  first_[p] = {start, *seen, true};
+  return seen;
 }
 
 }  // namespace adclick::kafka

@@ -19,6 +19,7 @@ const char* describe(log_errc e) noexcept {
       return "a segment fdatasync failed: appends are refused until adclick restarts and "
              "recovers from the journal";
     case log_errc::bad_holes_file: return "the log's file of known offset holes is damaged";
+    case log_errc::unreachable: return "the log's brokers are not answering: not written";
   }
   return nullptr;
 }

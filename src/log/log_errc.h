@@ -18,6 +18,7 @@ enum class log_errc {
   timed_out,           // not durable within log_options::append_timeout: not written
   fenced,              // a segment's fdatasync failed: appends refused until a restart
   bad_holes_file,      // the file of known offset holes is damaged
+  unreachable,         // the log's brokers are not answering (Kafka): not written
 };
 
 const std::error_category& log_category() noexcept;

@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <catch2/catch.hpp>
+#include <limits>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -114,6 +115,16 @@ TEST_CASE("kafka log: appends come back in order with their offsets, from the in
   CHECK(seen == std::vector<log::offset_t>{24});
   CHECK(reader->position() == 25);
 
+  // What the batch layer plans by: one stretch per partition, starting at
+  // the event time of its oldest record, its end unknown.
+  const auto segs = l->segments(1);
+  REQUIRE(segs.size() == 1);
+  CHECK(segs[0].base_offset == 0);
+  CHECK(segs[0].end_offset == 25);
+  CHECK(segs[0].min_event_time_ms == make_record(7, 1).event_time_ms);
+  CHECK(segs[0].max_event_time_ms == std::numeric_limits<std::int64_t>::max());
+  CHECK(l->segments(2).empty());
+
   // A second log (another node) sees the same records.
   auto other = open_log(c.options());
   CHECK(other->durable_end(1) == 25);
@@ -158,11 +169,18 @@ TEST_CASE("kafka log: with every broker down an append fails within append_timeo
   const auto took = std::chrono::steady_clock::now() - t0;
   REQUIRE_FALSE(failed.has_value());
   CHECK(failed.error() == log::log_errc::timed_out);
-  CHECK(took < 3s);
-  // Not reachable once the watermark queries go unanswered.
+  // The log's own deadline: append_timeout and its poll interval (100 ms).
+  CHECK(took < 1s);
+  // Not reachable once the watermark queries go unanswered; appends then
+  // fail at once.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (l->brokers_reachable() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
   CHECK_FALSE(l->brokers_reachable());
+  const auto t1 = std::chrono::steady_clock::now();
+  auto refused = l->append_and_wait(0, make_record(1, 1));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error() == log::log_errc::unreachable);
+  CHECK(std::chrono::steady_clock::now() - t1 < 50ms);
 
   for (int b = 1; b <= 3; ++b) REQUIRE_FALSE(c.mock->set_broker_up(b));
   result<log::offset_t> again = log::log_errc::stopped;
