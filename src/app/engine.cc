@@ -17,6 +17,7 @@
 #include "http/http_metrics.h"
 #include "http/server.h"
 #include "ingest/front_end.h"
+#include "kafka/kafka_log.h"
 #include "log/archive.h"
 #include "log/log_metrics.h"
 #include "log/segmented_log.h"
@@ -83,6 +84,10 @@ bool engine::open_state(std::string& error_line) {
 }
 
 bool engine::open_log(std::string& error_line) {
+  return cfg_.log.backend == config::log_backend::kafka ? open_kafka_log(error_line) : open_embedded_log(error_line);
+}
+
+bool engine::open_embedded_log(std::string& error_line) {
   auto options = log_options_from(cfg_);
   auto floors = committed_offsets(*data_->store, cfg_);
   if (!floors) {
@@ -93,6 +98,7 @@ bool engine::open_log(std::string& error_line) {
   log::recovery_report report;
   auto opened = log::segmented_log::open(options, report, error_line);
   if (!opened) return false;
+  embedded_log_ = opened->get();
   log_ = std::move(*opened);
   spdlog::info(
       "log: recovered {} partitions, {} segments in {} ms ({} records scanned, {} torn bytes "
@@ -100,8 +106,23 @@ bool engine::open_log(std::string& error_line) {
       "holes)",
       report.partitions, report.segments, report.took.count(), report.records_scanned, report.torn_bytes_cut,
       report.corruptions, report.indexes_rebuilt, report.journal_records_restored, report.holes);
-  log_->start();
-  log::register_metrics(*log_, base::metrics());
+  embedded_log_->start();
+  log::register_metrics(*embedded_log_, base::metrics());
+  return true;
+}
+
+// Nothing to recover: the topic is the log. Offsets never go back (Kafka
+// never reuses one), so no floor is needed; a shard's stored offset beyond
+// the topic's end (another cluster, a recreated topic) fails its recovery.
+bool engine::open_kafka_log(std::string& error_line) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto options = kafka_log_options_from(cfg_);
+  auto opened = kafka::kafka_log::open(options, error_line);
+  if (!opened) return false;
+  kafka_log_ = opened->get();
+  log_ = std::move(*opened);
+  spdlog::info("log: topic \"{}\" on {}: {} partitions, reached in {} ms", options.topic,
+               options.client.bootstrap_servers, options.partitions, ms_since(t0));
   return true;
 }
 
@@ -212,7 +233,30 @@ bool engine::serve_api(std::string& error_line) {
     error_line = "cannot serve the API: " + ec.message();
     return false;
   }
-  server_->set_ready(true);
+  if (kafka_log_ == nullptr) {
+    server_->set_ready(true);
+    return true;
+  }
+  // A node without its brokers answers /click (302 `unrecorded`) and says
+  // it is not ready until they answer again.
+  const bool reachable_now = kafka_log_->brokers_reachable();
+  server_->set_ready(reachable_now);
+  readiness_ = std::make_unique<base::periodic_task>(
+      std::chrono::milliseconds(250),
+      [this, was = std::make_shared<bool>(reachable_now)] {
+        const bool reachable = kafka_log_->brokers_reachable();
+        server_->set_ready(reachable);
+        if (reachable != *was) {
+          if (reachable) {
+            spdlog::info("kafka: brokers reachable; ready");
+          } else {
+            spdlog::warn("kafka: brokers not answering; /readyz says not ready, clicks are answered unrecorded");
+          }
+          *was = reachable;
+        }
+      },
+      /*run_at_stop=*/false);
+  readiness_->start();
   return true;
 }
 
@@ -225,11 +269,13 @@ bool engine::tls() const { return cfg_.server.tls_cert.has_value(); }
 // that they apply every record it writes while stopping.
 void engine::stop() {
   if (live_) live_->stop();
+  if (readiness_) readiness_->stop();
   if (redirector_) redirector_->stop();
   if (server_) server_->stop();
   if (api_workers_) api_workers_->stop();
   if (batch_layer_) batch_layer_->stop();  // a run in progress is cancelled and queued again at the next start
-  if (log_) log_->stop();
+  if (embedded_log_ != nullptr) embedded_log_->stop();
+  if (kafka_log_ != nullptr) kafka_log_->stop();
   if (speed_layer_) speed_layer_->stop();
   if (tally_flush_) tally_flush_->stop();
   if (dedup_compaction_) dedup_compaction_->stop();

@@ -31,7 +31,11 @@ class server;
 namespace adclick::ingest {
 class front_end;
 }
+namespace adclick::kafka {
+class kafka_log;
+}
 namespace adclick::log {
+class click_log;
 class live_log_archive;
 class segment_archive;
 class segmented_log;
@@ -75,6 +79,8 @@ class engine {
   [[nodiscard]] bool open_listeners(std::string& error_line);
   [[nodiscard]] bool open_state(std::string& error_line);
   [[nodiscard]] bool open_log(std::string& error_line);
+  [[nodiscard]] bool open_embedded_log(std::string& error_line);
+  [[nodiscard]] bool open_kafka_log(std::string& error_line);
   [[nodiscard]] bool open_front_end(std::string& error_line);
   [[nodiscard]] bool start_speed_layer(std::string& error_line);
   [[nodiscard]] bool start_batch_layer(std::string& error_line);
@@ -84,7 +90,12 @@ class engine {
 
   // Built by start() in this order, destroyed in reverse.
   std::optional<held_data_dir> data_;  // the LOCK and RocksDB
-  std::unique_ptr<log::segmented_log> log_;
+  std::unique_ptr<log::click_log> log_;
+  // log_ as what it is (log.backend): one of the two is set.
+  log::segmented_log* embedded_log_ = nullptr;
+  kafka::kafka_log* kafka_log_ = nullptr;
+  // Kafka: /readyz follows whether the brokers answer.
+  std::unique_ptr<base::periodic_task> readiness_;
   std::unique_ptr<ingest::front_end> front_;
   std::unique_ptr<base::periodic_task> tally_flush_;       // front end -> state, every second
   std::unique_ptr<base::periodic_task> dedup_compaction_;  // state, hourly

@@ -31,6 +31,17 @@ log::log_options log_options_from(const config::config& cfg) {
   return o;
 }
 
+kafka::kafka_log_options kafka_log_options_from(const config::config& cfg) {
+  kafka::kafka_log_options o;
+  o.client.bootstrap_servers = cfg.kafka.bootstrap_servers;
+  o.client.properties = cfg.kafka.properties;
+  o.client.client_id = "adclick-" + cfg.node.id;
+  o.topic = cfg.kafka.topic;
+  o.partitions = static_cast<std::uint32_t>(cfg.log.partitions);
+  o.append_timeout = cfg.log.append_timeout;
+  return o;
+}
+
 http::server_options server_options_from(const config::config& cfg) {
   http::server_options o;
   o.host = cfg.server.listen.host;

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "ingest/front_end.h"
+#include "kafka/kafka_log.h"
 #include "log/log_options.h"
 #include "query/query_service.h"
 #include "recon/reconciler.h"
@@ -20,6 +21,9 @@ class store;
 namespace adclick::app {
 
 log::log_options log_options_from(const config::config& cfg);
+// log.backend = "kafka": [kafka], [node] id (the client id), log.partitions
+// and log.append_timeout.
+kafka::kafka_log_options kafka_log_options_from(const config::config& cfg);
 http::server_options server_options_from(const config::config& cfg);
 // server.redirect_listen: plain HTTP, one thread, every request redirected to
 // HTTPS on `https_port`. Only when cfg.server.redirect_listen is set.

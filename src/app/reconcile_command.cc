@@ -1,10 +1,11 @@
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
 
 #include "app/commands.h"
 #include "app/data_dir.h"
 #include "app/options.h"
-#include "app/serve.h"
 #include "base/floor_div.h"
 #include "log/archive.h"
 #include "log/segmented_log.h"
@@ -85,10 +86,6 @@ struct scratch_dir {
 }  // namespace
 
 int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64_t to_s, bool from_archive) {
-  if (cfg.log.backend == config::log_backend::kafka) {
-    say(std::string(kKafkaNotServed));
-    return 2;
-  }
   if (from_archive && !cfg.storage.archive_dir) {
     say("--from-archive needs storage.archive_dir in the config");
     return 2;
@@ -100,29 +97,45 @@ int reconcile_offline(const config::config& cfg, std::int64_t from_s, std::int64
     say(error_line);
     return 1;
   }
-  auto options = log_options_from(cfg);
-  scratch_dir scratch;
-  if (from_archive) {
-    scratch.path = cfg.storage.data_dir + "/reconcile-from-archive";
-    if (!log_from_archive(cfg, from_s, to_s, scratch.path, options)) return 1;
-  } else {
-    auto floors = committed_offsets(*data->store, cfg);
-    if (!floors) {
-      say("cannot read the shards' committed offsets: " + floors.error().message());
+  // The log the recount reads: the topic (Kafka), or the data dir's
+  // segments (or those extracted from the archive into a scratch log).
+  scratch_dir scratch;  // outlives the log
+  std::unique_ptr<log::click_log> click_log;
+  std::function<void()> stop_log;
+  if (cfg.log.backend == config::log_backend::kafka) {
+    auto opened = kafka::kafka_log::open(kafka_log_options_from(cfg), error_line);
+    if (!opened) {
+      say(error_line);
       return 1;
     }
-    options.resume_floor = std::move(*floors);
+    stop_log = [l = opened->get()] { l->stop(); };
+    click_log = std::move(*opened);
+  } else {
+    auto options = log_options_from(cfg);
+    if (from_archive) {
+      scratch.path = cfg.storage.data_dir + "/reconcile-from-archive";
+      if (!log_from_archive(cfg, from_s, to_s, scratch.path, options)) return 1;
+    } else {
+      auto floors = committed_offsets(*data->store, cfg);
+      if (!floors) {
+        say("cannot read the shards' committed offsets: " + floors.error().message());
+        return 1;
+      }
+      options.resume_floor = std::move(*floors);
+    }
+    log::recovery_report recovered;
+    auto opened = log::segmented_log::open(options, recovered, error_line);
+    if (!opened) {
+      say(error_line);
+      return 1;
+    }
+    stop_log = [l = opened->get()] { l->stop(); };
+    click_log = std::move(*opened);
   }
-  log::recovery_report recovered;
-  auto opened = log::segmented_log::open(options, recovered, error_line);
-  if (!opened) {
-    say(error_line);
-    return 1;
-  }
-  recon::reconciler rec(**opened, *data->store, recon_options_from(cfg));
+  recon::reconciler rec(*click_log, *data->store, recon_options_from(cfg));
   auto r = rec.run_now(from_s * 1000, to_s * 1000, recon::trigger::cli);
-  (*opened)->stop();
-  opened->reset();  // before the scratch log is removed
+  stop_log();
+  click_log.reset();  // before the scratch log is removed
   if (!r) {
     say("reconcile: " + r.error().message());
     return 1;

@@ -63,8 +63,8 @@ int wait_for_stop(const sigset_t& signals, engine& e, const config::config& cfg)
 }  // namespace
 
 int serve(const config::config& cfg) {
-  if (cfg.log.backend == config::log_backend::kafka) {
-    std::fprintf(stderr, "adclick: %s\n", std::string(kKafkaNotServed).c_str());
+  if (cfg.log.backend == config::log_backend::kafka && !(cfg.node.roles == config::node_roles{})) {
+    std::fprintf(stderr, "adclick: %s\n", std::string(kKafkaSplitRolesNotServed).c_str());
     return 2;
   }
   spdlog::set_level(to_spdlog(cfg.logging.level));

@@ -7,12 +7,12 @@
 
 namespace adclick::app {
 
-// What serve and reconcile say to a config with log.backend = "kafka": the
-// Kafka log and its mock cluster exist, the node roles over them do not yet
-// (docs/STATUS.md).
-inline constexpr std::string_view kKafkaNotServed =
-    "log.backend = \"kafka\": this build has the Kafka log and adclick kafka-mock but cannot yet serve or "
-    "reconcile on it (see docs/STATUS.md); use log.backend = \"embedded\"";
+// What serve says to a config with log.backend = "kafka" and node.roles
+// other than all three: one node over a topic does every role; nodes with
+// split roles are not built yet (docs/STATUS.md).
+inline constexpr std::string_view kKafkaSplitRolesNotServed =
+    "node.roles: this build serves log.backend = \"kafka\" with one node doing every role (front, aggregate, "
+    "query); split roles are not built yet (see docs/STATUS.md)";
 
 // Returns the process exit code (2 for a config it cannot serve). The
 // config has already been validated.

@@ -728,6 +728,12 @@ class parser {
       fail(config_errc::invalid_value, "kafka.counts_topic", "must differ from kafka.topic");
       return false;
     }
+    if (c.storage.archive_dir) {
+      fail(config_errc::invalid_value, "storage.archive_dir",
+           "archives the embedded log's segments; with log.backend = \"kafka\" the topic's retention "
+           "(retention.ms) decides what is kept");
+      return false;
+    }
     return true;
   }
 
