@@ -243,16 +243,15 @@ bool engine::serve_api(std::string& error_line) {
   server_->set_ready(reachable_now);
   readiness_ = std::make_unique<base::periodic_task>(
       std::chrono::milliseconds(250),
-      [this, was = std::make_shared<bool>(reachable_now)] {
+      [this, was = reachable_now]() mutable {
         const bool reachable = kafka_log_->brokers_reachable();
         server_->set_ready(reachable);
-        if (reachable != *was) {
-          if (reachable) {
-            spdlog::info("kafka: brokers reachable; ready");
-          } else {
-            spdlog::warn("kafka: brokers not answering; /readyz says not ready, clicks are answered unrecorded");
-          }
-          *was = reachable;
+        if (reachable == was) return;
+        was = reachable;
+        if (reachable) {
+          spdlog::info("kafka: brokers reachable; ready");
+        } else {
+          spdlog::warn("kafka: brokers not answering; /readyz says not ready, clicks are answered unrecorded");
         }
       },
       /*run_at_stop=*/false);

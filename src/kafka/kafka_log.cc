@@ -217,6 +217,8 @@ kafka_log::kafka_log(const kafka_log_options& o, std::uint32_t partitions)
     high_[p].store(0);
     low_[p].store(0);
   }
+  base::mutex_lock lk(first_mu_);
+  first_.resize(partitions);
 }
 
 result<std::unique_ptr<kafka_log>> kafka_log::open(const kafka_log_options& o, std::string& error_line) {
@@ -372,7 +374,11 @@ void kafka_log::expire(bool all) {
     in_flight* f = nullptr;
     {
       base::mutex_lock lk(deadlines_mu_);
-      if (deadlines_.empty() || (!all && deadlines_.front()->deadline > now)) return;
+      // Answered ones leave at once (the queue holds only what may still
+      // need its deadline), the rest when their deadline has passed.
+      if (deadlines_.empty()) return;
+      const in_flight* front = deadlines_.front();
+      if (!all && front->deadline > now && !front->answered.load(std::memory_order_acquire)) return;
       f = deadlines_.front();
       deadlines_.pop_front();
     }
@@ -517,7 +523,6 @@ std::vector<log::segment_info> kafka_log::segments(log::partition_id p) const {
 std::optional<std::int64_t> kafka_log::first_event_time_ms(log::partition_id p, log::offset_t start) const {
   {
     base::mutex_lock lk(first_mu_);
-    if (first_.size() != partitions_) first_.resize(partitions_);
     const auto& f = first_[p];
     if (f.known && f.offset == start) return f.event_time_ms;
   }
