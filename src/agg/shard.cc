@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/event_clock.h"
+#include "base/wall_time.h"
 #include "base/floor_div.h"
 #include "base/mutex.h"
 #include "state/store.h"
@@ -17,6 +18,36 @@ std::int64_t minute_of(std::int64_t ms) {
 }
 
 constexpr std::size_t kReadBatch = 4096;
+
+// The first offset in [lo, hi) whose record's event time is at or after
+// `t`, by a binary search over the records (event times in a partition are
+// in append order but for the clocks' skew, which the caller allows for);
+// hi when there is none. Records that cannot be read count as later.
+result<log::offset_t> first_at_or_after(log::click_log& log, log::partition_id p, log::offset_t lo,
+                                        log::offset_t hi, std::int64_t t) {
+  if (lo >= hi) return hi;
+  auto reader = log.open_reader(p, lo);
+  while (lo < hi) {
+    const log::offset_t mid = lo + (hi - lo) / 2;
+    reader->seek(mid);
+    std::int64_t at = INT64_MAX;
+    log::offset_t seen = hi;
+    auto n = reader->read(
+        1,
+        [&](log::offset_t off, const click_view& v) {
+          seen = off;
+          at = v.event_time_ms;
+        },
+        nullptr);
+    if (!n) return n.error();
+    if (*n == 0 || seen >= hi || at >= t) {
+      hi = mid;
+    } else {
+      lo = seen + 1;
+    }
+  }
+  return lo;
+}
 
 }  // namespace
 
@@ -52,6 +83,9 @@ result<std::uint64_t> shard::recover() {
     readers_.push_back(log_.open_reader(p, from));
     committed_.push_back(from);
   }
+  if (options_.sink != nullptr) {
+    if (auto ec = restore_dedup()) return ec;
+  }
   auto wm = store_.get_watermark(id_);
   if (!wm) return wm.error();
   if (wm->has_value()) watermark_ms_.store(**wm);
@@ -86,20 +120,121 @@ result<std::size_t> shard::poll(std::size_t max_per_partition) {
   std::size_t total = 0;
   for (std::size_t i = 0; i < readers_.size(); ++i) {
     std::vector<log::corruption> bad;
+    const auto slot = options_.sink != nullptr ? static_cast<std::uint32_t>(i) : 0;
     auto n = readers_[i]->read(
-        max_per_partition, [this](log::offset_t, const click_view& v) { apply(v); }, &bad);
+        max_per_partition, [this, slot](log::offset_t, const click_view& v) { apply(v, slot); }, &bad);
     if (!n) return n.error();
     total += *n;
+  }
+  if (dedup_failed_) {
+    // What was read since the last commit cannot be told apart from copies:
+    // read it again once the dedup family answers.
+    spdlog::error("agg: shard {}: the dedup keys cannot be read; reading again from the committed offsets", id_);
+    if (auto ec = reread_from_state()) return ec;
+    return state::state_errc::io;
   }
   return total;
 }
 
-void shard::apply(const click_view& v) {
+bool shard::duplicate(const click_view& v) {
+  if (dedup_failed_) return true;  // reread from the committed offsets once the batch ends
+  std::string key = state::dedup_key(v.ad_id, v.impression_id);
+  if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
+    auto& e = dedup_[it->second];
+    e.expires_at_s = std::max(e.expires_at_s, v.expires_at_s);
+    duplicates_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  auto stored = store_.get_dedup(v.ad_id, v.impression_id);
+  if (!stored) {
+    dedup_failed_ = true;
+    return true;
+  }
+  if (!stored->has_value()) return false;
+  if (v.expires_at_s > **stored) {
+    // A re-signed copy: the key lives as long as its latest signature.
+    pending_keys_.emplace(std::move(key), dedup_.size());
+    dedup_.push_back({v.ad_id, std::string(v.impression_id), v.expires_at_s});
+  }
+  duplicates_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+std::error_code shard::restore_dedup() {
+  const std::int64_t now_s = base::floor_div(options_.now_ms(), 1000);
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    const auto p = partitions_[i];
+    const log::offset_t to = committed_[i];
+    auto through = store_.get_dedup_through(p);
+    if (!through) return through.error();
+    const log::offset_t have = through->value_or(0);
+    if (have >= to) continue;
+    auto first = first_at_or_after(log_, p, std::max(have, log_.start_offset(p)), to,
+                                   options_.now_ms() - options_.dedup_window.count());
+    if (!first) return first.error();
+    const log::offset_t from = *first;
+    std::uint64_t keys = 0;
+    if (from < to) {
+      auto reader = log_.open_reader(p, from);
+      std::unordered_map<std::string, dedup_entry> found;
+      auto write_found = [&](bool last) -> std::error_code {
+        state::write_batch b;
+        for (const auto& [k, e] : found) b.put_dedup(e.ad_id, e.impression_id, e.expires_at_s);
+        if (last) b.put_dedup_through(p, to);
+        keys += found.size();
+        found.clear();
+        return store_.write(b, true);
+      };
+      while (reader->position() < to) {
+        auto n = reader->read(
+            std::min<log::offset_t>(kReadBatch, to - reader->position()),
+            [&](log::offset_t off, const click_view& v) {
+              if (off >= to || v.expires_at_s < now_s) return;
+              auto [it, fresh] = found.try_emplace(state::dedup_key(v.ad_id, v.impression_id),
+                                                   dedup_entry{v.ad_id, std::string(v.impression_id), v.expires_at_s});
+              if (!fresh) it->second.expires_at_s = std::max(it->second.expires_at_s, v.expires_at_s);
+            },
+            nullptr);
+        if (!n) return n.error();
+        if (*n == 0) break;
+        if (found.size() >= 100'000) {
+          if (auto ec = write_found(false)) return ec;
+        }
+      }
+      if (auto ec = write_found(true)) return ec;
+    } else {
+      state::write_batch b;
+      b.put_dedup_through(p, to);
+      if (auto ec = store_.write(b, true)) return ec;
+    }
+    spdlog::info("agg: shard {}: partition {}: {} dedup keys restored from offsets {} to {}", id_, p, keys, from, to);
+  }
+  return {};
+}
+
+std::error_code shard::reread_from_state() {
+  deltas_.clear();
+  late_.clear();
+  dedup_.clear();
+  pending_keys_.clear();
+  dedup_failed_ = false;
+  write_failed_ = false;
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    auto off = store_.get_offset(partitions_[i]);
+    if (!off) return off.error();
+    committed_[i] = off->value_or(0);
+    readers_[i]->seek(committed_[i]);
+  }
+  return restore_dedup();
+}
+
+void shard::apply(const click_view& v, std::uint32_t slot) {
+  if (options_.sink != nullptr && duplicate(v)) return;
   max_event_ms_ = std::max(max_event_ms_, v.event_time_ms);
   const std::int64_t wm = std::max(watermark_ms_.load(std::memory_order_relaxed),
                                    max_event_ms_ - options_.max_out_of_orderness.count());
   watermark_ms_.store(wm, std::memory_order_relaxed);
-  const window_key k{v.ad_id, minute_of(v.event_time_ms)};
+  const window_key k{v.ad_id, minute_of(v.event_time_ms), slot};
   if (v.event_time_ms < wm - options_.allowed_lateness.count()) {
     // Too late for the speed layer: the batch layer counts it.
     ++late_[k];
@@ -107,6 +242,7 @@ void shard::apply(const click_view& v) {
   } else {
     ++deltas_[k];
   }
+  if (options_.sink != nullptr) pending_keys_.emplace(state::dedup_key(v.ad_id, v.impression_id), dedup_.size());
   dedup_.push_back({v.ad_id, std::string(v.impression_id), v.expires_at_s});
   records_applied_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -126,6 +262,11 @@ std::error_code shard::flush() {
   for (auto& r : readers_) positions.push_back(r->position());
   const bool moved = positions != committed_;
   const std::int64_t wm = watermark_ms_.load(std::memory_order_relaxed);
+  if (options_.sink != nullptr) {
+    const auto ec = flush_cluster(positions, wm);
+    if (!ec) publish(positions);
+    return ec;
+  }
   bool landed = false;
   if (write_failed_ && moved) {
     // The last write of this very batch failed, but a failed write may still
@@ -194,12 +335,135 @@ state::write_batch shard::commit_batch(const std::vector<log::offset_t>& positio
   return b;
 }
 
+std::error_code shard::flush_cluster(const std::vector<log::offset_t>& positions, std::int64_t wm) {
+  const bool moved = positions != committed_;
+  if (!moved && deltas_.empty() && late_.empty() && wm == committed_watermark_) return {};
+  auto failed = [this](std::error_code ec) {
+    commit_failures_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("agg: shard {}: commit failed, will retry: {}", id_, ec.message());
+    return ec;
+  };
+  base::mutex_lock lk(options_.partials->mu);
+  // The state's offsets are this shard's last commit, or (after a write that
+  // reported failure) this very batch's; anything else means another writer
+  // moved them (the materializer, applying another node's flush of a
+  // partition this node had given up): read again from there.
+  bool landed = true;
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    auto off = store_.get_offset(partitions_[i]);
+    if (!off) return failed(off.error());
+    const auto stored = off->value_or(0);
+    if (stored == positions[i] && (write_failed_ || positions[i] == committed_[i])) continue;
+    landed = false;
+    if (stored != committed_[i]) {
+      spdlog::warn("agg: shard {}: partition {} is at offset {} in the state, not {}: reading again from there", id_,
+                   partitions_[i], stored, committed_[i]);
+      lk.unlock();
+      if (auto ec = reread_from_state()) return failed(ec);
+      return {};
+    }
+  }
+  if (landed && write_failed_) {
+    mark_committed(positions, wm);
+    return {};
+  }
+
+  // Each touched (partition, ad, minute, kind): its absolute value.
+  struct cell {
+    window_key k;
+    state::tally_kind kind;
+    std::uint64_t old_value;
+    std::uint64_t value;
+  };
+  std::vector<cell> cells;
+  cells.reserve(deltas_.size() + late_.size());
+  auto add = [&](const window_key& k, state::tally_kind kind, std::uint64_t n) -> std::error_code {
+    auto old = store_.get_partial(k.ad_id, k.minute, kind, partition_source(partitions_[k.slot]));
+    if (!old) return old.error();
+    const std::uint64_t before = old->has_value() ? (*old)->value : 0;
+    cells.push_back({k, kind, before, before + n});
+    return {};
+  };
+  for (const auto& [k, n] : deltas_) {
+    if (auto ec = add(k, state::tally_kind::clicks, n)) return failed(ec);
+  }
+  for (const auto& [k, n] : late_) {
+    if (auto ec = add(k, state::tally_kind::late, n)) return failed(ec);
+  }
+  std::sort(cells.begin(), cells.end(), [](const cell& a, const cell& b) {
+    if (a.k.ad_id != b.k.ad_id) return a.k.ad_id < b.k.ad_id;
+    if (a.k.minute != b.k.minute) return a.k.minute < b.k.minute;
+    if (a.kind != b.kind) return a.kind < b.kind;
+    return a.k.slot < b.k.slot;
+  });
+
+  std::vector<partial_count> partials;
+  partials.reserve(cells.size());
+  for (const auto& c : cells) {
+    partials.push_back({partitions_[c.k.slot], c.k.ad_id, c.k.minute, c.kind, c.value, positions[c.k.slot]});
+  }
+  std::vector<flush_mark> marks;
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    if (positions[i] != committed_[i]) marks.push_back({partitions_[i], positions[i], wm});
+  }
+  if (!marks.empty()) {
+    if (auto ec = options_.sink->publish(partials, marks)) return failed(ec);
+  }
+
+  state::write_batch b;
+  active_.clear();
+  for (std::size_t i = 0; i < cells.size();) {
+    // One counts cell: every source's partial, with this flush's in place of
+    // what they were.
+    std::size_t j = i;
+    const auto& first = cells[i];
+    auto sum = store_.sum_partials(first.k.ad_id, first.k.minute, first.kind);
+    if (!sum) return failed(sum.error());
+    std::uint64_t total = *sum;
+    for (; j < cells.size() && cells[j].k.ad_id == first.k.ad_id && cells[j].k.minute == first.k.minute &&
+           cells[j].kind == first.kind;
+         ++j) {
+      const auto& c = cells[j];
+      total += c.value - c.old_value;
+      b.put_partial(c.k.ad_id, c.k.minute, c.kind, partition_source(partitions_[c.k.slot]),
+                    {c.value, positions[c.k.slot]});
+    }
+    b.set_count(first.k.ad_id, first.k.minute, first.kind, total);
+    if (first.kind == state::tally_kind::clicks) active_.emplace_back(state::row_hour(first.k.minute), first.k.ad_id);
+    i = j;
+  }
+  std::sort(active_.begin(), active_.end());
+  active_.erase(std::unique(active_.begin(), active_.end()), active_.end());
+  for (const auto& [hour, ad] : active_) b.put_active(hour, ad);
+  std::sort(dedup_.begin(), dedup_.end(), [](const dedup_entry& a, const dedup_entry& c) {
+    return a.ad_id != c.ad_id ? a.ad_id < c.ad_id : a.impression_id < c.impression_id;
+  });
+  for (const auto& d : dedup_) b.put_dedup(d.ad_id, d.impression_id, d.expires_at_s);
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    b.put_offset(partitions_[i], positions[i]);
+    b.put_dedup_through(partitions_[i], positions[i]);
+  }
+  b.put_watermark(id_, wm);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto ec = store_.write(b, true);
+  commit_ns_.fetch_add(static_cast<std::uint64_t>((std::chrono::steady_clock::now() - t0).count()),
+                       std::memory_order_relaxed);
+  if (ec) {
+    write_failed_ = true;
+    return failed(ec);
+  }
+  commit_bytes_.fetch_add(b.bytes(), std::memory_order_relaxed);
+  mark_committed(positions, wm);
+  return {};
+}
+
 void shard::mark_committed(const std::vector<log::offset_t>& positions, std::int64_t wm) {
   write_failed_ = false;
   commits_.fetch_add(1, std::memory_order_relaxed);
   deltas_.clear();
   late_.clear();
   dedup_.clear();
+  pending_keys_.clear();
   committed_ = positions;
   committed_watermark_ = wm;
 }
@@ -280,6 +544,7 @@ shard_status shard::status() const {
   s.commit_failures = commit_failures_.load(std::memory_order_relaxed);
   s.commit_ns = commit_ns_.load(std::memory_order_relaxed);
   s.commit_bytes = commit_bytes_.load(std::memory_order_relaxed);
+  s.duplicates = duplicates_.load(std::memory_order_relaxed);
   base::mutex_lock lk(status_mu_);
   s.partitions = published_;
   return s;

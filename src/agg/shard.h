@@ -21,6 +21,7 @@
 
 #include "adclick/click_log.h"
 #include "adclick/result.h"
+#include "agg/partial_sink.h"
 #include "base/mutex.h"
 #include "state/write_batch.h"
 
@@ -37,6 +38,19 @@ struct shard_options {
   // Event time now, Unix ms: the click path's clock (base::event_now_ms,
   // safe against wall-clock steps) unless a test injects one.
   std::function<std::int64_t()> now_ms;
+  // A node of a cluster (log.backend = "kafka") sets both: the shard then
+  // decides duplicates itself (copies of an impression from several front
+  // ends meet only in its partition), keeps an absolute partial per
+  // (partition, adId, minute, kind) in the partials family, writes the
+  // minute's counts row as the sum over every source's partial, and
+  // publishes each flush to `sink` before committing it. Null: one node on
+  // the embedded log, where the front end decides duplicates.
+  partial_sink* sink = nullptr;
+  partials_lock* partials = nullptr;
+  // Cluster: how long a click's dedup key can matter (signing.max_validity
+  // plus the clocks' skew): a partition whose dedup keys this node lacks
+  // gets them back from the records of this last stretch.
+  std::chrono::milliseconds dedup_window{std::chrono::hours(1)};
 };
 
 // Called on the shard thread after each commit, for every partition of the
@@ -59,6 +73,7 @@ struct shard_status {
   std::uint64_t commit_failures = 0;
   std::uint64_t commit_ns = 0;       // time spent committing to RocksDB
   std::uint64_t commit_bytes = 0;    // bytes of the committed batches (before RocksDB)
+  std::uint64_t duplicates = 0;      // cluster: records dropped as copies of a counted click
   std::vector<partition_status> partitions;
 };
 
@@ -88,11 +103,12 @@ class shard {
   struct window_key {
     std::uint64_t ad_id;
     std::int64_t minute;
+    std::uint32_t slot;  // cluster: the partition's index in partitions_; else 0
     bool operator==(const window_key&) const = default;
   };
   struct window_hash {
     std::size_t operator()(const window_key& k) const noexcept {
-      return std::hash<std::uint64_t>()(k.ad_id * 0x9E3779B97F4A7C15ull ^
+      return std::hash<std::uint64_t>()((k.ad_id + k.slot) * 0x9E3779B97F4A7C15ull ^
                                         static_cast<std::uint64_t>(k.minute));
     }
   };
@@ -105,7 +121,19 @@ class shard {
   void run();
   // Reads what is durable; returns the records read.
   [[nodiscard]] result<std::size_t> poll(std::size_t max_per_partition);
-  void apply(const click_view& v);
+  void apply(const click_view& v, std::uint32_t slot);
+  // Cluster: whether the click is a copy of one already counted (extending
+  // that key's life when this copy was signed to live longer). Sets
+  // dedup_failed_ when the dedup family cannot be read.
+  bool duplicate(const click_view& v);
+  // Cluster: the dedup keys of every partition this node lacks, from the
+  // records of the last dedup_window before its committed offset.
+  [[nodiscard]] std::error_code restore_dedup();
+  // Cluster: publishes, then commits, under the partials lock.
+  [[nodiscard]] std::error_code flush_cluster(const std::vector<log::offset_t>& positions, std::int64_t wm);
+  // Cluster: forgets what was read since the last commit and reads it again
+  // from the offsets the state holds now.
+  [[nodiscard]] std::error_code reread_from_state();
   [[nodiscard]] std::error_code flush();
   // Whether the state holds exactly these offsets for the shard's partitions.
   [[nodiscard]] result<bool> offsets_stored(const std::vector<log::offset_t>& positions);
@@ -135,6 +163,9 @@ class shard {
   std::vector<std::pair<window_key, std::uint64_t>> rows_;      // deltas_ in key order; reused
   std::vector<std::pair<std::int64_t, std::uint64_t>> active_;  // (hour, ad) of a flush; reused
   std::vector<dedup_entry> dedup_;
+  // Cluster: the keys read since the last commit (dedup_key bytes -> index in dedup_).
+  std::unordered_map<std::string, std::size_t> pending_keys_;
+  bool dedup_failed_ = false;
   std::int64_t max_event_ms_ = INT64_MIN;
   bool caught_up_ = false;  // recovery done: the clock may advance the watermark
   bool commit_failing_ = false;  // shard thread: the last flush failed; read nothing until one succeeds
@@ -149,6 +180,7 @@ class shard {
   std::atomic<std::uint64_t> commit_failures_{0};
   std::atomic<std::uint64_t> commit_ns_{0};
   std::atomic<std::uint64_t> commit_bytes_{0};
+  std::atomic<std::uint64_t> duplicates_{0};
   mutable base::mutex status_mu_;
   std::vector<partition_status> published_ GUARDED_BY(status_mu_);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -17,6 +18,9 @@
 #include "http/http_metrics.h"
 #include "http/server.h"
 #include "ingest/front_end.h"
+#include "agg/partial_sink.h"
+#include "kafka/counts_topic.h"
+#include "kafka/group_member.h"
 #include "kafka/kafka_log.h"
 #include "log/archive.h"
 #include "log/log_metrics.h"
@@ -164,6 +168,7 @@ bool engine::open_front_end(std::string& error_line) {
 }
 
 bool engine::start_speed_layer(std::string& error_line) {
+  if (kafka_log_ != nullptr) return start_cluster_speed_layer(error_line);
   auto& dedup = front_->dedup();
   speed_layer_ = std::make_unique<agg::aggregator>(
       *log_, *data_->store, static_cast<std::uint32_t>(cfg_.aggregation.shards), shard_options_from(cfg_),
@@ -183,6 +188,79 @@ bool engine::start_speed_layer(std::string& error_line) {
   speed_layer_->start();
   agg::register_metrics(*speed_layer_, base::metrics());
   return true;
+}
+
+// A node of a cluster aggregates the partitions the group gives it. Its
+// front end serves at once: duplicates are decided where the copies meet,
+// in the partition's aggregator, whichever node that is.
+bool engine::start_cluster_speed_layer(std::string& error_line) {
+  partials_lock_ = std::make_unique<agg::partials_lock>();
+  const auto co = counts_options_from(cfg_);
+  auto out = kafka::counts_publisher::open(co, error_line);
+  if (!out) return false;
+  counts_out_ = std::move(*out);
+  auto in = kafka::counts_materializer::open(co, *data_->store, *partials_lock_, log_->partitions(), error_line);
+  if (!in) return false;
+  counts_in_ = std::move(*in);
+  counts_in_->start();
+
+  auto options = shard_options_from(cfg_);
+  options.sink = counts_out_.get();
+  options.partials = partials_lock_.get();
+  options.dedup_window = cfg_.signing.max_validity + cfg_.aggregation.max_out_of_orderness;
+  auto& dedup = front_->dedup();
+  speed_layer_ = std::make_unique<agg::aggregator>(
+      *log_, *data_->store, static_cast<std::uint32_t>(cfg_.aggregation.shards), std::vector<log::partition_id>{},
+      options, [&dedup, &live = live_for_shards_](log::partition_id p, log::offset_t end) {
+        dedup.committed(p, end);
+        if (auto* feed = live.load(std::memory_order_acquire)) feed->notify();
+      });
+  agg::register_metrics(*speed_layer_, base::metrics());
+
+  kafka::group_listener listener;
+  listener.assigned = [this](const std::vector<log::partition_id>& ps) { partitions_assigned(ps); };
+  listener.revoked = [this](const std::vector<log::partition_id>&) { partitions_revoked(); };
+  auto member = kafka::group_member::join(group_options_from(cfg_), std::move(listener), error_line);
+  if (!member) return false;
+  member_ = std::move(*member);
+
+  foreign_keys_ = std::make_unique<base::periodic_task>(
+      std::chrono::seconds(1),
+      [this, &dedup] {
+        const auto mine = member_->assignment();
+        for (log::partition_id p = 0; p < log_->partitions(); ++p) {
+          if (std::find(mine.begin(), mine.end(), p) == mine.end()) dedup.committed(p, log_->durable_end(p));
+        }
+      },
+      /*run_at_stop=*/false);
+  foreign_keys_->start();
+  return true;
+}
+
+void engine::partitions_assigned(const std::vector<std::uint32_t>& partitions) {
+  // The previous owners' last flushes first, so that the shards go on from
+  // where they stopped rather than replay more than needed (replaying from
+  // an older offset would publish the same values again).
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!counts_in_->wait_caught_up(std::chrono::seconds(30))) {
+    spdlog::warn("kafka: the counts topic was not read to its end within 30 s; the shards replay from older offsets");
+  }
+  counts_in_->set_owned(partitions);
+  auto r = speed_layer_->assign(partitions);
+  if (!r) {
+    // The partitions stay with this node, uncounted until it restarts:
+    // say so loudly.
+    spdlog::critical("agg: cannot take over partitions (they are not being counted): {}", r.error().message());
+    return;
+  }
+  spdlog::info("agg: took over {} partitions, {} records replayed in {} ms", partitions.size(), r->records_replayed,
+               ms_since(t0));
+  first_share_.store(true);
+}
+
+void engine::partitions_revoked() {
+  speed_layer_->revoke();  // each shard's last flush, published and committed
+  counts_in_->set_owned({});
 }
 
 // Its own thread, its first periodic run one interval from now; runs that a
@@ -238,14 +316,15 @@ bool engine::serve_api(std::string& error_line) {
     return true;
   }
   // A node without its brokers answers /click (302 `unrecorded`) and says
-  // it is not ready until they answer again.
+  // it is not ready until they answer again; nor before it has taken its
+  // first share of the partitions.
   const bool reachable_now = kafka_log_->brokers_reachable();
-  server_->set_ready(reachable_now);
+  server_->set_ready(reachable_now && first_share_.load());
   readiness_ = std::make_unique<base::periodic_task>(
       std::chrono::milliseconds(250),
       [this, was = reachable_now]() mutable {
         const bool reachable = kafka_log_->brokers_reachable();
-        server_->set_ready(reachable);
+        server_->set_ready(reachable && first_share_.load());
         if (reachable == was) return;
         was = reachable;
         if (reachable) {
@@ -275,7 +354,10 @@ void engine::stop() {
   if (batch_layer_) batch_layer_->stop();  // a run in progress is cancelled and queued again at the next start
   if (embedded_log_ != nullptr) embedded_log_->stop();
   if (kafka_log_ != nullptr) kafka_log_->stop();
+  if (foreign_keys_) foreign_keys_->stop();
+  if (member_) member_->leave();  // the shards' last flush, then the group shares them out
   if (speed_layer_) speed_layer_->stop();
+  if (counts_in_) counts_in_->stop();
   if (tally_flush_) tally_flush_->stop();
   if (dedup_compaction_) dedup_compaction_->stop();
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <system_error>
 
 #include "api/api.h"
@@ -17,7 +18,8 @@
 
 namespace adclick::agg {
 class aggregator;
-}
+struct partials_lock;
+}  // namespace adclick::agg
 namespace adclick::api {
 class live_feed;
 }
@@ -32,8 +34,11 @@ namespace adclick::ingest {
 class front_end;
 }
 namespace adclick::kafka {
+class counts_materializer;
+class counts_publisher;
+class group_member;
 class kafka_log;
-}
+}  // namespace adclick::kafka
 namespace adclick::log {
 class click_log;
 class live_log_archive;
@@ -83,6 +88,11 @@ class engine {
   [[nodiscard]] bool open_kafka_log(std::string& error_line);
   [[nodiscard]] bool open_front_end(std::string& error_line);
   [[nodiscard]] bool start_speed_layer(std::string& error_line);
+  // Kafka: the shards follow the group's assignment and publish to the
+  // counts topic, which this node materializes.
+  [[nodiscard]] bool start_cluster_speed_layer(std::string& error_line);
+  void partitions_assigned(const std::vector<std::uint32_t>& partitions);
+  void partitions_revoked();
   [[nodiscard]] bool start_batch_layer(std::string& error_line);
   [[nodiscard]] bool serve_api(std::string& error_line);
 
@@ -103,6 +113,18 @@ class engine {
   // exists (it is built after them), read by the shard threads.
   std::atomic<api::live_feed*> live_for_shards_{nullptr};
   std::unique_ptr<agg::aggregator> speed_layer_;
+  // Kafka: the counts topic both ways, and membership of the aggregators'
+  // group (which drives speed_layer_'s partitions).
+  std::unique_ptr<agg::partials_lock> partials_lock_;
+  std::unique_ptr<kafka::counts_publisher> counts_out_;
+  std::unique_ptr<kafka::counts_materializer> counts_in_;
+  std::unique_ptr<kafka::group_member> member_;
+  // Kafka: the front end's pending dedup keys of partitions other nodes
+  // aggregate are let go (those nodes decide duplicates).
+  std::unique_ptr<base::periodic_task> foreign_keys_;
+  // Kafka: the group's first share has been taken over (replayed, its dedup
+  // keys restored): until then /readyz says not ready.
+  std::atomic<bool> first_share_{false};
   std::unique_ptr<log::segment_archive> archive_;
   std::unique_ptr<log::live_log_archive> live_archive_;  // the batch layer's view of archive_
   std::unique_ptr<recon::reconciler> batch_layer_;

@@ -42,6 +42,21 @@ kafka::kafka_log_options kafka_log_options_from(const config::config& cfg) {
   return o;
 }
 
+kafka::counts_options counts_options_from(const config::config& cfg) {
+  kafka::counts_options o;
+  o.client = kafka_log_options_from(cfg).client;
+  o.topic = cfg.kafka.counts_topic;
+  return o;
+}
+
+kafka::group_options group_options_from(const config::config& cfg) {
+  kafka::group_options o;
+  o.client = kafka_log_options_from(cfg).client;
+  o.topic = cfg.kafka.topic;
+  o.group = cfg.kafka.group;
+  return o;
+}
+
 http::server_options server_options_from(const config::config& cfg) {
   http::server_options o;
   o.host = cfg.server.listen.host;
@@ -80,6 +95,7 @@ ingest::front_end_options front_end_options_from(const config::config& cfg) {
   o.hot_ad_rate = static_cast<std::uint64_t>(cfg.ingest.hot_ad_rate);
   o.hot_fanout = static_cast<std::uint32_t>(cfg.ingest.hot_fanout);
   o.hot_ads = cfg.ingest.hot_ads;
+  o.salt_every_ad = cfg.log.backend == config::log_backend::kafka;
   return o;
 }
 

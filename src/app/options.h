@@ -9,6 +9,8 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "ingest/front_end.h"
+#include "kafka/counts_topic.h"
+#include "kafka/group_member.h"
 #include "kafka/kafka_log.h"
 #include "log/log_options.h"
 #include "query/query_service.h"
@@ -24,6 +26,9 @@ log::log_options log_options_from(const config::config& cfg);
 // log.backend = "kafka": [kafka], [node] id (the client id), log.partitions
 // and log.append_timeout.
 kafka::kafka_log_options kafka_log_options_from(const config::config& cfg);
+// The counts topic ([kafka] counts_topic) and the aggregators' group.
+kafka::counts_options counts_options_from(const config::config& cfg);
+kafka::group_options group_options_from(const config::config& cfg);
 http::server_options server_options_from(const config::config& cfg);
 // server.redirect_listen: plain HTTP, one thread, every request redirected to
 // HTTPS on `https_port`. Only when cfg.server.redirect_listen is set.

@@ -4,6 +4,6 @@
 
 namespace adclick::state {
 
-enum cf_index { kDefault = 0, kAds, kDedup, kCounts, kMeta, kReconcile, kActive, kFamilies };
+enum cf_index { kDefault = 0, kAds, kDedup, kCounts, kMeta, kReconcile, kActive, kPartials, kFamilies };
 
 }  // namespace adclick::state

@@ -208,6 +208,41 @@ std::string watermark_key(std::uint32_t shard) {
   return k;
 }
 
+namespace {
+std::string partition_key(const char* prefix, std::uint32_t partition) {
+  std::string k = prefix;
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((partition >> (8 * i)) & 0xff));
+  return k;
+}
+}  // namespace
+
+std::string counts_position_key(std::uint32_t partition) { return partition_key("counts_pos/", partition); }
+std::string dedup_through_key(std::uint32_t partition) { return partition_key("dedup_through/", partition); }
+
+std::string partial_prefix(std::uint64_t ad_id, std::int64_t minute, tally_kind kind) {
+  std::string k;
+  k.reserve(17 + 16);
+  put_be64(k, ad_id);
+  put_be64(k, static_cast<std::uint64_t>(minute) ^ (std::uint64_t{1} << 63));
+  k.push_back(static_cast<char>(kind));
+  return k;
+}
+
+std::string partial_key(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::string_view source) {
+  std::string k = partial_prefix(ad_id, minute, kind);
+  k.append(source);
+  return k;
+}
+
+std::string encode_partial_value(const partial_value& v) { return encode_u64(v.value) + encode_u64(v.version); }
+
+std::optional<partial_value> decode_partial_value(std::string_view bytes) {
+  if (bytes.size() != 16) return std::nullopt;
+  auto value = decode_u64(bytes.substr(0, 8));
+  auto version = decode_u64(bytes.substr(8, 8));
+  return partial_value{*value, *version};
+}
+
 std::string encode_u64(std::uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
 
 std::optional<std::uint64_t> decode_u64(std::string_view bytes) {

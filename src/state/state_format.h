@@ -32,6 +32,17 @@
 //              "ads_snapshot"                       -> epoch of the ads snapshot
 //                                                      that may answer, u64
 //   reconcile  runId(8)                             -> report, JSON text
+//   partials   adId(8) minute(8) kind(1) source     -> u64 value | u64 version
+//              (Kafka backend: the absolute count one source has published
+//              for one minute, see kafka/partial_record.h; minute is stored
+//              with its sign bit flipped, so byte order is numeric order. The
+//              counts row of that minute holds the sum over the sources.)
+//   meta       "counts_pos/" partition(4)           -> next offset to read in that
+//                                                      partition of the counts topic
+//              "dedup_through/" partition(4)        -> the dedup family holds the
+//                                                      keys of every record of that
+//                                                      click partition below it
+//                                                      (within the validity window)
 //
 // Minute row, the counts value and also its merge operand:
 //   u64 present | u64 set | u64 value for each bit of `present`, lowest first
@@ -57,6 +68,7 @@ inline constexpr const char* kCountsFamily = "counts";
 inline constexpr const char* kMetaFamily = "meta";
 inline constexpr const char* kReconcileFamily = "reconcile";
 inline constexpr const char* kActiveFamily = "active";
+inline constexpr const char* kPartialsFamily = "partials";
 
 // What a counts row counts besides clicks (per ad and minute).
 enum class tally_kind : std::uint8_t {
@@ -136,6 +148,20 @@ void merge_minute_rows(minute_row& into, const minute_row& later);
 
 std::string offset_key(std::uint32_t partition);
 std::string watermark_key(std::uint32_t shard);
+std::string counts_position_key(std::uint32_t partition);
+std::string dedup_through_key(std::uint32_t partition);
+
+// partials: the key of one source's value, and the prefix of every source's.
+std::string partial_prefix(std::uint64_t ad_id, std::int64_t minute, tally_kind kind);
+std::string partial_key(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::string_view source);
+struct partial_value {
+  std::uint64_t value = 0;
+  std::uint64_t version = 0;
+  friend bool operator==(const partial_value&, const partial_value&) = default;
+};
+std::string encode_partial_value(const partial_value& v);
+// nullopt if the bytes are not a valid partial value.
+std::optional<partial_value> decode_partial_value(std::string_view bytes);
 std::string active_key(std::int64_t hour, std::uint64_t ad_id);
 std::string active_prefix(std::int64_t hour);
 std::string reconciled_through_key();

@@ -122,7 +122,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families() {
       {rocksdb::kDefaultColumnFamilyName, base_cf()}, {kAdsFamily, base_cf()},
       {kDedupFamily, dedup},      {kCountsFamily, counts},
       {kMetaFamily, base_cf()},   {kReconcileFamily, base_cf()},
-      {kActiveFamily, active},
+      {kActiveFamily, active},    {kPartialsFamily, base_cf()},
   };
 }
 
@@ -309,6 +309,40 @@ result<std::optional<std::uint64_t>> store::get_offset(std::uint32_t partition) 
 
 result<std::optional<std::int64_t>> store::get_watermark(std::uint32_t shard) {
   return get_meta_i64(watermark_key(shard));
+}
+
+result<std::optional<std::uint64_t>> store::get_counts_position(std::uint32_t partition) {
+  return get_meta_u64(counts_position_key(partition));
+}
+
+result<std::optional<std::uint64_t>> store::get_dedup_through(std::uint32_t partition) {
+  return get_meta_u64(dedup_through_key(partition));
+}
+
+result<std::optional<partial_value>> store::get_partial(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
+                                                        std::string_view source) {
+  std::string v;
+  const auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(kPartials),
+                                partial_key(ad_id, minute, kind, source), &v);
+  if (s.IsNotFound()) return std::optional<partial_value>();
+  if (!s.ok()) return to_error(s);
+  auto p = decode_partial_value(v);
+  if (!p) return state_errc::corrupt;
+  return std::optional<partial_value>(*p);
+}
+
+result<std::uint64_t> store::sum_partials(std::uint64_t ad_id, std::int64_t minute, tally_kind kind) {
+  const std::string prefix = partial_prefix(ad_id, minute, kind);
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(kPartials)));
+  std::uint64_t sum = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto p = decode_partial_value(std::string_view(it->value().data(), it->value().size()));
+    if (!p) return state_errc::corrupt;
+    sum += p->value;
+  }
+  if (!it->status().ok()) return to_error(it->status());
+  return sum;
 }
 
 result<std::optional<std::uint64_t>> store::get_meta_u64(const std::string& key) {

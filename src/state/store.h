@@ -74,6 +74,14 @@ class store {
 
   [[nodiscard]] result<std::optional<std::uint64_t>> get_offset(std::uint32_t partition);
   [[nodiscard]] result<std::optional<std::int64_t>> get_watermark(std::uint32_t shard);
+  [[nodiscard]] result<std::optional<std::uint64_t>> get_counts_position(std::uint32_t partition);
+  [[nodiscard]] result<std::optional<std::uint64_t>> get_dedup_through(std::uint32_t partition);
+
+  // Kafka backend: one source's partial for a minute, and the sum over every
+  // source's (what the minute's counts row holds).
+  [[nodiscard]] result<std::optional<partial_value>> get_partial(std::uint64_t ad_id, std::int64_t minute,
+                                                                 tally_kind kind, std::string_view source);
+  [[nodiscard]] result<std::uint64_t> sum_partials(std::uint64_t ad_id, std::int64_t minute, tally_kind kind);
 
   [[nodiscard]] result<std::optional<std::int64_t>> get_reconciled_through();
   // nullopt for a data dir from before the count was kept.

@@ -53,6 +53,22 @@ void write_batch::put_watermark(std::uint32_t shard, std::int64_t watermark_ms) 
   impl_->bytes += 22;
 }
 
+void write_batch::put_partial(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::string_view source,
+                              const partial_value& v) {
+  impl_->ops.push_back({kPartials, impl::op::put, partial_key(ad_id, minute, kind, source), encode_partial_value(v)});
+  impl_->bytes += 17 + source.size() + 16;
+}
+
+void write_batch::put_counts_position(std::uint32_t partition, std::uint64_t next_offset) {
+  impl_->ops.push_back({kMeta, impl::op::put, counts_position_key(partition), encode_u64(next_offset)});
+  impl_->bytes += 23;
+}
+
+void write_batch::put_dedup_through(std::uint32_t partition, std::uint64_t offset) {
+  impl_->ops.push_back({kMeta, impl::op::put, dedup_through_key(partition), encode_u64(offset)});
+  impl_->bytes += 26;
+}
+
 void write_batch::put_active(std::int64_t hour, std::uint64_t ad_id) {
   impl_->ops.push_back({kActive, impl::op::put, active_key(hour, ad_id), std::string()});
   impl_->bytes += 23;

@@ -30,6 +30,13 @@ class write_batch {
   void put_dedup(std::uint64_t ad_id, std::string_view impression_id, std::int64_t expires_at_s);
   void put_offset(std::uint32_t partition, std::uint64_t next_offset);
   void put_watermark(std::uint32_t shard, std::int64_t watermark_ms);
+  // partials: one source's absolute count for a minute (Kafka backend).
+  void put_partial(std::uint64_t ad_id, std::int64_t minute, tally_kind kind, std::string_view source,
+                   const partial_value& v);
+  // meta: the next offset to read in a partition of the counts topic.
+  void put_counts_position(std::uint32_t partition, std::uint64_t next_offset);
+  // meta: the dedup keys of a click partition are complete below this offset.
+  void put_dedup_through(std::uint32_t partition, std::uint64_t offset);
   // active: the ad has a clicks row in this hour (see store::scan_active_ads).
   void put_active(std::int64_t hour, std::uint64_t ad_id);
   // meta: every minute before `ms` has been reconciled.

@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "kafka/kafka_log.h"
+#include "cluster/cluster_util.h"
 #include "testutil/click_server.h"
 #include "testutil/http_client.h"
 #include "testutil/process.h"
@@ -23,72 +23,9 @@ using namespace adclick;
 using namespace adclick::testutil;
 using namespace std::chrono_literals;
 
-constexpr const char* kUrl = "https://shop.example.com/";
-constexpr int kPartitions = 4;
-
-// `adclick kafka-mock` with its bootstrap servers read from its first line.
-struct mock_cluster_process {
-  explicit mock_cluster_process(const std::string& dir)
-      : proc({ADCLICK_BINARY, "kafka-mock", "--brokers", "3", "--partitions", std::to_string(kPartitions)},
-             dir + "/mock.out", true) {
-    REQUIRE(proc.wait_for_output("\"\n", 20s));
-    std::smatch m;
-    const std::string out = proc.output();
-    REQUIRE(std::regex_search(out, m, std::regex(R"re(bootstrap_servers = "([^"]+)")re")));
-    servers = m[1];
-  }
-  // Sends one stdin command and waits for its "ok".
-  void command(const std::string& line) {
-    const auto oks = count_ok();
-    proc.write_stdin(line + "\n");
-    for (int i = 0; i < 200 && count_ok() == oks; ++i) std::this_thread::sleep_for(20ms);
-    REQUIRE(count_ok() == oks + 1);
-  }
-  std::size_t count_ok() const {
-    const std::string out = proc.output();
-    std::size_t n = 0;
-    for (std::size_t at = out.find("ok\n"); at != std::string::npos; at = out.find("ok\n", at + 1)) ++n;
-    return n;
-  }
-  process proc;
-  std::string servers;
-};
-
 std::string node_config(const std::string& servers, const std::string& more = "") {
   return "[log]\nbackend = \"kafka\"\npartitions = " + std::to_string(kPartitions) + "\n" + more +
          "\n[kafka]\nbootstrap_servers = \"" + servers + "\"\n\n[node]\nid = \"node-1\"\n";
-}
-
-// Every impression id in the topic, with how often it occurs.
-std::map<std::string, int> impressions_in_topic(const std::string& servers) {
-  kafka::kafka_log_options o;
-  o.client.bootstrap_servers = servers;
-  o.partitions = kPartitions;
-  std::string error;
-  auto l = kafka::kafka_log::open(o, error);
-  INFO(error);
-  REQUIRE(l.has_value());
-  std::map<std::string, int> seen;
-  for (log::partition_id p = 0; p < kPartitions; ++p) {
-    auto r = (*l)->open_reader(p, 0);
-    while (r->position() < (*l)->durable_end(p)) {
-      auto n = r->read(1000, [&](log::offset_t, const click_view& v) { ++seen[std::string(v.impression_id)]; });
-      REQUIRE(n.has_value());
-      if (*n == 0) break;
-    }
-    CHECK(r->position() == (*l)->durable_end(p));
-  }
-  (*l)->stop();
-  return seen;
-}
-
-bool wait_ready(std::uint16_t port, bool want, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if ((http_get(port, "/readyz").status == 200) == want) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
 }
 
 }  // namespace
@@ -161,7 +98,9 @@ TEST_CASE("one node on Kafka: every 302'd click counted once through SIGKILLs an
   CHECK(s.wait_counted_total(1, want[1]) == want[1]);
   CHECK(s.wait_counted_total(2, want[2]) == want[2]);
   // A click seen before the loss is still a duplicate: its dedup key came
-  // back with the replay.
+  // back from the topic's records once the node took its partitions over
+  // (then it says it is ready).
+  CHECK(wait_ready(s.port(), true, 20s));
   const auto before = s.metric("adclick_clicks_total{outcome=\"duplicate\"}");
   REQUIRE(s.click(1, *redirected.begin()).status == 302);
   CHECK(s.metric("adclick_clicks_total{outcome=\"duplicate\"}") == before + 1);
