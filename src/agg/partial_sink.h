@@ -34,6 +34,18 @@ struct flush_mark {
   std::int64_t watermark_ms = 0;   // the publishing shard's
 };
 
+// A partial of a source that is not a partition: a front end's outcome
+// tallies ("n:<node id>") or the batch layer's corrections ("r"). Each
+// stands alone: the one with the higher version wins, cell by cell.
+struct source_partial {
+  std::string source;
+  std::uint64_t ad_id = 0;
+  std::int64_t minute = 0;
+  state::tally_kind kind = state::tally_kind::clicks;
+  std::uint64_t value = 0;
+  std::uint64_t version = 0;
+};
+
 class partial_sink {
  public:
   virtual ~partial_sink() = default;
@@ -42,7 +54,15 @@ class partial_sink {
   // the shard publishes the same flush again).
   [[nodiscard]] virtual std::error_code publish(const std::vector<partial_count>& partials,
                                                 const std::vector<flush_mark>& marks) = 0;
+  // The same for partials of other sources.
+  [[nodiscard]] virtual std::error_code publish(const std::vector<source_partial>& partials) = 0;
 };
+
+// The source of the batch layer's corrections: every node's reconciler
+// publishes under it (each value makes the minute's sum the recounted one).
+inline constexpr const char* kCorrectionSource = "r";
+// The source of a front end's outcome tallies.
+inline std::string node_source(const std::string& node_id) { return "n:" + node_id; }
 
 // The name a partition's partials carry (the partials family's source).
 inline std::string partition_source(std::uint32_t partition) { return "p" + std::to_string(partition); }

@@ -136,12 +136,13 @@ result<std::size_t> shard::poll(std::size_t max_per_partition) {
   return total;
 }
 
-bool shard::duplicate(const click_view& v) {
+bool shard::duplicate(const click_view& v, std::uint32_t slot) {
   if (dedup_failed_) return true;  // reread from the committed offsets once the batch ends
   std::string key = state::dedup_key(v.ad_id, v.impression_id);
   if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
     auto& e = dedup_[it->second];
     e.expires_at_s = std::max(e.expires_at_s, v.expires_at_s);
+    ++duplicates_seen_[{v.ad_id, minute_of(v.event_time_ms), slot}];
     duplicates_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -156,6 +157,7 @@ bool shard::duplicate(const click_view& v) {
     pending_keys_.emplace(std::move(key), dedup_.size());
     dedup_.push_back({v.ad_id, std::string(v.impression_id), v.expires_at_s});
   }
+  ++duplicates_seen_[{v.ad_id, minute_of(v.event_time_ms), slot}];
   duplicates_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -215,6 +217,7 @@ std::error_code shard::restore_dedup() {
 std::error_code shard::reread_from_state() {
   deltas_.clear();
   late_.clear();
+  duplicates_seen_.clear();
   dedup_.clear();
   pending_keys_.clear();
   dedup_failed_ = false;
@@ -229,7 +232,7 @@ std::error_code shard::reread_from_state() {
 }
 
 void shard::apply(const click_view& v, std::uint32_t slot) {
-  if (options_.sink != nullptr && duplicate(v)) return;
+  if (options_.sink != nullptr && duplicate(v, slot)) return;
   max_event_ms_ = std::max(max_event_ms_, v.event_time_ms);
   const std::int64_t wm = std::max(watermark_ms_.load(std::memory_order_relaxed),
                                    max_event_ms_ - options_.max_out_of_orderness.count());
@@ -390,6 +393,9 @@ std::error_code shard::flush_cluster(const std::vector<log::offset_t>& positions
   for (const auto& [k, n] : late_) {
     if (auto ec = add(k, state::tally_kind::late, n)) return failed(ec);
   }
+  for (const auto& [k, n] : duplicates_seen_) {
+    if (auto ec = add(k, state::tally_kind::duplicate, n)) return failed(ec);
+  }
   std::sort(cells.begin(), cells.end(), [](const cell& a, const cell& b) {
     if (a.k.ad_id != b.k.ad_id) return a.k.ad_id < b.k.ad_id;
     if (a.k.minute != b.k.minute) return a.k.minute < b.k.minute;
@@ -403,8 +409,10 @@ std::error_code shard::flush_cluster(const std::vector<log::offset_t>& positions
     partials.push_back({partitions_[c.k.slot], c.k.ad_id, c.k.minute, c.kind, c.value, positions[c.k.slot]});
   }
   std::vector<flush_mark> marks;
+  // Every partition's mark when the watermark moved (other nodes' finality
+  // follows it), else the moved ones'.
   for (std::size_t i = 0; i < partitions_.size(); ++i) {
-    if (positions[i] != committed_[i]) marks.push_back({partitions_[i], positions[i], wm});
+    if (positions[i] != committed_[i] || wm != committed_watermark_) marks.push_back({partitions_[i], positions[i], wm});
   }
   if (!marks.empty()) {
     if (auto ec = options_.sink->publish(partials, marks)) return failed(ec);
@@ -442,6 +450,7 @@ std::error_code shard::flush_cluster(const std::vector<log::offset_t>& positions
   for (std::size_t i = 0; i < partitions_.size(); ++i) {
     b.put_offset(partitions_[i], positions[i]);
     b.put_dedup_through(partitions_[i], positions[i]);
+    b.put_partition_watermark(partitions_[i], wm);
   }
   b.put_watermark(id_, wm);
   const auto t0 = std::chrono::steady_clock::now();
@@ -462,6 +471,7 @@ void shard::mark_committed(const std::vector<log::offset_t>& positions, std::int
   commits_.fetch_add(1, std::memory_order_relaxed);
   deltas_.clear();
   late_.clear();
+  duplicates_seen_.clear();
   dedup_.clear();
   pending_keys_.clear();
   committed_ = positions;

@@ -125,7 +125,7 @@ class shard {
   // Cluster: whether the click is a copy of one already counted (extending
   // that key's life when this copy was signed to live longer). Sets
   // dedup_failed_ when the dedup family cannot be read.
-  bool duplicate(const click_view& v);
+  bool duplicate(const click_view& v, std::uint32_t slot);
   // Cluster: the dedup keys of every partition this node lacks, from the
   // records of the last dedup_window before its committed offset.
   [[nodiscard]] std::error_code restore_dedup();
@@ -160,6 +160,7 @@ class shard {
   std::vector<log::offset_t> committed_;
   std::unordered_map<window_key, std::uint64_t, window_hash> deltas_;
   std::unordered_map<window_key, std::uint64_t, window_hash> late_;
+  std::unordered_map<window_key, std::uint64_t, window_hash> duplicates_seen_;  // cluster: tallied `duplicate`
   std::vector<std::pair<window_key, std::uint64_t>> rows_;      // deltas_ in key order; reused
   std::vector<std::pair<std::int64_t, std::uint64_t>> active_;  // (hour, ad) of a flush; reused
   std::vector<dedup_entry> dedup_;

@@ -219,7 +219,10 @@ void ad(const api_context& ctx, const http::request& req, http::responder&& resp
     if (who.kind != caller::admin) return respond(unauthorized());
     return click_urls(ctx, id, req, respond);
   }
-  if (rest == "/live" || rest == "/aggregates") return ad_data(ctx, id, rest, who, req, respond);
+  if (rest == "/live" || rest == "/aggregates") {
+    if (!ctx.serves_queries) return respond(not_served("query"));
+    return ad_data(ctx, id, rest, who, req, respond);
+  }
   respond(not_found("no such route"));
 }
 

@@ -27,6 +27,8 @@ enum class runs_on : std::uint8_t {
   workers,    // reads or writes disk: on ctx.workers
 };
 
+enum class role : std::uint8_t { any, front, aggregate, query };
+
 struct route_spec {
   const char* method;
   const char* path;
@@ -35,26 +37,28 @@ struct route_spec {
   runs_on where;
   bool prefix;          // path is a prefix ("/api/v1/ads/" serves "/api/v1/ads/42")
   bool while_starting;  // served before the engine has recovered (needs no context)
+  role needs = role::any;  // node.roles
 };
 
 constexpr runs_on io = runs_on::io_thread;
 constexpr runs_on workers = runs_on::workers;
 
-// method, path, metrics name, handler, where it runs, prefix?, while starting?
+// method, path, metrics name, handler, where it runs, prefix?, while starting?,
+// the role it needs
 const route_spec kRoutes[] = {
-    {"GET", "/click", "click", handlers::click, io, false, false},
+    {"GET", "/click", "click", handlers::click, io, false, false, role::front},
     {"GET", "/metrics", "metrics", handlers::metrics, io, false, true},
     {"GET", "/api/v1/hot-ads", "hot_ads", handlers::hot_ads, io, false, false},
     {"GET", "/api/v1/ads", "ads", handlers::list_ads, workers, false, false},
     {"GET", "/api/v1/me", "me", handlers::me, io, false, false},
     {"GET", "/api/v1/status", "status", handlers::status, workers, false, false},
-    {"GET", "/", "dashboard", handlers::dashboard, io, false, true},
-    {"GET", "/dashboard", "dashboard", handlers::dashboard, io, false, true},
-    {"GET", "/dashboard/", "dashboard", handlers::dashboard, io, true, true},
-    {"GET", "/api/v1/reconciliations", "reconciliations", handlers::reconciliations, workers, false, false},
-    {"POST", "/api/v1/reconciliations", "reconciliations", handlers::reconciliations, workers, false, false},
-    {"GET", "/api/v1/reconciliations/", "reconciliation", handlers::reconciliation, workers, true, false},
-    {"GET", "/api/v1/advertisers/", "advertiser", handlers::advertiser, workers, true, false},
+    {"GET", "/", "dashboard", handlers::dashboard, io, false, true, role::query},
+    {"GET", "/dashboard", "dashboard", handlers::dashboard, io, false, true, role::query},
+    {"GET", "/dashboard/", "dashboard", handlers::dashboard, io, true, true, role::query},
+    {"GET", "/api/v1/reconciliations", "reconciliations", handlers::reconciliations, workers, false, false, role::aggregate},
+    {"POST", "/api/v1/reconciliations", "reconciliations", handlers::reconciliations, workers, false, false, role::aggregate},
+    {"GET", "/api/v1/reconciliations/", "reconciliation", handlers::reconciliation, workers, true, false, role::aggregate},
+    {"GET", "/api/v1/advertisers/", "advertiser", handlers::advertiser, workers, true, false, role::query},
     {"GET", "/api/v1/ads/", "ad", handlers::ad, workers, true, false},
     {"PUT", "/api/v1/ads/", "ad", handlers::ad, workers, true, false},
     {"DELETE", "/api/v1/ads/", "ad", handlers::ad, workers, true, false},
@@ -100,6 +104,17 @@ void not_ready(const api_context&, const http::request&, http::responder&& respo
   respond(unavailable("not_ready", "recovery is still running; retry shortly", 1));
 }
 
+// Routes of a role this node does not have.
+void not_served_front(const api_context&, const http::request&, http::responder&& respond) {
+  respond(not_served("front"));
+}
+void not_served_aggregate(const api_context&, const http::request&, http::responder&& respond) {
+  respond(not_served("aggregate"));
+}
+void not_served_query(const api_context&, const http::request&, http::responder&& respond) {
+  respond(not_served("query"));
+}
+
 // Route handlers take the responder by rvalue: the click route moves it into
 // its completion (no copy per click), the others just call it.
 http::handler bind(const route_spec& r, handlers::handler_fn fn, const api_context& ctx) {
@@ -131,7 +146,13 @@ void add(http::router& routes, const route_spec& r, http::handler h) {
 }  // namespace
 
 void add_routes(http::router& routes, const api_context& ctx) {
-  for (const auto& r : kRoutes) add(routes, r, bind(r, r.fn, ctx));
+  for (const auto& r : kRoutes) {
+    auto fn = r.fn;
+    if (r.needs == role::front && !ctx.serves_clicks) fn = not_served_front;
+    if (r.needs == role::aggregate && !ctx.serves_aggregation) fn = not_served_aggregate;
+    if (r.needs == role::query && !ctx.serves_queries) fn = not_served_query;
+    add(routes, r, bind(r, fn, ctx));
+  }
 }
 
 void add_starting_routes(http::router& routes) {

@@ -55,6 +55,12 @@ struct api_context {
   std::map<std::string, std::string> advertiser_keys;
   // Where click URLs point: "http://127.0.0.1:8080" (no trailing slash).
   std::string public_base_url;
+  // node.roles: a node without "front" answers /click 404 not_served; one
+  // without "aggregate" the reconciliation routes; one without "query" the
+  // aggregates, live and advertiser routes and the dashboard.
+  bool serves_clicks = true;
+  bool serves_aggregation = true;
+  bool serves_queries = true;
 };
 
 // Registers every route. The context must outlive the server.

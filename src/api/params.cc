@@ -1,5 +1,7 @@
 #include "api/params.h"
 
+#include <fmt/format.h>
+
 #include "base/ad_id.h"
 #include "base/decimal.h"
 #include "base/query_string.h"
@@ -18,6 +20,11 @@ http::response json_response(int status, const json& body) {
 http::response bad_request(std::string_view message) { return http::json_error(400, "bad_request", message); }
 
 http::response not_found(std::string_view message) { return http::json_error(404, "not_found", message); }
+
+http::response not_served(std::string_view role) {
+  return http::json_error(404, "not_served",
+                          fmt::format("this node does not serve this route: its node.roles leave out \"{}\"", role));
+}
 
 http::response unauthorized() {
   auto r = http::json_error(401, "unauthorized", "a valid bearer token is required");

@@ -27,6 +27,8 @@ using problem = std::optional<std::string>;
 http::response json_response(int status, const json& body);
 http::response bad_request(std::string_view message);
 http::response not_found(std::string_view message);
+// 404 not_served: this node's roles (node.roles) do not include `role`.
+http::response not_served(std::string_view role);
 http::response unauthorized();  // 401 with WWW-Authenticate: Bearer
 // 405; `allow` is the Allow header ("GET", "DELETE, GET, PUT").
 http::response method_not_allowed(std::string_view allow, std::string_view message);

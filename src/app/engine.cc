@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <tuple>
 
 #include "agg/agg_metrics.h"
 #include "agg/aggregator.h"
@@ -19,6 +20,8 @@
 #include "http/server.h"
 #include "ingest/front_end.h"
 #include "agg/partial_sink.h"
+#include "agg/source_writer.h"
+#include "base/event_clock.h"
 #include "kafka/counts_topic.h"
 #include "kafka/group_member.h"
 #include "kafka/kafka_log.h"
@@ -149,12 +152,15 @@ bool engine::open_front_end(std::string& error_line) {
   }
   spdlog::info("ads: {} ads registered", front_->ads().size());
   front_->register_metrics(base::metrics());
-  tally_flush_ = std::make_unique<base::periodic_task>(std::chrono::seconds(1), [this] {
-    if (auto ec = front_->tallies().flush(*data_->store)) {
-      spdlog::error("ingest: writing outcome tallies failed (kept for the next try): {}", ec.message());
-    }
-  });
-  tally_flush_->start();
+  if (kafka_log_ == nullptr) {
+    // (On Kafka the tallies are published: start_cluster_speed_layer.)
+    tally_flush_ = std::make_unique<base::periodic_task>(std::chrono::seconds(1), [this] {
+      if (auto ec = front_->tallies().flush(*data_->store)) {
+        spdlog::error("ingest: writing outcome tallies failed (kept for the next try): {}", ec.message());
+      }
+    });
+    tally_flush_->start();
+  }
   // Expired dedup keys go in RocksDB's own compactions too; this makes sure
   // the dedup state stays bounded by the validity window even when quiet.
   dedup_compaction_ = std::make_unique<base::periodic_task>(
@@ -194,46 +200,77 @@ bool engine::start_speed_layer(std::string& error_line) {
 // front end serves at once: duplicates are decided where the copies meet,
 // in the partition's aggregator, whichever node that is.
 bool engine::start_cluster_speed_layer(std::string& error_line) {
-  partials_lock_ = std::make_unique<agg::partials_lock>();
+  const auto& roles = cfg_.node.roles;
   const auto co = counts_options_from(cfg_);
-  auto out = kafka::counts_publisher::open(co, error_line);
-  if (!out) return false;
-  counts_out_ = std::move(*out);
-  auto in = kafka::counts_materializer::open(co, *data_->store, *partials_lock_, log_->partitions(), error_line);
-  if (!in) return false;
-  counts_in_ = std::move(*in);
-  counts_in_->start();
-
-  auto options = shard_options_from(cfg_);
-  options.sink = counts_out_.get();
-  options.partials = partials_lock_.get();
-  options.dedup_window = cfg_.signing.max_validity + cfg_.aggregation.max_out_of_orderness;
+  partials_lock_ = std::make_unique<agg::partials_lock>();
+  if (roles.aggregate || roles.front) {
+    auto out = kafka::counts_publisher::open(co, error_line);
+    if (!out) return false;
+    counts_out_ = std::move(*out);
+  }
+  if (roles.aggregate || roles.query) {
+    // Queries answer from what it holds; an aggregator goes on from it when
+    // it takes a partition over.
+    auto in = kafka::counts_materializer::open(co, *data_->store, *partials_lock_, log_->partitions(), error_line);
+    if (!in) return false;
+    counts_in_ = std::move(*in);
+    counts_in_->start();
+  }
   auto& dedup = front_->dedup();
-  speed_layer_ = std::make_unique<agg::aggregator>(
-      *log_, *data_->store, static_cast<std::uint32_t>(cfg_.aggregation.shards), std::vector<log::partition_id>{},
-      options, [&dedup, &live = live_for_shards_](log::partition_id p, log::offset_t end) {
-        dedup.committed(p, end);
-        if (auto* feed = live.load(std::memory_order_acquire)) feed->notify();
-      });
-  agg::register_metrics(*speed_layer_, base::metrics());
+  if (roles.aggregate) {
+    auto options = shard_options_from(cfg_);
+    options.sink = counts_out_.get();
+    options.partials = partials_lock_.get();
+    options.dedup_window = cfg_.signing.max_validity + cfg_.aggregation.max_out_of_orderness;
+    speed_layer_ = std::make_unique<agg::aggregator>(
+        *log_, *data_->store, static_cast<std::uint32_t>(cfg_.aggregation.shards),
+        std::vector<log::partition_id>{}, options,
+        [&dedup, &live = live_for_shards_](log::partition_id p, log::offset_t end) {
+          dedup.committed(p, end);
+          if (auto* feed = live.load(std::memory_order_acquire)) feed->notify();
+        });
+    agg::register_metrics(*speed_layer_, base::metrics());
 
-  kafka::group_listener listener;
-  listener.assigned = [this](const std::vector<log::partition_id>& ps) { partitions_assigned(ps); };
-  listener.revoked = [this](const std::vector<log::partition_id>&) { partitions_revoked(); };
-  auto member = kafka::group_member::join(group_options_from(cfg_), std::move(listener), error_line);
-  if (!member) return false;
-  member_ = std::move(*member);
+    kafka::group_listener listener;
+    listener.assigned = [this](const std::vector<log::partition_id>& ps) { partitions_assigned(ps); };
+    listener.revoked = [this](const std::vector<log::partition_id>&) { partitions_revoked(); };
+    auto member = kafka::group_member::join(group_options_from(cfg_), std::move(listener), error_line);
+    if (!member) return false;
+    member_ = std::move(*member);
+  } else {
+    first_share_.store(true);  // nothing to take over
+  }
 
-  foreign_keys_ = std::make_unique<base::periodic_task>(
-      std::chrono::seconds(1),
-      [this, &dedup] {
-        const auto mine = member_->assignment();
-        for (log::partition_id p = 0; p < log_->partitions(); ++p) {
-          if (std::find(mine.begin(), mine.end(), p) == mine.end()) dedup.committed(p, log_->durable_end(p));
-        }
-      },
-      /*run_at_stop=*/false);
-  foreign_keys_->start();
+  if (roles.front) {
+    // The outcome tallies as this node's own partials, for every query node.
+    tally_flush_ = std::make_unique<base::periodic_task>(
+        std::chrono::seconds(1), [this, source = agg::node_source(cfg_.node.id), last = std::uint64_t{0}]() mutable {
+          auto rows = front_->tallies().take();
+          if (rows.empty()) return;
+          std::vector<agg::source_cell> cells;
+          cells.reserve(rows.size());
+          for (const auto& [k, n] : rows) cells.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
+          const auto version = std::max(last + 1, static_cast<std::uint64_t>(base::event_now_ms()));
+          if (auto ec = agg::write_source(*data_->store, *partials_lock_, *counts_out_, source, version, cells,
+                                          agg::cell_rule::add)) {
+            front_->tallies().put_back(rows);
+            spdlog::error("ingest: publishing outcome tallies failed (kept for the next try): {}", ec.message());
+            return;
+          }
+          last = version;
+        });
+    tally_flush_->start();
+    foreign_keys_ = std::make_unique<base::periodic_task>(
+        std::chrono::seconds(1),
+        [this, &dedup] {
+          const auto mine = member_ ? member_->assignment() : std::vector<log::partition_id>{};
+          for (log::partition_id p = 0; p < log_->partitions(); ++p) {
+            if (std::find(mine.begin(), mine.end(), p) == mine.end()) dedup.committed(p, log_->durable_end(p));
+          }
+        },
+        /*run_at_stop=*/false);
+    foreign_keys_->start();
+  }
   return true;
 }
 
@@ -266,7 +303,20 @@ void engine::partitions_revoked() {
 // Its own thread, its first periodic run one interval from now; runs that a
 // stop or crash interrupted are queued again.
 bool engine::start_batch_layer(std::string& error_line) {
+  // On Kafka, the aggregators recount.
+  if (kafka_log_ != nullptr && !cfg_.node.roles.aggregate) return true;
   auto options = recon_options_from(cfg_);
+  if (kafka_log_ != nullptr) {
+    // Corrections go to every node, as the batch layer's own partials.
+    options.recount.publish_corrections =
+        [this](const std::vector<std::tuple<std::uint64_t, std::int64_t, std::uint64_t>>& fixes) {
+          std::vector<agg::source_cell> cells;
+          cells.reserve(fixes.size());
+          for (const auto& [ad, minute, clicks] : fixes) cells.push_back({ad, minute, state::tally_kind::clicks, clicks});
+          return agg::write_source(*data_->store, *partials_lock_, *counts_out_, agg::kCorrectionSource,
+                                   static_cast<std::uint64_t>(base::event_now_ms()), cells, agg::cell_rule::set_total);
+        };
+  }
   if (cfg_.storage.archive_dir) {
     auto a = log::segment_archive::open(*cfg_.storage.archive_dir, error_line);
     if (!a) return false;
@@ -305,6 +355,9 @@ bool engine::serve_api(std::string& error_line) {
   api_ctx_.advertiser_keys = cfg_.auth.advertiser_keys;
   api_ctx_.public_base_url = std::string(tls() ? "https://" : "http://") +
                              config::to_string(config::endpoint{cfg_.server.listen.host, server_->port()});
+  api_ctx_.serves_clicks = cfg_.node.roles.front;
+  api_ctx_.serves_aggregation = cfg_.node.roles.aggregate;
+  api_ctx_.serves_queries = cfg_.node.roles.query;
   http::router routes;
   api::add_routes(routes, api_ctx_);
   if (auto ec = server_->serve_routes(std::move(routes))) {

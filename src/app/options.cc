@@ -113,6 +113,9 @@ recon::reconciler_options recon_options_from(const config::config& cfg) {
   o.recount.allowed_lateness_ms = cfg.aggregation.allowed_lateness.count();
   o.recount.max_out_of_orderness_ms = cfg.aggregation.max_out_of_orderness.count();
   o.recount.shards = effective_shards(cfg);
+  if (cfg.log.backend == config::log_backend::kafka) {
+    o.recount.watermark_partitions = static_cast<std::uint32_t>(cfg.log.partitions);
+  }
   o.recount.max_read_rate = cfg.reconcile.max_read_rate;
   o.interval = cfg.reconcile.interval;
   o.lookback = cfg.reconcile.lookback;
@@ -124,6 +127,7 @@ query::query_options query_options_from(const config::config& cfg) {
   o.max_points = static_cast<std::uint64_t>(cfg.query.max_points);
   o.shards = effective_shards(cfg);
   o.allowed_lateness_ms = cfg.aggregation.allowed_lateness.count();
+  if (cfg.log.backend == config::log_backend::kafka) o.watermark_partitions = static_cast<std::uint32_t>(cfg.log.partitions);
   return o;
 }
 

@@ -63,10 +63,6 @@ int wait_for_stop(const sigset_t& signals, engine& e, const config::config& cfg)
 }  // namespace
 
 int serve(const config::config& cfg) {
-  if (cfg.log.backend == config::log_backend::kafka && !(cfg.node.roles == config::node_roles{})) {
-    std::fprintf(stderr, "adclick: %s\n", std::string(kKafkaSplitRolesNotServed).c_str());
-    return 2;
-  }
   spdlog::set_level(to_spdlog(cfg.logging.level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   log_effective_config(cfg);

@@ -13,23 +13,31 @@ void outcome_tallies::add(std::uint64_t ad_id, std::int64_t event_time_ms, state
   ++s.rows[{ad_id, minute, kind}];
 }
 
-std::error_code outcome_tallies::flush(state::store& store) {
-  std::map<key, std::uint64_t> all;
+outcome_tallies::rows outcome_tallies::take() {
+  rows all;
   for (auto& s : stripes_) {
     base::mutex_lock lk(s.mu);
     for (auto& [k, v] : s.rows) all[k] += v;
     s.rows.clear();
   }
+  return all;
+}
+
+void outcome_tallies::put_back(const rows& r) {
+  for (const auto& [k, v] : r) {
+    auto& s = stripes_[std::get<0>(k) % kStripes];
+    base::mutex_lock lk(s.mu);
+    s.rows[k] += v;
+  }
+}
+
+std::error_code outcome_tallies::flush(state::store& store) {
+  const rows all = take();
   if (all.empty()) return {};
   state::write_batch b;
   for (const auto& [k, v] : all) b.add_count(std::get<0>(k), std::get<1>(k), std::get<2>(k), v);
   if (auto ec = store.write(b, false)) {
-    // Keep them for the next try.
-    for (const auto& [k, v] : all) {
-      auto& s = stripes_[std::get<0>(k) % kStripes];
-      base::mutex_lock lk(s.mu);
-      s.rows[k] += v;
-    }
+    put_back(all);  // for the next try
     return ec;
   }
   return {};

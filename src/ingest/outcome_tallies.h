@@ -25,16 +25,22 @@ namespace adclick::ingest {
 
 class outcome_tallies {
  public:
+  using key = std::tuple<std::uint64_t, std::int64_t, state::tally_kind>;  // ad, minute, kind
+  using rows = std::map<key, std::uint64_t>;
+
   // Any thread.
   void add(std::uint64_t ad_id, std::int64_t event_time_ms, state::tally_kind kind);
   // Writes everything tallied so far as one batch. On error the tallies are
   // kept for the next try. One thread at a time.
   [[nodiscard]] std::error_code flush(state::store& store);
+  // What is tallied so far, taken out (a cluster node publishes it as its
+  // own partials), and what could not be written, put back.
+  rows take();
+  void put_back(const rows& r);
   std::size_t pending_rows() const;
 
  private:
   static constexpr std::size_t kStripes = 16;
-  using key = std::tuple<std::uint64_t, std::int64_t, state::tally_kind>;
   struct stripe {
     mutable base::mutex mu;
     std::map<key, std::uint64_t> rows GUARDED_BY(mu);

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
+#include <optional>
+#include <tuple>
 
 #include "base/checksum.h"
 #include "kafka/kafka_errc.h"
@@ -159,6 +162,21 @@ std::error_code counts_publisher::publish(const std::vector<agg::partial_count>&
               m.version};
     failed = produce(b, p);
   }
+  return finish(b, failed);
+}
+
+std::error_code counts_publisher::publish(const std::vector<agg::source_partial>& partials) {
+  base::mutex_lock one(mu_);
+  batch b;
+  std::error_code failed;
+  for (const auto& c : partials) {
+    partial p{c.source, c.ad_id, c.minute, static_cast<std::uint8_t>(c.kind), c.value, c.version};
+    if ((failed = produce(b, p))) break;
+  }
+  return finish(b, failed);
+}
+
+std::error_code counts_publisher::finish(batch& b, std::error_code failed) {
   // Every record queued gets its report (delivered, failed or timed out by
   // message.timeout.ms), served here.
   const auto deadline = std::chrono::steady_clock::now() + options_.publish_timeout + std::chrono::seconds(15);
@@ -289,6 +307,78 @@ materializer_stats counts_materializer::stats() const {
           corrupt_.load(std::memory_order_relaxed), read_.load(std::memory_order_relaxed)};
 }
 
+std::int64_t counts_materializer::position_to_store(std::int32_t counts_partition, std::int64_t next,
+                                                    const std::string& except) const {
+  std::int64_t pos = next;
+  for (const auto& [source, pend] : pending_) {
+    if (source != except && pend.counts_partition == counts_partition && pend.first_offset >= 0) {
+      pos = std::min(pos, pend.first_offset);
+    }
+  }
+  return pos;
+}
+
+void counts_materializer::apply_loose() {
+  if (loose_.empty()) return;
+  for (int attempt = 0; !stop_.load(std::memory_order_relaxed); ++attempt) {
+    std::error_code ec;
+    {
+      base::mutex_lock lk(lock_.mu);
+      state::write_batch b;
+      std::vector<std::pair<std::int64_t, std::uint64_t>> active;
+      // One batch may hold a cell twice: the later record is the newer.
+      std::map<std::string, state::partial_value> seen;
+      std::map<std::tuple<std::uint64_t, std::int64_t, std::uint8_t>, std::uint64_t> sums;
+      for (const auto& p : loose_) {
+        const auto kind = static_cast<state::tally_kind>(p.kind);
+        const auto key = state::partial_key(p.ad_id, p.minute, kind, p.source);
+        std::optional<state::partial_value> old;
+        if (auto it = seen.find(key); it != seen.end()) {
+          old = it->second;
+        } else {
+          auto stored = store_.get_partial(p.ad_id, p.minute, kind, p.source);
+          if (!stored) {
+            ec = stored.error();
+            break;
+          }
+          old = *stored;
+        }
+        if (old && old->version >= p.version) continue;
+        const auto cell = std::make_tuple(p.ad_id, p.minute, p.kind);
+        auto sum = sums.find(cell);
+        if (sum == sums.end()) {
+          auto s0 = store_.sum_partials(p.ad_id, p.minute, kind);
+          if (!s0) {
+            ec = s0.error();
+            break;
+          }
+          sum = sums.emplace(cell, *s0).first;
+        }
+        sum->second += p.value - (old ? old->value : 0);
+        seen[key] = {p.value, p.version};
+        b.put_partial(p.ad_id, p.minute, kind, p.source, {p.value, p.version});
+        b.set_count(p.ad_id, p.minute, kind, sum->second);
+        if (kind == state::tally_kind::clicks) active.emplace_back(state::row_hour(p.minute), p.ad_id);
+      }
+      if (!ec) {
+        std::sort(active.begin(), active.end());
+        active.erase(std::unique(active.begin(), active.end()), active.end());
+        for (const auto& [hour, ad] : active) b.put_active(hour, ad);
+        for (std::int32_t cp = 0; cp < counts_partitions_; ++cp) {
+          b.put_counts_position(static_cast<std::uint32_t>(cp),
+                                static_cast<std::uint64_t>(position_to_store(cp, next_[static_cast<std::size_t>(cp)], "")));
+        }
+        ec = store_.write(b, true);
+      }
+    }
+    if (!ec) break;
+    spdlog::error("kafka: applying {} partials of the counts topic failed, retrying: {}", loose_.size(), ec.message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 4))));
+  }
+  applied_.fetch_add(1, std::memory_order_relaxed);
+  loose_.clear();
+}
+
 void counts_materializer::run() {
   rd_kafka_message_t* batch[kReadBatch];
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -313,6 +403,7 @@ void counts_materializer::run() {
       }
       rd_kafka_message_destroy(batch[i]);
     }
+    apply_loose();
     // What has been read (and applied where whole) is known to waiters;
     // high watermarks seen by the fetches say where the ends are.
     base::mutex_lock lk(progress_mu_);
@@ -324,10 +415,13 @@ void counts_materializer::run() {
 void counts_materializer::take(std::int32_t counts_partition, std::int64_t offset, const partial& p) {
   const auto partition = partition_of_source(p.source);
   if (!partition) {
-    // Front ends' tallies ("n:<id>") are not published yet: nothing else may
-    // be in this topic.
-    spdlog::warn("kafka: counts topic partition {} offset {}: unknown source \"{}\", skipped", counts_partition,
-                 offset, p.source);
+    if (p.kind < state::kTallyKinds) {
+      loose_.push_back(p);
+    } else {
+      corrupt_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("kafka: counts topic partition {} offset {}: a partial of source \"{}\" with kind {}, skipped",
+                    counts_partition, offset, p.source, p.kind);
+    }
     return;
   }
   if (owned(*partition)) {
@@ -367,16 +461,18 @@ std::error_code counts_materializer::apply(std::int32_t counts_partition, std::i
   if (!stored) return stored.error();
   if (mark.version <= stored->value_or(0)) {
     replayed_.fetch_add(1, std::memory_order_relaxed);
-    return {};
+    if (mark.version < stored->value_or(0) || !flush.empty()) return {};
+    // A mark of an idle partition: its watermark moves on (not synced: the
+    // next one carries it again).
+    auto wm = store_.get_partition_watermark(partition);
+    if (!wm) return wm.error();
+    const auto mark_wm = static_cast<std::int64_t>(mark.value);
+    if (wm->has_value() && **wm >= mark_wm) return {};
+    state::write_batch b;
+    b.put_partition_watermark(partition, mark_wm);
+    return store_.write(b, false);
   }
-  // The counts topic position stored with this flush: the next record to
-  // read, or the first of a source whose flush is still incomplete.
-  std::int64_t pos = offset + 1;
-  for (const auto& [source, pend] : pending_) {
-    if (source != mark.source && pend.counts_partition == counts_partition && pend.first_offset >= 0) {
-      pos = std::min(pos, pend.first_offset);
-    }
-  }
+  const std::int64_t pos = position_to_store(counts_partition, offset + 1, mark.source);
   state::write_batch b;
   std::vector<std::pair<std::int64_t, std::uint64_t>> active;
   // One partial per cell, the latest at or below the mark (a flush a
@@ -415,6 +511,10 @@ std::error_code counts_materializer::apply(std::int32_t counts_partition, std::i
   active.erase(std::unique(active.begin(), active.end()), active.end());
   for (const auto& [hour, ad] : active) b.put_active(hour, ad);
   b.put_offset(partition, mark.version);
+  // Finality never goes back (a new owner's shard may start behind).
+  auto wm = store_.get_partition_watermark(partition);
+  if (!wm) return wm.error();
+  b.put_partition_watermark(partition, std::max(wm->value_or(INT64_MIN), static_cast<std::int64_t>(mark.value)));
   b.put_counts_position(static_cast<std::uint32_t>(counts_partition), static_cast<std::uint64_t>(pos));
   if (auto ec = store_.write(b, true)) return ec;
   applied_.fetch_add(1, std::memory_order_relaxed);

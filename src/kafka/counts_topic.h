@@ -19,7 +19,9 @@
 // partition over goes on from) and the counts topic positions. A mark at or
 // below that offset is a flush already applied (a replay): dropped. Sources
 // whose partitions this node's own shards hold (set_owned) are skipped: the
-// shards write them themselves.
+// shards write them themselves. Partials of other sources (a front end's
+// tallies, the batch layer's corrections) have no marks: each is applied
+// when its version is above the one the state holds for its cell.
 
 #include <atomic>
 #include <chrono>
@@ -64,12 +66,15 @@ class counts_publisher final : public agg::partial_sink {
 
   std::error_code publish(const std::vector<agg::partial_count>& partials,
                           const std::vector<agg::flush_mark>& marks) override;
+  std::error_code publish(const std::vector<agg::source_partial>& partials) override;
 
   struct batch;  // one publish() call's outstanding records
 
  private:
   counts_publisher(const counts_options& o, std::int32_t partitions) : options_(o), partitions_(partitions) {}
   [[nodiscard]] std::error_code produce(batch& b, const partial& p);
+  // Waits for every report of `b`; `failed`: the first produce error.
+  [[nodiscard]] std::error_code finish(batch& b, std::error_code failed);
 
   const counts_options options_;
   const std::int32_t partitions_;
@@ -116,6 +121,12 @@ class counts_materializer {
         next_(static_cast<std::size_t>(counts_partitions), 0) {}
   void run();
   void take(std::int32_t counts_partition, std::int64_t offset, const partial& p);
+  // Other sources' partials read in one batch of records, applied together.
+  void apply_loose();
+  // The position stored for a counts partition: `next`, or the first record
+  // of a source whose flush is still incomplete.
+  std::int64_t position_to_store(std::int32_t counts_partition, std::int64_t next,
+                                 const std::string& except) const;
   [[nodiscard]] std::error_code apply(std::int32_t counts_partition, std::int64_t offset, std::uint32_t partition,
                                       const partial& mark);
   bool owned(std::uint32_t partition) const;
@@ -148,6 +159,7 @@ class counts_materializer {
   // source what has been read since its last mark.
   std::vector<std::int64_t> next_;
   std::map<std::string, pending> pending_;
+  std::vector<partial> loose_;
 
   mutable base::mutex progress_mu_;
   std::condition_variable progress_cv_;

@@ -69,7 +69,8 @@ query_service::query_service(state::store& store, query_options options)
     : store_(store), options_(options) {}
 
 std::optional<std::int64_t> query_service::final_through_s() const {
-  auto ms = state::committed_final_through_ms(store_, options_.shards, options_.allowed_lateness_ms);
+  auto ms = state::committed_final_through_ms(store_, options_.shards, options_.allowed_lateness_ms,
+                                              options_.watermark_partitions);
   if (!ms || !ms->has_value()) return std::nullopt;
   return **ms / 1000;
 }

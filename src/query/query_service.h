@@ -80,6 +80,7 @@ struct query_options {
   std::uint64_t max_points = 100000;
   std::uint32_t shards = 2;                    // whose watermarks decide finality
   std::int64_t allowed_lateness_ms = 60000;
+  std::uint32_t watermark_partitions = 0;      // Kafka: the partitions' instead (committed_final_through_ms)
 };
 
 // Thread safety: any thread, any number at once.

@@ -172,7 +172,8 @@ result<std::optional<report>> reconciler::run_periodic_now() {
 
 std::optional<std::pair<std::int64_t, std::int64_t>> reconciler::periodic_range() {
   auto final_ms =
-      state::committed_final_through_ms(store_, o_.recount.shards, o_.recount.allowed_lateness_ms);
+      state::committed_final_through_ms(store_, o_.recount.shards, o_.recount.allowed_lateness_ms,
+                                        o_.recount.watermark_partitions);
   if (!final_ms || !final_ms->has_value()) return std::nullopt;
   const std::int64_t to = **final_ms;
   std::int64_t from = to - o_.lookback.count();

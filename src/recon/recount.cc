@@ -85,7 +85,7 @@ class pass {
     const std::uint32_t parts = log_.partitions();
     r_.snapshot.clear();
     for (std::uint32_t p = 0; p < parts; ++p) r_.snapshot.push_back({p, log_.durable_end(p)});
-    auto final_ms = state::committed_final_through_ms(store_, o_.shards, o_.allowed_lateness_ms);
+    auto final_ms = state::committed_final_through_ms(store_, o_.shards, o_.allowed_lateness_ms, o_.watermark_partitions);
     if (!final_ms) return recount_errc::state;
     from_ = base::floor_div(r_.requested_from_ms, kMinuteMs) * kMinuteMs;
     to_ = base::floor_div(r_.requested_to_ms, kMinuteMs) * kMinuteMs;
@@ -381,10 +381,14 @@ class pass {
     const int slot = state::row_slot(minute);
     const std::uint64_t before = (stored->present >> slot & 1) != 0 ? stored->value[slot] : 0;
     const std::uint64_t after = before + static_cast<std::uint64_t>(delta);
-    state::write_batch b;
-    b.set_count(ad_id, minute, state::tally_kind::clicks, after);
-    b.put_active(hour, ad_id);
-    if (store_.write(b, true)) return recount_errc::state;
+    if (o_.publish_corrections) {
+      if (o_.publish_corrections({{ad_id, minute, after}})) return recount_errc::state;
+    } else {
+      state::write_batch b;
+      b.set_count(ad_id, minute, state::tally_kind::clicks, after);
+      b.put_active(hour, ad_id);
+      if (store_.write(b, true)) return recount_errc::state;
+    }
     ++r_.rows_corrected;
     r_.drift_net += delta;
     r_.drift_abs += static_cast<std::uint64_t>(delta < 0 ? -delta : delta);
@@ -421,6 +425,7 @@ class pass {
     std::uint64_t skip = 0, no_up = 0;
     hole_masks(hour, skip, no_up);
     state::write_batch b;
+    std::vector<std::tuple<std::uint64_t, std::int64_t, std::uint64_t>> corrections;
     for (const auto& [ad, exact] : computed) {
       auto stored = store_.get_count_row(ad, hour, state::tally_kind::clicks);
       if (!stored && stored.error() == state::state_errc::corrupt) {
@@ -457,8 +462,12 @@ class pass {
         r_.clicks_counted += want;
         ++r_.rows_checked;
         if (want == have) continue;
-        b.set_count(ad, m, state::tally_kind::clicks, want);
-        any = true;
+        if (o_.publish_corrections) {
+          corrections.emplace_back(ad, m, want);
+        } else {
+          b.set_count(ad, m, state::tally_kind::clicks, want);
+          any = true;
+        }
         ++r_.rows_corrected;
         const auto diff = static_cast<std::int64_t>(want - have);
         r_.drift_net += diff;
@@ -468,6 +477,7 @@ class pass {
     }
     // One synced batch per hour: all of its corrections or none.
     if (b.operations() > 0 && store_.write(b, true)) return recount_errc::state;
+    if (!corrections.empty() && o_.publish_corrections(corrections)) return recount_errc::state;
     return {};
   }
 

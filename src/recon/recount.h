@@ -30,8 +30,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <system_error>
+#include <tuple>
+#include <vector>
 
 #include "adclick/click_log.h"
 #include "base/mutex.h"
@@ -46,6 +49,13 @@ struct recount_options {
   std::int64_t max_out_of_orderness_ms = 5 * 1000;
   std::uint32_t shards = 2;          // whose committed watermarks decide finality
   std::uint64_t max_read_rate = 0;   // bytes/s read from the log; 0: unpaced
+  std::uint32_t watermark_partitions = 0;  // Kafka: the partitions' instead (committed_final_through_ms)
+  // A cluster (log.backend = "kafka"): corrections are not written to this
+  // node's counts rows but handed here, (adId, minute, exact clicks) each,
+  // one hour's at a time, to be published for every node (see
+  // agg/source_writer.h). An error fails the pass.
+  std::function<std::error_code(const std::vector<std::tuple<std::uint64_t, std::int64_t, std::uint64_t>>&)>
+      publish_corrections;
 };
 
 // Lets another thread stop a pass (shutdown); also what pacing sleeps on.

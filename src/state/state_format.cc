@@ -218,6 +218,7 @@ std::string partition_key(const char* prefix, std::uint32_t partition) {
 
 std::string counts_position_key(std::uint32_t partition) { return partition_key("counts_pos/", partition); }
 std::string dedup_through_key(std::uint32_t partition) { return partition_key("dedup_through/", partition); }
+std::string partition_watermark_key(std::uint32_t partition) { return partition_key("pwatermark/", partition); }
 
 std::string partial_prefix(std::uint64_t ad_id, std::int64_t minute, tally_kind kind) {
   std::string k;

@@ -39,6 +39,9 @@
 //              counts row of that minute holds the sum over the sources.)
 //   meta       "counts_pos/" partition(4)           -> next offset to read in that
 //                                                      partition of the counts topic
+//              "pwatermark/" partition(4)           -> the watermark (ms, i64) of the
+//                                                      shard that last flushed that
+//                                                      click partition (Kafka)
 //              "dedup_through/" partition(4)        -> the dedup family holds the
 //                                                      keys of every record of that
 //                                                      click partition below it
@@ -150,6 +153,7 @@ std::string offset_key(std::uint32_t partition);
 std::string watermark_key(std::uint32_t shard);
 std::string counts_position_key(std::uint32_t partition);
 std::string dedup_through_key(std::uint32_t partition);
+std::string partition_watermark_key(std::uint32_t partition);
 
 // partials: the key of one source's value, and the prefix of every source's.
 std::string partial_prefix(std::uint64_t ad_id, std::int64_t minute, tally_kind kind);

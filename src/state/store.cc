@@ -319,6 +319,10 @@ result<std::optional<std::uint64_t>> store::get_dedup_through(std::uint32_t part
   return get_meta_u64(dedup_through_key(partition));
 }
 
+result<std::optional<std::int64_t>> store::get_partition_watermark(std::uint32_t partition) {
+  return get_meta_i64(partition_watermark_key(partition));
+}
+
 result<std::optional<partial_value>> store::get_partial(std::uint64_t ad_id, std::int64_t minute, tally_kind kind,
                                                         std::string_view source) {
   std::string v;
@@ -515,10 +519,11 @@ store_stats store::stats() {
 }
 
 result<std::optional<std::int64_t>> committed_final_through_ms(store& st, std::uint32_t shards,
-                                                              std::int64_t allowed_lateness_ms) {
+                                                              std::int64_t allowed_lateness_ms, std::uint32_t partitions) {
   std::int64_t lowest = INT64_MAX;
+  if (partitions > 0) shards = partitions;
   for (std::uint32_t s = 0; s < shards; ++s) {
-    auto wm = st.get_watermark(s);
+    auto wm = partitions > 0 ? st.get_partition_watermark(s) : st.get_watermark(s);
     if (!wm) return wm.error();
     if (!wm->has_value()) return std::optional<std::int64_t>();
     lowest = std::min(lowest, **wm);

@@ -76,6 +76,7 @@ class store {
   [[nodiscard]] result<std::optional<std::int64_t>> get_watermark(std::uint32_t shard);
   [[nodiscard]] result<std::optional<std::uint64_t>> get_counts_position(std::uint32_t partition);
   [[nodiscard]] result<std::optional<std::uint64_t>> get_dedup_through(std::uint32_t partition);
+  [[nodiscard]] result<std::optional<std::int64_t>> get_partition_watermark(std::uint32_t partition);
 
   // Kafka backend: one source's partial for a minute, and the sum over every
   // source's (what the minute's counts row holds).
@@ -143,9 +144,12 @@ class store {
 // The speed layer's finality from its committed watermarks: the lowest
 // watermark of shards 0..shards-1 minus the allowed lateness, floored to a
 // minute (Unix ms). Minutes before it will not change in the speed layer.
-// nullopt while some shard has not committed a watermark yet.
+// nullopt while some shard has not committed a watermark yet. With
+// `partitions` (a cluster on Kafka, where shards come and go with the
+// group's assignment), the watermarks of click partitions 0..partitions-1
+// instead, as their last flushes carried them.
 [[nodiscard]] result<std::optional<std::int64_t>> committed_final_through_ms(
-    store& st, std::uint32_t shards, std::int64_t allowed_lateness_ms);
+    store& st, std::uint32_t shards, std::int64_t allowed_lateness_ms, std::uint32_t partitions = 0);
 
 }  // namespace adclick::state
 

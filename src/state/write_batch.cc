@@ -69,6 +69,12 @@ void write_batch::put_dedup_through(std::uint32_t partition, std::uint64_t offse
   impl_->bytes += 26;
 }
 
+void write_batch::put_partition_watermark(std::uint32_t partition, std::int64_t watermark_ms) {
+  impl_->ops.push_back({kMeta, impl::op::put, partition_watermark_key(partition),
+                        encode_u64(static_cast<std::uint64_t>(watermark_ms))});
+  impl_->bytes += 23;
+}
+
 void write_batch::put_active(std::int64_t hour, std::uint64_t ad_id) {
   impl_->ops.push_back({kActive, impl::op::put, active_key(hour, ad_id), std::string()});
   impl_->bytes += 23;

@@ -37,6 +37,8 @@ class write_batch {
   void put_counts_position(std::uint32_t partition, std::uint64_t next_offset);
   // meta: the dedup keys of a click partition are complete below this offset.
   void put_dedup_through(std::uint32_t partition, std::uint64_t offset);
+  // meta: the watermark of the shard that last flushed a click partition.
+  void put_partition_watermark(std::uint32_t partition, std::int64_t watermark_ms);
   // active: the ad has a clicks row in this hour (see store::scan_active_ads).
   void put_active(std::int64_t hour, std::uint64_t ad_id);
   // meta: every minute before `ms` has been reconciled.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "kafka/kafka_log.h"
+#include "testutil/click_server.h"
 #include "testutil/http_client.h"
 #include "testutil/process.h"
 
@@ -78,6 +79,29 @@ inline bool wait_ready(std::uint16_t port, bool want, std::chrono::milliseconds 
     std::this_thread::sleep_for(50ms);
   }
   return false;
+}
+
+// A number field of ad_id's aggregates over the last and next hour, as the
+// admin sees it ("duplicate" of "invalid", "finalThrough"...): -1 when it
+// is absent or null.
+inline long long aggregates_field(click_server& s, std::uint64_t ad_id, const std::string& field) {
+  const std::int64_t now = unix_now_s();
+  const auto r = s.admin("GET", "/api/v1/ads/" + std::to_string(ad_id) + "/aggregates?from=" +
+                                    std::to_string(now - 3600) + "&to=" + std::to_string(now + 3600));
+  std::smatch m;
+  if (!std::regex_search(r.body, m, std::regex("\"" + field + "\":(-?[0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+// Polls aggregates_field for up to 10 s until it is `want`; the last value.
+inline long long wait_aggregates_field(click_server& s, std::uint64_t ad_id, const std::string& field,
+                                       long long want) {
+  long long v = -1;
+  for (int i = 0; i < 500 && v != want; ++i) {
+    v = aggregates_field(s, ad_id, field);
+    if (v != want) std::this_thread::sleep_for(20ms);
+  }
+  return v;
 }
 
 }  // namespace adclick::testutil

@@ -65,19 +65,3 @@ TEST_CASE("kafka-mock: prints its bootstrap servers first, serves other processe
   CHECK(code == 2);
   CHECK(text.find("--replication 1 to --brokers") != std::string::npos);
 }
-
-TEST_CASE("serve refuses split node roles on Kafka with one line, and touches no data dir", "[cluster]") {
-  testutil::temp_dir dir;
-  const auto config = testutil::write_test_config(
-      dir.path(),
-      "[kafka]\nbootstrap_servers = \"127.0.0.1:9\"\n[node]\nid = \"n1\"\nroles = [\"front\"]\n"
-      "[log]\nbackend = \"kafka\"\n",
-      "");
-  const auto [code, text] = testutil::run({ADCLICK_BINARY, "serve", "--config", config});
-  INFO(text);
-  CHECK(code == 2);
-  CHECK(text.find("node.roles: this build serves log.backend = \"kafka\" with one node doing every role") !=
-        std::string::npos);
-  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
-  CHECK_FALSE(std::filesystem::exists(dir.path() + "/data"));
-}

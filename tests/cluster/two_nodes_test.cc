@@ -148,6 +148,10 @@ TEST_CASE("two nodes on Kafka: copies of one impression sent to both front ends 
   for (auto* s : {&a.server, &b.server}) {
     CHECK(s->wait_counted_total(1, kClicks / 2 + 1) == kClicks / 2 + 1);
     CHECK(s->counted_total(2) == kClicks / 2);
+    // Every copy is tallied a duplicate once, by a front end (its own
+    // retry) or by an aggregator, and every node shows the tallies of all.
+    CHECK(wait_aggregates_field(*s, 1, "duplicate", kClicks / 2 + 10) == kClicks / 2 + 10);
+    CHECK(wait_aggregates_field(*s, 2, "duplicate", kClicks / 2 + 10) == kClicks / 2 + 10);
   }
 }
 
