@@ -23,7 +23,8 @@ ads=1000
 mkfifo "$tmp/mock.in"
 "$BUILD/src/app/adclick" kafka-mock --brokers 3 --partitions 8 --replication 3 >"$tmp/mock.out" 2>"$tmp/mock.err" \
   <"$tmp/mock.in" &
-bench_pids+=($!)
+mock_pid=$!
+bench_pids+=("$mock_pid")
 exec 3>"$tmp/mock.in"
 for _ in $(seq 1 100); do grep -q '^bootstrap_servers' "$tmp/mock.out" && break; sleep 0.1; done
 servers_line="$(head -1 "$tmp/mock.out")"
@@ -32,13 +33,18 @@ load() {  # port connections: loadgen's JSON summary
   "$BUILD/bench/loadgen" --port "$1" --connections "$2" --duration "$secs" --warmup 1 --ads "$ads" --json
 }
 field() { python3 -c "import json,sys; j=json.load(open('$1')); print($2)"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz="$(getconf CLK_TCK)"
+cores() { echo "($2 - $1) / $hz / ($secs + 1)" | bc -l; }  # ticks before, after: cores over warmup + run
 
 # The embedded log.
 bench_config embedded 18600
 bench_start embedded
 embedded_pid="$BENCH_PID"
 "$BUILD/bench/loadgen" --port 18600 --ads "$ads" --register --admin-token "$BENCH_TOKEN" --duration 0 >/dev/null
+e0="$(cpu_ticks "$embedded_pid")"
 load 18600 "$conns" >"$tmp/embedded.json"
+e1="$(cpu_ticks "$embedded_pid")"
 kill -TERM "$embedded_pid"; wait "$embedded_pid" 2>/dev/null || true
 
 # Two nodes on the mock cluster.
@@ -51,22 +57,28 @@ for n in 1 2; do
   "$BUILD/bench/loadgen" --port "1860$n" --ads "$ads" --register --admin-token "$BENCH_TOKEN" --duration 0 >/dev/null
 done
 pid2="$BENCH_PID"
+pid1="${bench_pids[-2]}"
 for n in 1 2; do
   for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:1860$n/readyz" >/dev/null && break; sleep 0.1; done
 done
+m0="$(cpu_ticks "$mock_pid")"; a0="$(cpu_ticks "$pid1")"; b0="$(cpu_ticks "$pid2")"
 load 18601 $((conns / 2)) >"$tmp/k1.json" &
 l1=$!
 load 18602 $((conns / 2)) >"$tmp/k2.json" &
 l2=$!
 wait "$l1" "$l2"
+m1="$(cpu_ticks "$mock_pid")"; a1="$(cpu_ticks "$pid1")"; b1="$(cpu_ticks "$pid2")"
 
-printf 'cluster_bench: embedded log, 1 node, %d connections, %ss: %8.0f clicks/s, p99 %s ms\n' "$conns" "$secs" \
-  "$(field "$tmp/embedded.json" 'j["requests_per_sec"]')" "$(field "$tmp/embedded.json" 'j["latency_ms"]["p99"]')"
+printf 'cluster_bench: embedded log, 1 node, %d connections, %ss: %8.0f clicks/s, p99 %s ms, adclick %.2f cores\n' \
+  "$conns" "$secs" "$(field "$tmp/embedded.json" 'j["requests_per_sec"]')" \
+  "$(field "$tmp/embedded.json" 'j["latency_ms"]["p99"]')" "$(cores "$e0" "$e1")"
 r1="$(field "$tmp/k1.json" 'j["requests_per_sec"]')"
 r2="$(field "$tmp/k2.json" 'j["requests_per_sec"]')"
 printf 'cluster_bench: kafka-mock, 2 front ends, %d connections each, %ss: %8.0f clicks/s (%.0f + %.0f), p99 %s and %s ms\n' \
   $((conns / 2)) "$secs" "$(echo "$r1 + $r2" | bc -l)" "$r1" "$r2" \
   "$(field "$tmp/k1.json" 'j["latency_ms"]["p99"]')" "$(field "$tmp/k2.json" 'j["latency_ms"]["p99"]')"
+printf 'cluster_bench: CPU meanwhile: kafka-mock %.2f cores, node 1 %.2f, node 2 %.2f (of %d)\n' \
+  "$(cores "$m0" "$m1")" "$(cores "$a0" "$a1")" "$(cores "$b0" "$b1")" "$(nproc)"
 
 # Exact: what both answered as counted is what each node's queries sum to.
 now="$(date +%s)"
@@ -87,6 +99,7 @@ partitions_of() {  # port: partitions its shards hold
     python3 -c 'import json,sys; print(sum(len(s["partitions"]) for s in json.load(sys.stdin)["shards"]))'
 }
 t0="$(date +%s.%N)"
+echo "cluster_bench: SIGKILL at $(date -u +%H:%M:%S.%3N)"
 kill -KILL "$pid2"
 took=""
 for _ in $(seq 1 600); do
@@ -94,5 +107,7 @@ for _ in $(seq 1 600); do
   sleep 0.05
 done
 printf 'cluster_bench: node 2 SIGKILLed: node 1 holds all 8 partitions after %.1f s (session.timeout.ms 6000)\n' "${took:-nan}"
-echo "cluster_bench: $(grep -m1 'took over 8 partitions' "$tmp/node1.log" | sed 's/.*agg: //')"
+echo "cluster_bench: node 1's log since:"
+grep -E 'kafka: group|agg: took over|dedup keys restored' "$tmp/node1.log" | tail -6 | sed 's/^/  /'
+
 echo "cluster_bench: machine: $(nproc) cores; command: bench/cluster_bench.sh $BUILD $secs $conns"

@@ -25,6 +25,7 @@
 #include "kafka/counts_topic.h"
 #include "kafka/group_member.h"
 #include "kafka/kafka_log.h"
+#include "kafka/kafka_metrics.h"
 #include "log/archive.h"
 #include "log/log_metrics.h"
 #include "log/segmented_log.h"
@@ -128,6 +129,7 @@ bool engine::open_kafka_log(std::string& error_line) {
   if (!opened) return false;
   kafka_log_ = opened->get();
   log_ = std::move(*opened);
+  kafka::register_metrics(*kafka_log_, base::metrics());
   spdlog::info("log: topic \"{}\" on {}: {} partitions, reached in {} ms", options.topic,
                options.client.bootstrap_servers, options.partitions, ms_since(t0));
   return true;
@@ -215,6 +217,7 @@ bool engine::start_cluster_speed_layer(std::string& error_line) {
     if (!in) return false;
     counts_in_ = std::move(*in);
     counts_in_->start();
+    kafka::register_metrics(*counts_in_, base::metrics());
   }
   auto& dedup = front_->dedup();
   if (roles.aggregate) {

@@ -320,8 +320,10 @@ std::int64_t counts_materializer::position_to_store(std::int32_t counts_partitio
 
 void counts_materializer::apply_loose() {
   if (loose_.empty()) return;
+  std::size_t changed = 0;
   for (int attempt = 0; !stop_.load(std::memory_order_relaxed); ++attempt) {
     std::error_code ec;
+    changed = 0;
     {
       base::mutex_lock lk(lock_.mu);
       state::write_batch b;
@@ -354,12 +356,14 @@ void counts_materializer::apply_loose() {
           }
           sum = sums.emplace(cell, *s0).first;
         }
+        ++changed;
         sum->second += p.value - (old ? old->value : 0);
         seen[key] = {p.value, p.version};
         b.put_partial(p.ad_id, p.minute, kind, p.source, {p.value, p.version});
         b.set_count(p.ad_id, p.minute, kind, sum->second);
         if (kind == state::tally_kind::clicks) active.emplace_back(state::row_hour(p.minute), p.ad_id);
       }
+      if (!ec && changed == 0) break;  // all already held (this node's own, or replays)
       if (!ec) {
         std::sort(active.begin(), active.end());
         active.erase(std::unique(active.begin(), active.end()), active.end());
@@ -375,7 +379,7 @@ void counts_materializer::apply_loose() {
     spdlog::error("kafka: applying {} partials of the counts topic failed, retrying: {}", loose_.size(), ec.message());
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 4))));
   }
-  applied_.fetch_add(1, std::memory_order_relaxed);
+  if (changed > 0) applied_.fetch_add(1, std::memory_order_relaxed);
   loose_.clear();
 }
 

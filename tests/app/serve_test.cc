@@ -167,6 +167,8 @@ TEST_CASE("every metric the README and docs name is on /metrics", "[app]") {
   const auto m = http_get(server.port(), "/metrics");
   REQUIRE(m.status == 200);
   for (const auto& name : named) {
+    // The Kafka backend's are checked on a Kafka node (tests/cluster).
+    if (name.rfind("adclick_kafka_", 0) == 0 || name.rfind("adclick_counts_", 0) == 0) continue;
     INFO(name);
     // A sample line starts with the name (histograms add _bucket, _sum and _count).
     CHECK(m.body.find("\n" + name) != std::string::npos);

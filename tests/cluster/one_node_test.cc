@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -152,5 +153,23 @@ TEST_CASE("one node on Kafka: without brokers it answers 302 unrecorded and is n
   REQUIRE(counted);
   for (int i = 0; i < 5; ++i) REQUIRE(s.click(1, "during-" + std::to_string(i)).status == 302);
   CHECK(s.wait_counted_total(1, 26) == 26);
+
+  // The Kafka backend's metrics that the docs name are on its /metrics.
+  std::set<std::string> named;
+  const std::regex metric_name("adclick_(kafka|counts)_[a-z0-9_]*[a-z0-9](?![a-z0-9_*])");
+  for (const char* doc : {"/README.md", "/docs/ARCHITECTURE.md", "/docs/STATUS.md"}) {
+    std::ifstream in(std::string(ADCLICK_SOURCE_DIR) + doc);
+    REQUIRE(in);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (std::sregex_iterator it(text.begin(), text.end(), metric_name), end; it != end; ++it) named.insert(it->str());
+  }
+  CHECK(named.count("adclick_kafka_brokers_reachable") == 1);
+  const auto m = http_get(s.port(), "/metrics");
+  for (const auto& name : named) {
+    INFO(name);
+    CHECK(m.body.find("\n" + name) != std::string::npos);
+  }
+  CHECK(m.body.find("\nadclick_kafka_brokers_reachable 1") != std::string::npos);
+  CHECK(s.metric("adclick_counts_flushes_applied_total") == 0);  // its own partitions: its shards wrote them
   REQUIRE(s.stop() == 0);
 }
