@@ -93,11 +93,11 @@ inline long long aggregates_field(click_server& s, std::uint64_t ad_id, const st
   return std::stoll(m[1]);
 }
 
-// Polls aggregates_field for up to 10 s until it is `want`; the last value.
+// Polls aggregates_field for up to 30 s until it is `want`; the last value.
 inline long long wait_aggregates_field(click_server& s, std::uint64_t ad_id, const std::string& field,
                                        long long want) {
   long long v = -1;
-  for (int i = 0; i < 500 && v != want; ++i) {
+  for (int i = 0; i < 1500 && v != want; ++i) {
     v = aggregates_field(s, ad_id, field);
     if (v != want) std::this_thread::sleep_for(20ms);
   }

