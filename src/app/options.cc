@@ -95,7 +95,6 @@ ingest::front_end_options front_end_options_from(const config::config& cfg) {
   o.hot_ad_rate = static_cast<std::uint64_t>(cfg.ingest.hot_ad_rate);
   o.hot_fanout = static_cast<std::uint32_t>(cfg.ingest.hot_fanout);
   o.hot_ads = cfg.ingest.hot_ads;
-  o.salt_every_ad = cfg.log.backend == config::log_backend::kafka;
   return o;
 }
 

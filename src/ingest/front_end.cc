@@ -10,7 +10,7 @@ front_end::front_end(state::store& store, log::click_log& log, const front_end_o
     : ads_(store, o.ad_cache_bytes, o.ads_snapshot_path),
       signer_(o.signing_keys, o.current_key, o.max_validity_s),
       dedup_(&store, log.partitions()),
-      partitioner_(log.partitions(), o.hot_ad_rate, o.hot_fanout, o.hot_ads, o.salt_every_ad),
+      partitioner_(log.partitions(), o.hot_ad_rate, o.hot_fanout, o.hot_ads),
       clicks_(log, ads_, dedup_, partitioner_, signer_, tallies_) {}
 
 void front_end::register_metrics(base::metrics_registry& m) {

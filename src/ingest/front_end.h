@@ -31,7 +31,6 @@ struct front_end_options {
   std::uint64_t hot_ad_rate = 5000;  // clicks/s that make an ad hot
   std::uint32_t hot_fanout = 4;
   std::vector<std::uint64_t> hot_ads;  // always hot
-  bool salt_every_ad = false;          // a cluster: see partitioner.h
 };
 
 class front_end {

@@ -13,11 +13,10 @@ std::uint64_t cell_hash(std::uint64_t ad_id, std::size_t row) {
 }  // namespace
 
 partitioner::partitioner(std::uint32_t partitions, std::uint64_t hot_ad_rate, std::uint32_t fanout,
-                         const std::vector<std::uint64_t>& always_hot, bool salt_every_ad)
+                         const std::vector<std::uint64_t>& always_hot)
     : partitions_(partitions),
       hot_ad_rate_(hot_ad_rate),
       fanout_(std::max<std::uint32_t>(1, std::min(fanout, partitions))),
-      salt_every_ad_(salt_every_ad),
       always_hot_(always_hot.begin(), always_hot.end()) {
   for (auto& s : sketches_) {
     s = std::make_unique<sketch>();
@@ -79,7 +78,7 @@ std::uint32_t partitioner::partition_for(std::uint64_t ad_id, std::string_view i
   }
   const sketch& last = *sketches_[1 - current_.load(std::memory_order_relaxed)];
   const std::uint64_t last_second = estimate(last, ad_id);
-  const bool hot = salt_every_ad_ || always_hot_.count(ad_id) != 0 || last_second >= hot_ad_rate_;
+  const bool hot = always_hot_.count(ad_id) != 0 || last_second >= hot_ad_rate_;
   if (last_second >= hot_ad_rate_ && in_this_second == 1) {
     // Once per second per hot ad: remember it for hot_ads().
     base::mutex_lock lk(hot_mu_);

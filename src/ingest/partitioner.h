@@ -7,11 +7,6 @@
 // An ad is hot while its click rate over the last full second is at least
 // `hot_ad_rate` (estimated with a count-min sketch, so memory does not grow
 // with the number of ads), or when it is listed in ingest.hot_ads.
-//
-// With `salt_every_ad` (a cluster on Kafka) every ad's clicks are salted by
-// their impressionId: the partition is then a function of (adId,
-// impressionId) alone, so copies of an impression meet in one partition
-// whichever front end took them, whatever each one's rates say is hot.
 
 #include <array>
 #include <atomic>
@@ -38,7 +33,7 @@ struct hot_ad {
 class partitioner {
  public:
   partitioner(std::uint32_t partitions, std::uint64_t hot_ad_rate, std::uint32_t fanout,
-              const std::vector<std::uint64_t>& always_hot, bool salt_every_ad = false);
+              const std::vector<std::uint64_t>& always_hot);
 
   // Counts the click towards the ad's rate and returns its partition.
   // now_ms: the click's event time.
@@ -63,7 +58,6 @@ class partitioner {
   const std::uint32_t partitions_;
   const std::uint64_t hot_ad_rate_;
   const std::uint32_t fanout_;
-  const bool salt_every_ad_;
   const std::unordered_set<std::uint64_t> always_hot_;
 
   // Two sketches: the current second's counts and the last full second's.
