@@ -47,7 +47,7 @@ const std::error_category& reconciler_category() noexcept {
 }
 
 reconciler::reconciler(log::click_log& log, state::store& store, reconciler_options o)
-    : log_(log), store_(store), o_(o) {}
+    : log_(log), store_(store), o_(std::move(o)) {}
 
 result<std::optional<std::string>> reconciler::stored_report(std::uint64_t id) const { return store_.get_report(id); }
 
