@@ -136,9 +136,9 @@ result<std::size_t> shard::poll(std::size_t max_per_partition) {
   return total;
 }
 
-bool shard::duplicate(const click_view& v, std::uint32_t slot) {
+bool shard::duplicate(const click_view& v, std::uint32_t slot, std::string& key) {
   if (dedup_failed_) return true;  // reread from the committed offsets once the batch ends
-  std::string key = state::dedup_key(v.ad_id, v.impression_id);
+  key = state::dedup_key(v.ad_id, v.impression_id);
   if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
     auto& e = dedup_[it->second];
     e.expires_at_s = std::max(e.expires_at_s, v.expires_at_s);
@@ -232,7 +232,8 @@ std::error_code shard::reread_from_state() {
 }
 
 void shard::apply(const click_view& v, std::uint32_t slot) {
-  if (options_.sink != nullptr && duplicate(v, slot)) return;
+  std::string key;
+  if (options_.sink != nullptr && duplicate(v, slot, key)) return;
   max_event_ms_ = std::max(max_event_ms_, v.event_time_ms);
   const std::int64_t wm = std::max(watermark_ms_.load(std::memory_order_relaxed),
                                    max_event_ms_ - options_.max_out_of_orderness.count());
@@ -245,7 +246,7 @@ void shard::apply(const click_view& v, std::uint32_t slot) {
   } else {
     ++deltas_[k];
   }
-  if (options_.sink != nullptr) pending_keys_.emplace(state::dedup_key(v.ad_id, v.impression_id), dedup_.size());
+  if (options_.sink != nullptr) pending_keys_.emplace(std::move(key), dedup_.size());
   dedup_.push_back({v.ad_id, std::string(v.impression_id), v.expires_at_s});
   records_applied_.fetch_add(1, std::memory_order_relaxed);
 }

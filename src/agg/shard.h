@@ -124,8 +124,9 @@ class shard {
   void apply(const click_view& v, std::uint32_t slot);
   // Cluster: whether the click is a copy of one already counted (extending
   // that key's life when this copy was signed to live longer). Sets
-  // dedup_failed_ when the dedup family cannot be read.
-  bool duplicate(const click_view& v, std::uint32_t slot);
+  // dedup_failed_ when the dedup family cannot be read. `key`: its
+  // dedup_key bytes, kept by apply() for a click that is not a copy.
+  bool duplicate(const click_view& v, std::uint32_t slot, std::string& key);
   // Cluster: the dedup keys of every partition this node lacks, from the
   // records of the last dedup_window before its committed offset.
   [[nodiscard]] std::error_code restore_dedup();
