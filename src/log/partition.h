@@ -227,6 +227,11 @@ class partition {
   } writing_;
   std::uint64_t last_index_pos_ = 0;
   bool unsynced_ = false;  // committed records not yet fdatasync'd (journal mode)
+  // Journal mode: where the active segment's started writeback ends (its
+  // file's bytes below it are on their way to the disk). Compared by
+  // identity, so a new active segment starts from 0.
+  const segment* writeback_segment_ = nullptr;
+  std::uint64_t writeback_end_ = 0;
 
   // Preallocation of the active segment's file. Bytes below zeroed_end_ are
   // zeros (or data) that are allocated and synced; the flusher writes below it
