@@ -64,9 +64,11 @@ struct cursor {
   const item& head() const { return buf[pos]; }
 };
 
+// 16 bytes, so that a slot of the impression map is 32 and two share a
+// cache line.
 struct seen {
   std::int64_t t_ms;          // event time of the copy that counts (the earliest)
-  std::int64_t expires_at_s;  // the latest expiry among the copies
+  std::int32_t expires_rel;   // the latest expiry among the copies, s from the pass's base (saturated)
   bool counted;               // that copy is in [from, to)
 };
 
@@ -119,6 +121,7 @@ class pass {
     //    against retention for the run (before they are listed, so none of
     //    the listed ones can go).
     scan_from_ = from_ - o_.max_validity_ms - slack_ms_;
+    base_s_ = base::floor_div(scan_from_, 1000);
     for (std::uint32_t p = 0; p < parts; ++p) pins_.push_back(log_.pin(p, 0));
     for (std::uint32_t p = 0; p < parts; ++p) {
       cursor c;
@@ -302,7 +305,7 @@ class pass {
     if (t < scan_from_ || t >= to_) return {};  // cannot matter to [from, to)
     const bool in_range = t >= from_;
     if (in_range) ++r_.records_in_range;
-    auto [entry, inserted] = seen_.try_emplace(it.key, seen{t, it.expires_at_s, in_range});
+    auto [entry, inserted] = seen_.try_emplace(it.key, seen{t, rel_s(it.expires_at_s), in_range});
     if (inserted) {
       remember_expiry(it.expires_at_s, it.key);
       r_.dedup_peak_entries = std::max<std::uint64_t>(r_.dedup_peak_entries, seen_.size());
@@ -313,8 +316,8 @@ class pass {
       return {};
     }
     seen& s = *entry;
-    if (it.expires_at_s > s.expires_at_s) {
-      s.expires_at_s = it.expires_at_s;
+    if (it.expires_at_s > abs_s(s.expires_rel)) {
+      s.expires_rel = rel_s(it.expires_at_s);
       remember_expiry(it.expires_at_s, it.key);
     }
     if (t >= s.t_ms) {
@@ -356,7 +359,7 @@ class pass {
       if (bucket_end_s * 1000 + slack_ms_ >= clock_ms_) break;
       for (const auto& key : first->second) {
         // A later copy may have moved the expiry on (it is in a later bucket too).
-        if (seen* s = seen_.find(key); s != nullptr && s->expires_at_s < bucket_end_s) seen_.erase(key);
+        if (seen* s = seen_.find(key); s != nullptr && abs_s(s->expires_rel) < bucket_end_s) seen_.erase(key);
       }
       if (last_bucket_ == &first->second) last_bucket_ = nullptr;
       expiry_.erase(first);
@@ -489,6 +492,15 @@ class pass {
 
   std::int64_t slack_ms_ = 0;
   std::int64_t from_ = 0, to_ = 0, scan_from_ = 0;
+  // Expiries in the impression map are seconds from here (the scan's start):
+  // int32 spans 68 years either way, and one beyond that saturates, which
+  // changes nothing a recount decides (such a click is expired, or never).
+  std::int64_t base_s_ = 0;
+  std::int32_t rel_s(std::int64_t abs_s) const {
+    const std::int64_t d = abs_s > INT64_MAX / 2 ? INT32_MAX : abs_s < INT64_MIN / 2 ? INT32_MIN : abs_s - base_s_;
+    return static_cast<std::int32_t>(std::clamp<std::int64_t>(d, INT32_MIN, INT32_MAX));
+  }
+  std::int64_t abs_s(std::int32_t rel) const { return base_s_ + rel; }
   std::int64_t clock_ms_ = INT64_MIN;  // the newest event time merged so far
   std::int64_t open_hour_ = 0;         // hours before it are finished
   std::chrono::steady_clock::time_point started_;
