@@ -111,6 +111,11 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families() {
   dedup.memtable_prefix_bloom_size_ratio = 0.1;
   dedup.memtable_whole_key_filtering = true;
   dedup.compaction_filter = dedup_expiry_filter();
+  // Small memtables: a shard's commit inserts one key per click, and a
+  // skiplist of 4 MiB stays in the caches where one of 64 MiB does not
+  // (agg_bench: 18-36% more records/s per shard thread; write
+  // amplification 1.53 -> 1.70; the click path unchanged).
+  dedup.write_buffer_size = 4ull << 20;
   // The hour index takes a mark per ad and hour, so with clicks spread over
   // many ads nearly one per click. It is only ever scanned (once an hour, by
   // the batch layer), never read by key: a vector memtable appends each mark
