@@ -158,7 +158,7 @@ bool shard::duplicate(const click_view& v, std::uint32_t slot, std::string& key)
   if (v.expires_at_s > **stored) {
     // A re-signed copy: the key lives as long as its latest signature.
     pending_keys_.emplace(std::move(key), dedup_.size());
-    dedup_.push_back({v.ad_id, std::string(v.impression_id), v.expires_at_s});
+    keep_dedup_key(v);
   }
   ++duplicates_seen_[{v.ad_id, minute_of(v.event_time_ms), slot}];
   duplicates_.fetch_add(1, std::memory_order_relaxed);
@@ -181,7 +181,12 @@ std::error_code shard::restore_dedup() {
     std::uint64_t keys = 0;
     if (from < to) {
       auto reader = log_.open_reader(p, from);
-      std::unordered_map<std::string, dedup_entry> found;
+      struct restored {
+        std::uint64_t ad_id;
+        std::string impression_id;
+        std::int64_t expires_at_s;
+      };
+      std::unordered_map<std::string, restored> found;
       auto write_found = [&](bool last) -> std::error_code {
         state::write_batch b;
         for (const auto& [k, e] : found) b.put_dedup(e.ad_id, e.impression_id, e.expires_at_s);
@@ -195,8 +200,9 @@ std::error_code shard::restore_dedup() {
             std::min<log::offset_t>(kReadBatch, to - reader->position()),
             [&](log::offset_t off, const click_view& v) {
               if (off >= to || v.expires_at_s < now_s) return;
-              auto [it, fresh] = found.try_emplace(state::dedup_key(v.ad_id, v.impression_id),
-                                                   dedup_entry{v.ad_id, std::string(v.impression_id), v.expires_at_s});
+              auto [it, fresh] = found.try_emplace(
+                  state::dedup_key(v.ad_id, v.impression_id),
+                  restored{v.ad_id, std::string(v.impression_id), v.expires_at_s});
               if (!fresh) it->second.expires_at_s = std::max(it->second.expires_at_s, v.expires_at_s);
             },
             nullptr);
@@ -222,6 +228,7 @@ std::error_code shard::reread_from_state() {
   late_.clear();
   duplicates_seen_.clear();
   dedup_.clear();
+  dedup_bytes_.clear();
   pending_keys_.clear();
   dedup_failed_ = false;
   write_failed_ = false;
@@ -250,8 +257,32 @@ void shard::apply(const click_view& v, std::uint32_t slot) {
     ++deltas_[k];
   }
   if (options_.sink != nullptr) pending_keys_.emplace(std::move(key), dedup_.size());
-  dedup_.push_back({v.ad_id, std::string(v.impression_id), v.expires_at_s});
+  keep_dedup_key(v);
   records_applied_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void shard::keep_dedup_key(const click_view& v) {
+  std::uint64_t prefix = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    prefix = (prefix << 8) |
+             (i < v.impression_id.size() ? static_cast<unsigned char>(v.impression_id[i]) : 0u);
+  }
+  dedup_.push_back({v.ad_id, prefix, v.expires_at_s,
+                    static_cast<std::uint32_t>(dedup_bytes_.size()),
+                    static_cast<std::uint32_t>(v.impression_id.size())});
+  dedup_bytes_.append(v.impression_id);
+}
+
+void shard::add_dedup_keys(state::write_batch& b) {
+  // A sorted copy: in cluster mode pending_keys_ holds indexes into dedup_.
+  dedup_sorted_.assign(dedup_.begin(), dedup_.end());
+  std::sort(dedup_sorted_.begin(), dedup_sorted_.end(),
+            [this](const dedup_entry& x, const dedup_entry& y) {
+              if (x.ad_id != y.ad_id) return x.ad_id < y.ad_id;
+              if (x.prefix != y.prefix) return x.prefix < y.prefix;
+              return impression(x) < impression(y);
+            });
+  for (const auto& d : dedup_sorted_) b.put_dedup(d.ad_id, impression(d), d.expires_at_s);
 }
 
 void shard::advance_idle_watermark() {
@@ -315,12 +346,7 @@ std::error_code shard::flush() {
 }
 
 state::write_batch shard::commit_batch(const std::vector<log::offset_t>& positions, std::int64_t wm) {
-  // Keys in order: RocksDB's memtable inserts a sorted run far faster than
-  // random keys (it reuses its skiplist position).
-  std::sort(dedup_.begin(), dedup_.end(), [](const dedup_entry& a, const dedup_entry& b) {
-    return a.ad_id != b.ad_id ? a.ad_id < b.ad_id : a.impression_id < b.impression_id;
-  });
-  // The counts rows too: the window map is unordered.
+  // The counts rows in key order, as the dedup keys: the window map is unordered.
   rows_.assign(deltas_.begin(), deltas_.end());
   std::sort(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) {
     return a.first.ad_id != b.first.ad_id ? a.first.ad_id < b.first.ad_id : a.first.minute < b.first.minute;
@@ -336,7 +362,7 @@ state::write_batch shard::commit_batch(const std::vector<log::offset_t>& positio
   active_.erase(std::unique(active_.begin(), active_.end()), active_.end());
   for (const auto& [hour, ad] : active_) b.put_active(hour, ad);
   for (const auto& [k, n] : late_) b.add_count(k.ad_id, k.minute, state::tally_kind::late, n);
-  for (const auto& d : dedup_) b.put_dedup(d.ad_id, d.impression_id, d.expires_at_s);
+  add_dedup_keys(b);
   for (std::size_t i = 0; i < partitions_.size(); ++i) b.put_offset(partitions_[i], positions[i]);
   b.put_watermark(id_, wm);
   return b;
@@ -447,10 +473,7 @@ std::error_code shard::flush_cluster(const std::vector<log::offset_t>& positions
   std::sort(active_.begin(), active_.end());
   active_.erase(std::unique(active_.begin(), active_.end()), active_.end());
   for (const auto& [hour, ad] : active_) b.put_active(hour, ad);
-  std::sort(dedup_.begin(), dedup_.end(), [](const dedup_entry& a, const dedup_entry& c) {
-    return a.ad_id != c.ad_id ? a.ad_id < c.ad_id : a.impression_id < c.impression_id;
-  });
-  for (const auto& d : dedup_) b.put_dedup(d.ad_id, d.impression_id, d.expires_at_s);
+  add_dedup_keys(b);
   for (std::size_t i = 0; i < partitions_.size(); ++i) {
     b.put_offset(partitions_[i], positions[i]);
     b.put_dedup_through(partitions_[i], positions[i]);
@@ -477,6 +500,7 @@ void shard::mark_committed(const std::vector<log::offset_t>& positions, std::int
   late_.clear();
   duplicates_seen_.clear();
   dedup_.clear();
+  dedup_bytes_.clear();
   pending_keys_.clear();
   committed_ = positions;
   committed_watermark_ = wm;

@@ -73,9 +73,13 @@ std::optional<ad_record> decode_ad(std::uint64_t ad_id, std::string_view b) {
 std::string dedup_key(std::uint64_t ad_id, std::string_view impression_id) {
   std::string k;
   k.reserve(8 + impression_id.size());
-  put_be64(k, ad_id);
-  k.append(impression_id);
+  append_dedup_key(k, ad_id, impression_id);
   return k;
+}
+
+void append_dedup_key(std::string& out, std::uint64_t ad_id, std::string_view impression_id) {
+  put_be64(out, ad_id);
+  out.append(impression_id);
 }
 
 std::string format_version_key() { return "format"; }
@@ -83,10 +87,14 @@ std::string format_version_key() { return "format"; }
 std::string count_key(std::uint64_t ad_id, std::int64_t hour, tally_kind kind) {
   std::string k;
   k.reserve(17);
-  put_be64(k, ad_id);
-  put_be64(k, static_cast<std::uint64_t>(hour));
-  k.push_back(static_cast<char>(kind));
+  append_count_key(k, ad_id, hour, kind);
   return k;
+}
+
+void append_count_key(std::string& out, std::uint64_t ad_id, std::int64_t hour, tally_kind kind) {
+  put_be64(out, ad_id);
+  put_be64(out, static_cast<std::uint64_t>(hour));
+  out.push_back(static_cast<char>(kind));
 }
 
 std::optional<count_key_parts> decode_count_key(std::string_view key) {
@@ -111,13 +119,17 @@ std::uint64_t get_le64(const char* p) {
   return v;
 }
 
-std::string one_slot(int slot, std::uint64_t v, bool overwrite) {
+void append_one_slot(std::string& out, int slot, std::uint64_t v, bool overwrite) {
   const std::uint64_t bit = std::uint64_t{1} << slot;
-  std::string out;
-  out.reserve(24);
   put_le64(out, bit);
   put_le64(out, overwrite ? bit : 0);
   put_le64(out, v);
+}
+
+std::string one_slot(int slot, std::uint64_t v, bool overwrite) {
+  std::string out;
+  out.reserve(24);
+  append_one_slot(out, slot, v, overwrite);
   return out;
 }
 
@@ -126,6 +138,14 @@ std::string one_slot(int slot, std::uint64_t v, bool overwrite) {
 std::string encode_minute_delta(int slot, std::uint64_t delta) { return one_slot(slot, delta, false); }
 
 std::string encode_minute_set(int slot, std::uint64_t value) { return one_slot(slot, value, true); }
+
+void append_minute_delta(std::string& out, int slot, std::uint64_t delta) {
+  append_one_slot(out, slot, delta, false);
+}
+
+void append_minute_set(std::string& out, int slot, std::uint64_t value) {
+  append_one_slot(out, slot, value, true);
+}
 
 std::string encode_minute_row(const minute_row& row) {
   std::string out;
@@ -168,16 +188,25 @@ void merge_minute_rows(minute_row& into, const minute_row& later) {
   into.present |= later.present;
 }
 
+// The hour index's keys: this tag, the hour, the ad.
+constexpr std::string_view kActiveTag = "active/";
+
 std::string active_prefix(std::int64_t hour) {
-  std::string k = "active/";
+  std::string k(kActiveTag);
   put_be64(k, static_cast<std::uint64_t>(hour));
   return k;
 }
 
 std::string active_key(std::int64_t hour, std::uint64_t ad_id) {
-  std::string k = active_prefix(hour);
-  put_be64(k, ad_id);
+  std::string k;
+  append_active_key(k, hour, ad_id);
   return k;
+}
+
+void append_active_key(std::string& out, std::int64_t hour, std::uint64_t ad_id) {
+  out.append(kActiveTag);
+  put_be64(out, static_cast<std::uint64_t>(hour));
+  put_be64(out, ad_id);
 }
 
 std::string reconciled_through_key() { return "reconciled_through"; }
@@ -245,6 +274,10 @@ std::optional<partial_value> decode_partial_value(std::string_view bytes) {
 }
 
 std::string encode_u64(std::uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
+
+void append_u64(std::string& out, std::uint64_t v) {
+  put_le64(out, v);
+}
 
 std::optional<std::uint64_t> decode_u64(std::string_view bytes) {
   if (bytes.size() != 8) return std::nullopt;

@@ -112,6 +112,8 @@ std::string encode_ad(const ad_record& ad);
 std::optional<ad_record> decode_ad(std::uint64_t ad_id, std::string_view bytes);
 
 std::string dedup_key(std::uint64_t ad_id, std::string_view impression_id);
+// The same bytes appended to `out` (a write batch builds keys in place).
+void append_dedup_key(std::string& out, std::uint64_t ad_id, std::string_view impression_id);
 
 // The version of this layout; store::open refuses a data dir of another one.
 inline constexpr std::uint64_t kStateFormatVersion = 2;
@@ -127,6 +129,7 @@ inline int row_slot(std::int64_t minute) {
 }
 
 std::string count_key(std::uint64_t ad_id, std::int64_t hour, tally_kind kind);
+void append_count_key(std::string& out, std::uint64_t ad_id, std::int64_t hour, tally_kind kind);
 struct count_key_parts {
   std::uint64_t ad_id;
   std::int64_t hour;  // Unix minutes / 60
@@ -143,6 +146,9 @@ inline constexpr std::uint64_t kMinuteRowMask = (std::uint64_t{1} << kMinutesPer
 // An operand adding `delta` to one minute (slot 0..59), or setting it.
 std::string encode_minute_delta(int slot, std::uint64_t delta);
 std::string encode_minute_set(int slot, std::uint64_t value);
+// The same bytes appended to `out`.
+void append_minute_delta(std::string& out, int slot, std::uint64_t delta);
+void append_minute_set(std::string& out, int slot, std::uint64_t value);
 std::string encode_minute_row(const minute_row& row);
 // False if the bytes are not a valid minute row.
 bool decode_minute_row(std::string_view bytes, minute_row& out);
@@ -167,6 +173,7 @@ std::string encode_partial_value(const partial_value& v);
 // nullopt if the bytes are not a valid partial value.
 std::optional<partial_value> decode_partial_value(std::string_view bytes);
 std::string active_key(std::int64_t hour, std::uint64_t ad_id);
+void append_active_key(std::string& out, std::int64_t hour, std::uint64_t ad_id);
 std::string active_prefix(std::int64_t hour);
 std::string reconciled_through_key();
 std::string ads_count_key();
@@ -178,6 +185,7 @@ inline constexpr const char* kAdChangedEnd = "d";
 std::string report_key(std::uint64_t run_id);
 
 std::string encode_u64(std::uint64_t v);
+void append_u64(std::string& out, std::uint64_t v);
 std::optional<std::uint64_t> decode_u64(std::string_view bytes);
 
 }  // namespace adclick::state

@@ -186,18 +186,23 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, std::string& 
 }
 
 std::error_code store::write(write_batch& batch, bool sync) {
-  rocksdb::WriteBatch wb;
-  for (const auto& op : batch.impl_->ops) {
-    auto* cf = impl_->cf(op.cf);
-    rocksdb::Status s;
-    switch (op.kind) {
-      case write_batch::impl::op::put: s = wb.Put(cf, op.key, op.value); break;
-      case write_batch::impl::op::merge: s = wb.Merge(cf, op.key, op.value); break;
-      case write_batch::impl::op::del: s = wb.Delete(cf, op.key); break;
-      case write_batch::impl::op::del_range: s = wb.DeleteRange(cf, op.key, op.value); break;
+  // RocksDB's batch holds each operation with a few bytes of framing.
+  rocksdb::WriteBatch wb(batch.impl_->rep.size() + 64);
+  rocksdb::Status bad;
+  batch.impl_->for_each([&](cf_index family, write_batch::impl::kind kind, std::string_view key,
+                            std::string_view value) {
+    if (!bad.ok()) return;
+    auto* cf = impl_->cf(family);
+    const rocksdb::Slice k(key.data(), key.size());
+    const rocksdb::Slice v(value.data(), value.size());
+    switch (kind) {
+      case write_batch::impl::kind::put: bad = wb.Put(cf, k, v); break;
+      case write_batch::impl::kind::merge: bad = wb.Merge(cf, k, v); break;
+      case write_batch::impl::kind::del: bad = wb.Delete(cf, k); break;
+      case write_batch::impl::kind::del_range: bad = wb.DeleteRange(cf, k, v); break;
     }
-    if (!s.ok()) return to_error(s);
-  }
+  });
+  if (!bad.ok()) return to_error(bad);
   // Refuse before RocksDB runs out of space: a write that fails inside
   // RocksDB for want of space leaves its WAL writer in an error state that
   // Debian's build asserts on at the next write (the process aborts).
