@@ -20,6 +20,7 @@ packages=(
   clang libclang-rt-14-dev  # the fuzz targets (libFuzzer, sanitizer runtimes)
   clang-tidy              # static checks in CI
   openssl                 # test certificates (the openssl command)
+  prometheus              # promtool: the tests lint /metrics with Prometheus' own checker
 )
 # The dashboard's build step (npm ci: uPlot) and its browser test need Node.js
 # and npm: Debian's, unless a Node.js with npm is installed already (Debian's

@@ -24,19 +24,19 @@ void register_metrics(const aggregator& a, base::metrics_registry& m) {
     }
     return out;
   });
-  m.add_gauge("adclick_shard_commit_failures_total", "Shard commits that failed (retried)", "", [&a] {
+  m.add_counter_fn("adclick_shard_commit_failures_total", "Shard commits that failed (retried)", "", [&a] {
     double n = 0;
     for (const auto& s : a.status()) n += static_cast<double>(s.commit_failures);
     return n;
   });
-  m.add_gauge("adclick_shard_duplicates_total",
+  m.add_counter_fn("adclick_shard_duplicates_total",
               "Copies of a counted click dropped by this node's shards (Kafka: since they took their partitions)", "",
               [&a] {
                 double n = 0;
                 for (const auto& s : a.status()) n += static_cast<double>(s.duplicates);
                 return n;
               });
-  m.add_gauge("adclick_late_clicks_total", "Clicks too late for the speed layer", "", [&a] {
+  m.add_counter_fn("adclick_late_clicks_total", "Clicks too late for the speed layer", "", [&a] {
     double n = 0;
     for (const auto& s : a.status()) n += static_cast<double>(s.late_records);
     return n;

@@ -44,23 +44,45 @@ histogram& metrics_registry::add_histogram(std::string name, std::string help, s
 
 void metrics_registry::add_gauge(std::string name, std::string help, std::string labels,
                                  std::function<double()> read) {
-  auto e = std::make_unique<entry>();
-  e->name = std::move(name);
-  e->help = std::move(help);
-  e->labels = std::move(labels);
-  e->type = "gauge";
-  e->gauge = std::move(read);
-  base::mutex_lock lk(mu_);
-  entries_.push_back(std::move(e));
+  add_computed(std::move(name), std::move(help), std::move(labels), "gauge", std::move(read));
 }
 
 void metrics_registry::add_gauge_family(
     std::string name, std::string help,
     std::function<std::vector<std::pair<std::string, double>>()> read) {
+  add_computed_family(std::move(name), std::move(help), "gauge", std::move(read));
+}
+
+void metrics_registry::add_counter_fn(std::string name, std::string help, std::string labels,
+                                      std::function<double()> read) {
+  add_computed(std::move(name), std::move(help), std::move(labels), "counter", std::move(read));
+}
+
+void metrics_registry::add_counter_family(
+    std::string name, std::string help,
+    std::function<std::vector<std::pair<std::string, double>>()> read) {
+  add_computed_family(std::move(name), std::move(help), "counter", std::move(read));
+}
+
+void metrics_registry::add_computed(std::string name, std::string help, std::string labels,
+                                    const char* type, std::function<double()> read) {
   auto e = std::make_unique<entry>();
   e->name = std::move(name);
   e->help = std::move(help);
-  e->type = "gauge";
+  e->labels = std::move(labels);
+  e->type = type;
+  e->gauge = std::move(read);
+  base::mutex_lock lk(mu_);
+  entries_.push_back(std::move(e));
+}
+
+void metrics_registry::add_computed_family(
+    std::string name, std::string help, const char* type,
+    std::function<std::vector<std::pair<std::string, double>>()> read) {
+  auto e = std::make_unique<entry>();
+  e->name = std::move(name);
+  e->help = std::move(help);
+  e->type = type;
   e->family = std::move(read);
   base::mutex_lock lk(mu_);
   entries_.push_back(std::move(e));

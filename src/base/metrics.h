@@ -57,6 +57,13 @@ class metrics_registry {
   // Several labelled values of one gauge computed together when rendered.
   void add_gauge_family(std::string name, std::string help,
                         std::function<std::vector<std::pair<std::string, double>>()> read);
+  // A total computed when rendered from a component's own counter: it only
+  // grows (or starts again from zero when its component does). Named *_total.
+  void add_counter_fn(std::string name, std::string help, std::string labels,
+                      std::function<double()> read);
+  // Several labelled totals of one counter computed together when rendered.
+  void add_counter_family(std::string name, std::string help,
+                          std::function<std::vector<std::pair<std::string, double>>()> read);
 
   std::string render() const;
 
@@ -68,6 +75,11 @@ class metrics_registry {
     std::function<double()> gauge;
     std::function<std::vector<std::pair<std::string, double>>()> family;
   };
+  void add_computed(std::string name, std::string help, std::string labels, const char* type,
+                    std::function<double()> read);
+  void add_computed_family(std::string name, std::string help, const char* type,
+                           std::function<std::vector<std::pair<std::string, double>>()> read);
+
   mutable base::mutex mu_;
   std::vector<std::unique_ptr<entry>> entries_ GUARDED_BY(mu_);  // (the vector, not the values)
 };

@@ -13,14 +13,14 @@ void register_metrics(const server& s, base::metrics_registry& m) {
         {"state=\"accepted_total\"", static_cast<double>(st.connections_accepted)},
         {"state=\"refused_total\"", static_cast<double>(st.connections_refused)}};
   });
-  m.add_gauge_family("adclick_http_responses_total", "HTTP responses by status class (all routes)", [&s] {
+  m.add_counter_family("adclick_http_responses_total", "HTTP responses by status class (all routes)", [&s] {
     const auto st = s.stats();
     return std::vector<std::pair<std::string, double>>{{"code=\"2xx\"", static_cast<double>(st.responses_2xx)},
                                                        {"code=\"3xx\"", static_cast<double>(st.responses_3xx)},
                                                        {"code=\"4xx\"", static_cast<double>(st.responses_4xx)},
                                                        {"code=\"5xx\"", static_cast<double>(st.responses_5xx)}};
   });
-  m.add_gauge("adclick_http_timeouts_total", "Connections cut off by a header, body, idle or write timeout", "", [&s] {
+  m.add_counter_fn("adclick_http_timeouts_total", "Connections cut off by a header, body, idle or write timeout", "", [&s] {
     const auto st = s.stats();
     return static_cast<double>(st.request_timeouts + st.idle_timeouts + st.write_timeouts);
   });

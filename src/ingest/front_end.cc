@@ -28,17 +28,17 @@ void front_end::register_metrics(base::metrics_registry& m) {
               [&ads] { return static_cast<double>(ads.cache().capacity_bytes()); });
   m.add_gauge("adclick_ad_cache_entries", "Cached ad records (and cached unknown ids)", "",
               [&ads] { return static_cast<double>(ads.cache().entries()); });
-  m.add_gauge("adclick_ad_cache_hits_total", "Ad lookups answered by the cache", "",
+  m.add_counter_fn("adclick_ad_cache_hits_total", "Ad lookups answered by the cache", "",
               [&ads] { return static_cast<double>(ads.cache().hits()); });
-  m.add_gauge("adclick_ad_cache_misses_total", "Ad lookups the cache missed", "",
+  m.add_counter_fn("adclick_ad_cache_misses_total", "Ad lookups the cache missed", "",
               [&ads] { return static_cast<double>(ads.cache().misses()); });
   m.add_gauge("adclick_ads_snapshot_ads", "Ads in the ads snapshot in use (0: none)", "",
               [&ads] { return static_cast<double>(ads.snapshot_ads()); });
   m.add_gauge("adclick_ads_snapshot_bytes", "Memory of ingest.ad_cache set aside for the snapshot", "",
               [&ads] { return static_cast<double>(ads.snapshot_bytes()); });
-  m.add_gauge("adclick_ads_snapshot_reads_total", "Cache misses answered from the snapshot", "",
+  m.add_counter_fn("adclick_ads_snapshot_reads_total", "Cache misses answered from the snapshot", "",
               [&ads] { return static_cast<double>(ads.snapshot_reads()); });
-  m.add_gauge("adclick_ads_snapshot_errors_total",
+  m.add_counter_fn("adclick_ads_snapshot_errors_total",
               "Snapshot pages that failed their checksum or a read (answered from RocksDB)", "",
               [&ads] { return static_cast<double>(ads.snapshot_errors()); });
 }

@@ -41,9 +41,9 @@ void register_metrics(const segmented_log& lg, base::metrics_registry& m) {
        &log_stats::sync_failures},
   };
   for (const auto& [name, help, member] : counters) {
-    m.add_gauge(name, help, "", [&ls, member = member] { return static_cast<double>((ls.*member).load()); });
+    m.add_counter_fn(name, help, "", [&ls, member = member] { return static_cast<double>((ls.*member).load()); });
   }
-  m.add_gauge("adclick_log_fsync_seconds_total", "Time spent in fdatasync", "",
+  m.add_counter_fn("adclick_log_fsync_seconds_total", "Time spent in fdatasync", "",
               [&ls] { return static_cast<double>(ls.sync_ns.load()) / 1e9; });
   add_per_partition(m, "adclick_log_partition_durable_end", "Durable end offset (records) per partition", lg,
                     [&lg](partition_id p) { return static_cast<double>(lg.durable_end(p)); });

@@ -21,12 +21,12 @@ void register_metrics(const reconciler& r, base::metrics_registry& m) {
       {"adclick_reconcile_corrupt_stretches_total", "", &reconciler_totals::corrupt_stretches},
   };
   for (const auto& [name, labels, member] : counters) {
-    m.add_gauge(name, "Reconciliation totals since start (see GET /api/v1/reconciliations)", labels,
+    m.add_counter_fn(name, "Reconciliation totals since start (see GET /api/v1/reconciliations)", labels,
                 [&r, member = member] { return static_cast<double>(r.totals().*member); });
   }
-  m.add_gauge("adclick_archive_segments_total", "Log segments archived since start", "",
+  m.add_counter_fn("adclick_archive_segments_total", "Log segments archived since start", "",
               [&r] { return static_cast<double>(r.totals().segments_archived); });
-  m.add_gauge("adclick_archive_failures_total", "Segments whose archiving failed (kept in the log)", "",
+  m.add_counter_fn("adclick_archive_failures_total", "Segments whose archiving failed (kept in the log)", "",
               [&r] { return static_cast<double>(r.totals().archive_failures); });
   m.add_gauge("adclick_reconcile_last_success_seconds", "Unix time of the last reconciliation that finished", "",
               [&r] { return static_cast<double>(r.totals().last_done_ms) / 1000.0; });

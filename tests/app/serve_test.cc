@@ -14,6 +14,7 @@
 #include "testutil/doc_metrics.h"
 #include "testutil/http_client.h"
 #include "testutil/process.h"
+#include "testutil/promtool.h"
 #include "testutil/temp_dir.h"
 
 using namespace adclick::testutil;
@@ -167,4 +168,30 @@ TEST_CASE("every metric the README and docs name is on /metrics", "[app]") {
     // A sample line starts with the name (histograms add _bucket, _sum and _count).
     CHECK(m.body.find("\n" + name) != std::string::npos);
   }
+}
+
+TEST_CASE("/metrics passes Prometheus' own linter (promtool check metrics)", "[app]") {
+  temp_dir dir;
+  const auto lint = [&](const std::string& text) { return promtool_check_metrics(text, dir / "metrics.txt"); };
+  // The linter runs here and finds what it should: a total typed gauge.
+  const auto [bad_code, bad_out] = lint("# HELP x_total A total.\n# TYPE x_total gauge\nx_total 1\n");
+  INFO(bad_out);
+  REQUIRE(bad_code != 0);
+  REQUIRE_THAT(bad_out, Catch::Contains("non-counter metrics should not have \"_total\" suffix"));
+
+  const auto cfg = write_test_config(dir.path());
+  adclick_server server(cfg, dir / "out.txt");
+  REQUIRE(server.ready());
+  // A click first, so that the click path's families have samples.
+  const auto [scode, url] = run({ADCLICK_BINARY, "sign", "--config", cfg, "--ad", "1"});
+  REQUIRE(scode == 0);
+  auto path = url.substr(url.find("/click?"));
+  while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+  (void)http_get(server.port(), path);
+  const auto m = http_get(server.port(), "/metrics");
+  REQUIRE(m.status == 200);
+  const auto [code, out] = lint(m.body);
+  INFO(out);
+  CHECK(code == 0);
+  CHECK(out.empty());
 }

@@ -16,6 +16,7 @@
 #include "testutil/click_server.h"
 #include "testutil/http_client.h"
 #include "testutil/process.h"
+#include "testutil/promtool.h"
 #include "testutil/temp_dir.h"
 
 namespace {
@@ -164,6 +165,10 @@ TEST_CASE("one node on Kafka: without brokers it answers 302 unrecorded and is n
     CHECK(m.body.find("\n" + name) != std::string::npos);
   }
   CHECK(m.body.find("\nadclick_kafka_brokers_reachable 1") != std::string::npos);
+  // A Kafka node's families (its own and the Kafka backend's) pass Prometheus' linter.
+  const auto [lint_code, lint_out] = promtool_check_metrics(m.body, dir / "metrics.txt");
+  INFO(lint_out);
+  CHECK(lint_code == 0);
   CHECK(s.metric("adclick_counts_flushes_applied_total") == 0);  // its own partitions: its shards wrote them
   REQUIRE(s.stop() == 0);
 }
