@@ -1,6 +1,9 @@
 #include "app/options.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "state/ads_snapshot.h"
 #include "state/store.h"
@@ -70,6 +73,10 @@ http::server_options server_options_from(const config::config& cfg) {
   o.max_body_bytes = cfg.server.max_body_size;
   o.tls_cert_file = cfg.server.tls_cert.value_or("");
   o.tls_key_file = cfg.server.tls_key.value_or("");
+  if (cfg.server.hsts && cfg.server.tls_cert) {
+    o.strict_transport_security =
+        fmt::format("max-age={}", std::chrono::duration_cast<std::chrono::seconds>(*cfg.server.hsts).count());
+  }
   return o;
 }
 
@@ -81,6 +88,7 @@ http::server_options redirect_options_from(const config::config& cfg, std::uint1
   o.model = http::io_model::per_thread;
   o.tls_cert_file.clear();
   o.tls_key_file.clear();
+  o.strict_transport_security.clear();  // never over plain HTTP (RFC 6797 7.2)
   o.redirect_https_port = https_port;
   return o;
 }

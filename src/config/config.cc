@@ -72,7 +72,7 @@ struct table_schema {
 const table_schema kSchema[] = {
     {"server",
      {"listen", "threads", "io_model", "max_connections", "header_timeout", "idle_timeout", "max_header_size",
-      "max_body_size", "tls_cert", "tls_key", "redirect_listen"}},
+      "max_body_size", "tls_cert", "tls_key", "redirect_listen", "hsts"}},
     {"storage", {"data_dir", "ads_file", "archive_dir"}},
     {"log",
      {"backend", "partitions", "durability", "retention", "segment_size", "segment_age", "batch_max_bytes",
@@ -369,6 +369,11 @@ class parser {
     read_string(t, "tls_cert", o.tls_cert);
     read_string(t, "tls_key", o.tls_key);
     read_endpoint(t, "redirect_listen", o.redirect_listen);
+    if (find(t, "hsts") != nullptr) {
+      milliseconds max_age{0};
+      read_duration(t, "hsts", milliseconds(0), milliseconds(std::chrono::hours(24 * 365 * 2)), max_age);
+      o.hsts = max_age;
+    }
   }
 
   void read_storage(storage_options& o) {
@@ -640,6 +645,12 @@ class parser {
     if (s.redirect_listen && !s.tls_cert) {
       fail(config_errc::invalid_value, "server.redirect_listen",
            "redirects to HTTPS, so it needs server.tls_cert and server.tls_key");
+      return;
+    }
+    if (s.hsts && !s.tls_cert) {
+      fail(config_errc::invalid_value, "server.hsts",
+           "is sent only over HTTPS (browsers ignore it over plain HTTP), so it needs server.tls_cert and "
+           "server.tls_key");
       return;
     }
     // A default that the chosen partition count cannot honour shrinks to

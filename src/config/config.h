@@ -46,6 +46,9 @@ struct server_options {
   std::optional<std::string> tls_key;
   // Optional second listener (plain HTTP that redirects to the main one).
   std::optional<endpoint> redirect_listen;
+  // HTTPS only: every response carries Strict-Transport-Security with this
+  // max-age (whole seconds); unset: no such header.
+  std::optional<std::chrono::milliseconds> hsts;
 };
 
 // [storage]: where state lives on disk. Relative paths are relative to the

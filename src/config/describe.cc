@@ -117,6 +117,11 @@ std::string describe(const config& c) {
   w.duration("idle_timeout", c.server.idle_timeout);
   w.size("max_header_size", c.server.max_header_size);
   w.size("max_body_size", c.server.max_body_size);
+  if (c.server.hsts) {
+    w.duration("hsts", *c.server.hsts);
+  } else {
+    w.optional_str("hsts", std::nullopt);
+  }
   w.optional_str("tls_cert", c.server.tls_cert);
   w.optional_str("tls_key", c.server.tls_key);
   w.optional_str("redirect_listen", c.server.redirect_listen

@@ -379,6 +379,9 @@ void connection<Stream>::send(response r) {
     has_date = has_date || beast::iequals(name, "date");
   }
   head_.append("Server: adclick\r\n");
+  if (!core_.options.strict_transport_security.empty()) {
+    head_.append("Strict-Transport-Security: ").append(core_.options.strict_transport_security).append("\r\n");
+  }
   if (!has_date) head_.append("Date: ").append(http_date()).append("\r\n");
   if (!r.content_type.empty()) {
     head_.append("Content-Type: ").append(r.content_type).append("\r\n");

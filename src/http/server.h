@@ -66,6 +66,9 @@ struct server_options {
   // empty: plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Non-empty: the value of a Strict-Transport-Security header on every
+  // response (HTTPS only; the caller leaves it empty for plain HTTP).
+  std::string strict_transport_security;
   // Set: a redirect-only listener. Every request (the router is not used)
   // gets a 308 to https://<its Host, without port>:<this port><target>; a
   // request without a usable Host gets a 400.

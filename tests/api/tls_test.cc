@@ -40,7 +40,7 @@ TEST_CASE("HTTPS end to end: a click over TLS, SIGHUP reload, plain HTTP redirec
   REQUIRE(make_test_cert(dir / "b-cert.pem", dir / "b-key.pem", "adclick-b", &why));
   click_server s(dir.path(), "",
                  "tls_cert = \"" + (dir / "cert.pem") + "\"\ntls_key = \"" + (dir / "key.pem") +
-                     "\"\nredirect_listen = \"127.0.0.1:0\"\n");
+                     "\"\nredirect_listen = \"127.0.0.1:0\"\nhsts = \"365d\"\n");
   REQUIRE(s.ready());
   const std::string base = "https://127.0.0.1:" + std::to_string(s.port());
   const std::string ca = dir / "cert.pem";
@@ -66,6 +66,14 @@ TEST_CASE("HTTPS end to end: a click over TLS, SIGHUP reload, plain HTTP redirec
   const std::string plain = "http://127.0.0.1:" + redirect_port + click_server::click_path(7, "imp-tls-2");
   const auto r = run({"curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", plain});
   CHECK(r.second == "308 " + base + plain.substr(plain.find("/click")));
+  // server.hsts: on every HTTPS response (a click's 302, here a duplicate; the API), never on plain HTTP.
+  CHECK_THAT(curl(ca, {"-o", "/dev/null", "-D", "-", base + click_server::click_path(7, "imp-tls-1")}),
+             Catch::Contains("Strict-Transport-Security: max-age=31536000\r\n"));
+  CHECK_THAT(curl(ca, {"-o", "/dev/null", "-D", "-", base + "/healthz"}),
+             Catch::Contains("Strict-Transport-Security: max-age=31536000\r\n"));
+  const auto plain_head = run({"curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-D", "-", plain});
+  CHECK_THAT(plain_head.second, Catch::StartsWith("HTTP/1.1 308") &&
+                                    !Catch::Contains("Strict-Transport-Security", Catch::CaseSensitive::No));
   // Following it lands on the HTTPS click, and that counts.
   CHECK_THAT(curl(ca, {"-L", "--max-redirs", "1", "-o", "/dev/null", "-H", "Host: 127.0.0.1:" + redirect_port, plain}),
              Catch::Contains("|302|" + url));
@@ -103,5 +111,22 @@ TEST_CASE("HTTPS config errors stop the start with one line", "[api]") {
     const auto [rc, out] = run({ADCLICK_BINARY, "serve", "--config", cfg}, 30s);
     CHECK(rc != 0);
     CHECK_THAT(out, Catch::Contains("server.redirect_listen"));
+  }
+  SECTION("hsts without TLS") {
+    const std::string cfg = write_test_config(dir.path(), "", "hsts = \"365d\"\n");
+    const auto [rc, out] = run({ADCLICK_BINARY, "serve", "--config", cfg}, 30s);
+    CHECK(rc != 0);
+    CHECK_THAT(out, Catch::Contains("server.hsts") && Catch::Contains("needs server.tls_cert"));
+  }
+  SECTION("hsts that is not a duration") {
+    std::string why;
+    INFO(why);
+    REQUIRE(make_test_cert(dir / "cert.pem", dir / "key.pem", "adclick-a", &why));
+    const std::string cfg = write_test_config(
+        dir.path(), "",
+        "tls_cert = \"" + (dir / "cert.pem") + "\"\ntls_key = \"" + (dir / "key.pem") + "\"\nhsts = \"1 year\"\n");
+    const auto [rc, out] = run({ADCLICK_BINARY, "serve", "--config", cfg}, 30s);
+    CHECK(rc != 0);
+    CHECK_THAT(out, Catch::Contains("server.hsts"));
   }
 }

@@ -750,7 +750,7 @@ TEST_CASE("the reference doc and the default file cover every key", "[config]") 
     CHECK(doc.find("| `" + key + "` |") != std::string::npos);
     CHECK(toml.find(key + " = ") != std::string::npos);
   }
-  CHECK(keys == 50);
+  CHECK(keys == 51);
 }
 
 TEST_CASE("the kafka backend: its keys, the node's roles, and what each needs", "[config]") {
