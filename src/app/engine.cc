@@ -15,6 +15,7 @@
 #include "app/options.h"
 #include "base/metrics.h"
 #include "base/periodic.h"
+#include "base/process_metrics.h"
 #include "base/task_queue.h"
 #include "http/http_metrics.h"
 #include "http/server.h"
@@ -68,6 +69,7 @@ bool engine::open_listeners(std::string& error_line) {
   }
   spdlog::info("serve: listening on {}:{} ({})", cfg_.server.listen.host, server_->port(), tls() ? "HTTPS" : "HTTP");
   http::register_metrics(*server_, base::metrics());
+  base::register_process_metrics(base::metrics());
   if (!cfg_.server.redirect_listen) return true;
   const auto ro = redirect_options_from(cfg_, server_->port());
   redirector_ = std::make_unique<http::server>(ro, http::router{});

@@ -6,6 +6,8 @@
 namespace adclick::http {
 
 void register_metrics(const server& s, base::metrics_registry& m) {
+  m.add_gauge("adclick_ready", "1 while /readyz answers ready, else 0 (recovering, brokers silent, stopping)", "",
+              [&s] { return s.ready() ? 1.0 : 0.0; });
   m.add_gauge_family("adclick_http_connections", "HTTP connections", [&s] {
     const auto st = s.stats();
     return std::vector<std::pair<std::string, double>>{

@@ -245,6 +245,8 @@ std::error_code server::serve_routes(router routes) {
 
 void server::set_ready(bool ready) { core_->ready.store(ready, std::memory_order_release); }
 
+bool server::ready() const { return core_->ready.load(std::memory_order_acquire); }
+
 void server::stop() {
   if (t_on_io_thread) {
     // It would join its own thread (or wait for a stop() that joins it).

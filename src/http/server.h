@@ -129,6 +129,7 @@ class server {
   // /readyz answers 200 {"ready":true} while true, else 503 {"ready":false}.
   // False until called; stop() sets it false. Any thread.
   void set_ready(bool ready);
+  bool ready() const;
 
   // Stops accepting, closes connections that have no request in flight,
   // waits up to shutdown_grace for the requests in flight to be answered
