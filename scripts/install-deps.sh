@@ -15,6 +15,8 @@ packages=(
   catch2                  # tests
   libfmt-dev libspdlog-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   librdkafka-dev          # the Kafka log backend and its mock cluster (tests, demo)
+  libsystemd-dev          # sd_notify: readiness for a systemd unit of Type=notify
+  systemd                 # systemd-analyze: the tests verify contrib/systemd/adclick.service
   libbenchmark-dev        # bench/
   chromium                # the dashboard's browser test (headless)
   clang libclang-rt-14-dev  # the fuzz targets (libFuzzer, sanitizer runtimes)

@@ -400,6 +400,8 @@ std::error_code engine::reload_tls(std::string& error_line) { return server_->re
 
 bool engine::tls() const { return cfg_.server.tls_cert.has_value(); }
 
+bool engine::ready() const { return server_ != nullptr && server_->ready(); }
+
 // Not quite the reverse of start(): the live streams close before the server
 // stops (it would wait for them), and the log stops before the shards, so
 // that they apply every record it writes while stopping.

@@ -74,6 +74,8 @@ class engine {
   // HTTPS: the certificate and key are read again (see http::server).
   [[nodiscard]] std::error_code reload_tls(std::string& error_line);
   bool tls() const;
+  // Whether /readyz answers 200 now. Any thread, after start().
+  bool ready() const;
 
   // Stops taking requests and finishes those in flight, then writes and
   // syncs the log, lets the shards apply and commit what it holds, writes

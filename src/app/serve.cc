@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "app/engine.h"
+#include "app/service_notify.h"
 
 namespace adclick::app {
 namespace {
@@ -50,6 +53,7 @@ int wait_for_stop(const sigset_t& signals, engine& e, const config::config& cfg)
       spdlog::info("serve: SIGHUP received; nothing to reload (TLS is off)");
       continue;
     }
+    notify_reloading();
     std::string reload_error;
     if (e.reload_tls(reload_error)) {
       spdlog::error("serve: SIGHUP: keeping the current certificate: {}", reload_error);
@@ -57,6 +61,8 @@ int wait_for_stop(const sigset_t& signals, engine& e, const config::config& cfg)
       spdlog::info("serve: SIGHUP: certificate and key reloaded from {} and {}; new connections use them",
                    *cfg.server.tls_cert, *cfg.server.tls_key);
     }
+    // Not ready yet (a Kafka node waiting for its brokers): ready_watch says so later.
+    if (e.ready()) notify_ready("serving");
   }
 }
 
@@ -88,8 +94,22 @@ int serve(const config::config& cfg) {
     return 1;  // the engine stops what it started
   }
   spdlog::info("serve: ready");
+  // The service manager hears READY=1 once /readyz would answer 200 (with
+  // Kafka: once the brokers answer and the first share is taken).
+  std::jthread ready_watch([&e](const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
+      if (e.ready()) {
+        notify_ready("serving");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   const int sig = wait_for_stop(signals, e, cfg);
   spdlog::info("serve: {} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  ready_watch.request_stop();
+  ready_watch.join();
+  notify_stopping();
   e.stop();
   spdlog::info("serve: stopped cleanly");
   return 0;

@@ -104,3 +104,21 @@ TEST_CASE("contrib: the Grafana dashboard's queries parse, and it and the alerts
     CHECK(m.body.find("\n" + name) != std::string::npos);
   }
 }
+
+TEST_CASE("contrib: the systemd unit passes systemd-analyze verify and asks for what the service needs", "[app]") {
+  const std::string unit = read_source("contrib/systemd/adclick.service");
+  for (const char* line : {"Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes",
+                           "StateDirectory=adclick", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                           "AmbientCapabilities=CAP_NET_BIND_SERVICE", "LimitNOFILE="}) {
+    INFO(line);
+    CHECK_THAT(unit, Catch::Contains(std::string("\n") + line));
+  }
+  // verify checks that ExecStart's binary exists: point it at this build's.
+  temp_dir dir;
+  const std::string copy = dir / "adclick.service";
+  std::ofstream(copy) << std::regex_replace(unit, std::regex("/usr/bin/adclick"), ADCLICK_BINARY);
+  const auto [code, out] = run({"systemd-analyze", "verify", copy});
+  INFO(out);
+  CHECK(code == 0);
+  CHECK(out.empty());
+}

@@ -1,8 +1,13 @@
 // The real binary, started and stopped as a user would.
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -194,4 +199,41 @@ TEST_CASE("/metrics passes Prometheus' own linter (promtool check metrics)", "[a
   INFO(out);
   CHECK(code == 0);
   CHECK(out.empty());
+}
+
+TEST_CASE("under a service manager (NOTIFY_SOCKET) serve says READY=1 once ready and STOPPING=1 at a stop", "[app]") {
+  temp_dir dir;
+  // The manager's end: a datagram socket, as systemd's for a Type=notify unit.
+  const std::string sock_path = dir / "notify.sock";
+  const int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(sock_path.size() < sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, sock_path.c_str(), sock_path.size() + 1);
+  REQUIRE(::bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0);
+  const timeval wait{30, 0};
+  REQUIRE(::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait)) == 0);
+  const auto next_message = [&] {
+    char buf[512];
+    const auto n = ::recv(sock, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+
+  const auto cfg = write_test_config(dir.path());
+  process p({"/usr/bin/env", "NOTIFY_SOCKET=" + sock_path, ADCLICK_BINARY, "serve", "--config", cfg}, dir / "out.txt");
+  const std::string ready = next_message();
+  INFO(p.output());
+  CHECK_THAT(ready, Catch::StartsWith("READY=1"));
+  // It was ready when it said so.
+  REQUIRE(p.wait_for_output("listening on"));
+  const std::string out = p.output();
+  const auto at = out.find("listening on 127.0.0.1:") + std::string("listening on 127.0.0.1:").size();
+  const auto port = static_cast<std::uint16_t>(std::stoi(out.substr(at)));
+  CHECK(http_get(port, "/readyz").status == 200);
+
+  p.signal(SIGTERM);
+  CHECK(next_message() == "STOPPING=1");
+  CHECK(p.wait() == 0);
+  ::close(sock);
 }
