@@ -16,76 +16,65 @@ void histogram::observe_ns(std::uint64_t ns) {
   sum_ns_.fetch_add(ns, std::memory_order_relaxed);
 }
 
-counter& metrics_registry::add_counter(std::string name, std::string help, std::string labels) {
+std::unique_ptr<metrics_registry::entry> metrics_registry::make_entry(std::string name, std::string help,
+                                                                      std::string labels, const char* type) {
   auto e = std::make_unique<entry>();
   e->name = std::move(name);
   e->help = std::move(help);
   e->labels = std::move(labels);
-  e->type = "counter";
-  e->c = std::make_unique<counter>();
-  counter& ref = *e->c;
+  e->type = type;
+  return e;
+}
+
+void metrics_registry::push(std::unique_ptr<entry> e) {
   base::mutex_lock lk(mu_);
   entries_.push_back(std::move(e));
+}
+
+counter& metrics_registry::add_counter(std::string name, std::string help, std::string labels) {
+  auto e = make_entry(std::move(name), std::move(help), std::move(labels), "counter");
+  e->c = std::make_unique<counter>();
+  counter& ref = *e->c;
+  push(std::move(e));
   return ref;
 }
 
 histogram& metrics_registry::add_histogram(std::string name, std::string help, std::string labels) {
-  auto e = std::make_unique<entry>();
-  e->name = std::move(name);
-  e->help = std::move(help);
-  e->labels = std::move(labels);
-  e->type = "histogram";
+  auto e = make_entry(std::move(name), std::move(help), std::move(labels), "histogram");
   e->h = std::make_unique<histogram>();
   histogram& ref = *e->h;
-  base::mutex_lock lk(mu_);
-  entries_.push_back(std::move(e));
+  push(std::move(e));
   return ref;
 }
 
 void metrics_registry::add_gauge(std::string name, std::string help, std::string labels,
                                  std::function<double()> read) {
-  add_computed(std::move(name), std::move(help), std::move(labels), "gauge", std::move(read));
+  auto e = make_entry(std::move(name), std::move(help), std::move(labels), "gauge");
+  e->gauge = std::move(read);
+  push(std::move(e));
 }
 
 void metrics_registry::add_gauge_family(
     std::string name, std::string help,
     std::function<std::vector<std::pair<std::string, double>>()> read) {
-  add_computed_family(std::move(name), std::move(help), "gauge", std::move(read));
+  auto e = make_entry(std::move(name), std::move(help), "", "gauge");
+  e->family = std::move(read);
+  push(std::move(e));
 }
 
 void metrics_registry::add_counter_fn(std::string name, std::string help, std::string labels,
                                       std::function<double()> read) {
-  add_computed(std::move(name), std::move(help), std::move(labels), "counter", std::move(read));
+  auto e = make_entry(std::move(name), std::move(help), std::move(labels), "counter");
+  e->gauge = std::move(read);
+  push(std::move(e));
 }
 
 void metrics_registry::add_counter_family(
     std::string name, std::string help,
     std::function<std::vector<std::pair<std::string, double>>()> read) {
-  add_computed_family(std::move(name), std::move(help), "counter", std::move(read));
-}
-
-void metrics_registry::add_computed(std::string name, std::string help, std::string labels,
-                                    const char* type, std::function<double()> read) {
-  auto e = std::make_unique<entry>();
-  e->name = std::move(name);
-  e->help = std::move(help);
-  e->labels = std::move(labels);
-  e->type = type;
-  e->gauge = std::move(read);
-  base::mutex_lock lk(mu_);
-  entries_.push_back(std::move(e));
-}
-
-void metrics_registry::add_computed_family(
-    std::string name, std::string help, const char* type,
-    std::function<std::vector<std::pair<std::string, double>>()> read) {
-  auto e = std::make_unique<entry>();
-  e->name = std::move(name);
-  e->help = std::move(help);
-  e->type = type;
+  auto e = make_entry(std::move(name), std::move(help), "", "counter");
   e->family = std::move(read);
-  base::mutex_lock lk(mu_);
-  entries_.push_back(std::move(e));
+  push(std::move(e));
 }
 
 std::string metrics_registry::render() const {

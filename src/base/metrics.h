@@ -75,10 +75,10 @@ class metrics_registry {
     std::function<double()> gauge;
     std::function<std::vector<std::pair<std::string, double>>()> family;
   };
-  void add_computed(std::string name, std::string help, std::string labels, const char* type,
-                    std::function<double()> read);
-  void add_computed_family(std::string name, std::string help, const char* type,
-                           std::function<std::vector<std::pair<std::string, double>>()> read);
+  // An entry with its name, help, labels and type; the caller sets its value.
+  static std::unique_ptr<entry> make_entry(std::string name, std::string help, std::string labels,
+                                           const char* type);
+  void push(std::unique_ptr<entry> e);
 
   mutable base::mutex mu_;
   std::vector<std::unique_ptr<entry>> entries_ GUARDED_BY(mu_);  // (the vector, not the values)

@@ -188,12 +188,19 @@ void merge_minute_rows(minute_row& into, const minute_row& later) {
   into.present |= later.present;
 }
 
-// The hour index's keys: this tag, the hour, the ad.
-constexpr std::string_view kActiveTag = "active/";
+namespace {
+
+// The hour index's keys: "active/", the hour, the ad.
+void append_active_prefix(std::string& out, std::int64_t hour) {
+  out.append("active/");
+  put_be64(out, static_cast<std::uint64_t>(hour));
+}
+
+}  // namespace
 
 std::string active_prefix(std::int64_t hour) {
-  std::string k(kActiveTag);
-  put_be64(k, static_cast<std::uint64_t>(hour));
+  std::string k;
+  append_active_prefix(k, hour);
   return k;
 }
 
@@ -204,8 +211,7 @@ std::string active_key(std::int64_t hour, std::uint64_t ad_id) {
 }
 
 void append_active_key(std::string& out, std::int64_t hour, std::uint64_t ad_id) {
-  out.append(kActiveTag);
-  put_be64(out, static_cast<std::uint64_t>(hour));
+  append_active_prefix(out, hour);
   put_be64(out, ad_id);
 }
 
@@ -273,7 +279,11 @@ std::optional<partial_value> decode_partial_value(std::string_view bytes) {
   return partial_value{*value, *version};
 }
 
-std::string encode_u64(std::uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
+std::string encode_u64(std::uint64_t v) {
+  std::string out;
+  append_u64(out, v);
+  return out;
+}
 
 void append_u64(std::string& out, std::uint64_t v) {
   put_le64(out, v);
