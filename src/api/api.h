@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "base/published.h"
 #include "http/router.h"
 
 namespace adclick::ingest {
@@ -37,6 +38,12 @@ namespace adclick::api {
 
 class live_feed;
 
+// The bearer tokens of the query and admin APIs (auth.*).
+struct credentials {
+  std::string admin_token;
+  std::map<std::string, std::string> advertiser_keys;  // advertiser id -> key
+};
+
 // What the routes call. Complete before add_routes(); constant afterwards.
 struct api_context {
   ingest::click_processor* clicks = nullptr;
@@ -50,9 +57,8 @@ struct api_context {
   const log::click_log* log = nullptr;  // may be null: no logHoles in the status
   // Where the handlers that touch disk run; null: inline (tests, fuzzing).
   base::task_queue* workers = nullptr;
-  std::string admin_token;
-  // advertiser id -> key
-  std::map<std::string, std::string> advertiser_keys;
+  // The bearer tokens; a config reload publishes new ones. Must be set.
+  const base::published<credentials>* tokens = nullptr;
   // Where click URLs point: "http://127.0.0.1:8080" (no trailing slash).
   std::string public_base_url;
   // node.roles: a node without "front" answers /click 404 not_served; one

@@ -16,8 +16,9 @@ caller authenticate(const api_context& ctx, std::string_view header) {
   if (header.substr(0, bearer.size()) != bearer) return {};
   const std::string_view token = header.substr(bearer.size());
   if (token.empty()) return {};
-  if (equal_secret(token, ctx.admin_token)) return {caller::admin, {}};
-  for (const auto& [adv, key] : ctx.advertiser_keys) {
+  const credentials& tokens = ctx.tokens->get();
+  if (equal_secret(token, tokens.admin_token)) return {caller::admin, {}};
+  for (const auto& [adv, key] : tokens.advertiser_keys) {
     if (equal_secret(token, key)) return {caller::advertiser, adv};
   }
   return {};

@@ -356,8 +356,9 @@ bool engine::serve_api(std::string& error_line) {
   api_ctx_.query = queries_.get();
   api_ctx_.log = log_.get();
   api_ctx_.workers = api_workers_.get();
-  api_ctx_.admin_token = cfg_.auth.admin_token;
-  api_ctx_.advertiser_keys = cfg_.auth.advertiser_keys;
+  tokens_ = std::make_unique<base::published<api::credentials>>(
+      api::credentials{cfg_.auth.admin_token, cfg_.auth.advertiser_keys});
+  api_ctx_.tokens = tokens_.get();
   api_ctx_.public_base_url = std::string(tls() ? "https://" : "http://") +
                              config::to_string(config::endpoint{cfg_.server.listen.host, server_->port()});
   api_ctx_.serves_clicks = cfg_.node.roles.front;
@@ -396,7 +397,16 @@ bool engine::serve_api(std::string& error_line) {
   return true;
 }
 
-std::error_code engine::reload_tls(std::string& error_line) { return server_->reload_tls(error_line); }
+bool engine::reload(const config::config& next, std::string& error_line) {
+  if (tls() && server_->reload_tls(error_line)) return false;
+  if (!front_->signer_keys().replace_keys(next.signing.keys, next.signing.current_key)) {
+    error_line =
+        "signing.current_key names no key of signing.keys";  // validated before: not reached
+    return false;
+  }
+  tokens_->publish(api::credentials{next.auth.admin_token, next.auth.advertiser_keys});
+  return true;
+}
 
 bool engine::tls() const { return cfg_.server.tls_cert.has_value(); }
 

@@ -54,7 +54,7 @@ class reconciler;
 
 namespace adclick::app {
 
-// One thread calls start(), reload_tls() and stop().
+// One thread calls start(), reload() and stop().
 class engine {
  public:
   // `cfg` (validated) must outlive the engine.
@@ -71,8 +71,12 @@ class engine {
   // set on failure.
   [[nodiscard]] bool start(std::string& error_line);
 
-  // HTTPS: the certificate and key are read again (see http::server).
-  [[nodiscard]] std::error_code reload_tls(std::string& error_line);
+  // A config reload: with HTTPS the certificate and key are read again
+  // (see http::server) first; when that fails nothing changes and
+  // `error_line` says why. Then the signing keys and the API tokens of
+  // `next` (validated, see config::reloadable_part) replace the running
+  // ones: a click or request sees either set whole.
+  [[nodiscard]] bool reload(const config::config& next, std::string& error_line);
   bool tls() const;
   // Whether /readyz answers 200 now. Any thread, after start().
   bool ready() const;
@@ -133,6 +137,7 @@ class engine {
   std::unique_ptr<query::query_service> queries_;
   std::unique_ptr<base::task_queue> api_workers_;  // the handlers that touch disk
   std::unique_ptr<api::live_feed> live_;
+  std::unique_ptr<base::published<api::credentials>> tokens_;  // api_ctx_.tokens
   api::api_context api_ctx_;  // complete before the full routes are served
   // The last stage of the data flow, though opened first (see start()).
   std::unique_ptr<http::server> server_;

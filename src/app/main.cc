@@ -72,7 +72,7 @@ void add_serve(CLI::App& app, command& run) {
   cmd->callback([&run, path, print] {
     run = [path, print] {
       return with_config(*path, [&](const config& cfg) {
-        if (!*print) return adclick::app::serve(cfg);
+        if (!*print) return adclick::app::serve(cfg, *path);
         std::fputs(adclick::config::describe(cfg).c_str(), stdout);
         return 0;
       });

@@ -8,6 +8,9 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "app/engine.h"
 #include "app/service_notify.h"
@@ -42,25 +45,56 @@ void log_effective_config(const config::config& cfg) {
   flush();
 }
 
-// Waits for SIGTERM or SIGINT and returns it; SIGHUP reloads the HTTPS
-// certificate and key on the way.
-int wait_for_stop(const sigset_t& signals, engine& e, const config::config& cfg) {
+// SIGHUP: reads the config again and applies what may change while running
+// (config::reloadable_part); `running` becomes what is in effect. A config
+// that fails validation, or a certificate that does not load, changes
+// nothing. Each outcome is one log line.
+void reload(const std::string& config_path, engine& e, config::config& running) {
+  const std::string source = config_path.empty() ? "the embedded default" : config_path;
+  std::string error_line;
+  auto next = config_path.empty() ? config::parse_config(config::default_config_text(),
+                                                         "(embedded default)", error_line)
+                                  : config::load_config_file(config_path, error_line);
+  if (!next) {
+    spdlog::error("serve: SIGHUP: reload refused, keeping the running config: {}", error_line);
+    return;
+  }
+  std::vector<std::string> restart_keys;
+  config::config merged = config::reloadable_part(running, *next, restart_keys);
+  if (!e.reload(merged, error_line)) {
+    spdlog::error(
+        "serve: SIGHUP: reload refused, keeping the current certificate and the running config: {}",
+        error_line);
+    return;
+  }
+  spdlog::set_level(to_spdlog(merged.logging.level));
+  running = std::move(merged);
+  std::string line = fmt::format(
+      "serve: SIGHUP: config reloaded from {}: signing keys ({}, current {}), admin token, {} "
+      "advertiser "
+      "key(s), log level {}",
+      source, running.signing.keys.size(), running.signing.current_key,
+      running.auth.advertiser_keys.size(), config::to_string(running.logging.level));
+  if (e.tls()) {
+    line += fmt::format("; certificate and key reloaded from {} and {}; new connections use them",
+                        *running.server.tls_cert, *running.server.tls_key);
+  }
+  if (!restart_keys.empty()) {
+    line += fmt::format("; changed but kept until a restart: {}", fmt::join(restart_keys, ", "));
+  }
+  spdlog::info("{}", line);
+}
+
+// Waits for SIGTERM or SIGINT and returns it; SIGHUP reloads the config on
+// the way.
+int wait_for_stop(const sigset_t& signals, engine& e, const std::string& config_path,
+                  config::config& running) {
   int sig = 0;
   for (;;) {
     sigwait(&signals, &sig);
     if (sig != SIGHUP) return sig;
-    if (!e.tls()) {
-      spdlog::info("serve: SIGHUP received; nothing to reload (TLS is off)");
-      continue;
-    }
     notify_reloading();
-    std::string reload_error;
-    if (e.reload_tls(reload_error)) {
-      spdlog::error("serve: SIGHUP: keeping the current certificate: {}", reload_error);
-    } else {
-      spdlog::info("serve: SIGHUP: certificate and key reloaded from {} and {}; new connections use them",
-                   *cfg.server.tls_cert, *cfg.server.tls_key);
-    }
+    reload(config_path, e, running);
     // Not ready yet (a Kafka node waiting for its brokers): ready_watch says so later.
     if (e.ready()) notify_ready("serving");
   }
@@ -68,7 +102,7 @@ int wait_for_stop(const sigset_t& signals, engine& e, const config::config& cfg)
 
 }  // namespace
 
-int serve(const config::config& cfg) {
+int serve(const config::config& cfg, const std::string& config_path) {
   spdlog::set_level(to_spdlog(cfg.logging.level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   log_effective_config(cfg);
@@ -84,7 +118,7 @@ int serve(const config::config& cfg) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);  // HTTPS: reload the certificate and key
+  sigaddset(&signals, SIGHUP);  // reload the config
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   engine e(cfg);
@@ -105,7 +139,8 @@ int serve(const config::config& cfg) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  const int sig = wait_for_stop(signals, e, cfg);
+  config::config running = cfg;
+  const int sig = wait_for_stop(signals, e, config_path, running);
   spdlog::info("serve: {} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   ready_watch.request_stop();
   ready_watch.join();

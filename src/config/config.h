@@ -224,6 +224,16 @@ std::string_view default_config_text();
 // keys) are shown as "***"; key ids and advertiser ids stay visible.
 std::string describe(const config& c);
 
+// A config reload (SIGHUP) changes these keys of a running server:
+// signing.keys and signing.current_key (key rotation), auth.admin_token,
+// auth.advertiser_keys and logging.level; with HTTPS the files named by
+// server.tls_cert and server.tls_key are read again. Returns `running` with
+// those keys taken from `next` (both validated), and in `restart_keys` the
+// dotted names of the other keys whose values differ in `next`: they take
+// effect only at the next start.
+config reloadable_part(const config& running, const config& next,
+                       std::vector<std::string>& restart_keys);
+
 // True when any secret is one of the demo values shipped in
 // config/adclick.toml, so the server can warn that they must be replaced.
 bool uses_demo_secrets(const config& c);

@@ -51,6 +51,8 @@ class front_end {
   // Any thread; see each class for what it allows.
   ad_registry& ads() { return ads_; }
   const signer& signatures() const { return signer_; }
+  // A config reload installs new keys here.
+  signer& signer_keys() { return signer_; }
   dedup_index& dedup() { return dedup_; }
   partitioner& partitions() { return partitioner_; }
   outcome_tallies& tallies() { return tallies_; }

@@ -142,26 +142,40 @@ struct signer::key {
   std::uint64_t serial = 0;
 };
 
-signer::signer(const std::map<std::string, std::string>& keys, std::string current_key,
-               std::int64_t max_validity_s)
-    : current_key_(std::move(current_key)), max_validity_s_(max_validity_s) {
-  for (auto& [kid, raw] : keys) {
+signer::key_set signer::make_key_set(const std::map<std::string, std::string>& keys,
+                                     const std::string& current_key) {
+  key_set set;
+  set.current = current_key;
+  for (const auto& [kid, raw] : keys) {
     static std::atomic<std::uint64_t> next_serial{1};
     auto k = std::make_unique<key>();
     k->raw = raw;
     k->serial = next_serial.fetch_add(1);
-    keys_.emplace(kid, std::move(k));
+    set.keys.emplace(kid, std::move(k));
   }
-  if (keys_.find(current_key_) == keys_.end()) {
+  return set;
+}
+
+signer::signer(const std::map<std::string, std::string>& keys, std::string current_key,
+               std::int64_t max_validity_s)
+    : keys_(make_key_set(keys, current_key)), max_validity_s_(max_validity_s) {
+  if (find(keys_.get(), keys_.get().current) == nullptr) {
     throw std::invalid_argument("signing.current_key names no configured key");
   }
 }
 
 signer::~signer() = default;
 
-const signer::key* signer::find(std::string_view kid) const {
-  auto it = keys_.find(kid);
-  return it == keys_.end() ? nullptr : it->second.get();
+bool signer::replace_keys(const std::map<std::string, std::string>& keys,
+                          const std::string& current_key) {
+  if (keys.count(current_key) == 0) return false;
+  keys_.publish(make_key_set(keys, current_key));
+  return true;
+}
+
+const signer::key* signer::find(const key_set& set, std::string_view kid) {
+  auto it = set.keys.find(kid);
+  return it == set.keys.end() ? nullptr : it->second.get();
 }
 
 namespace {
@@ -180,7 +194,7 @@ signature_check signer::verify(std::uint64_t ad_id, std::string_view impression_
   parsed_signature p;
   if (!parse_signature(sig, p)) return signature_check::malformed;
   if (parsed != nullptr) *parsed = p;
-  const key* k = find(p.key_id);
+  const key* k = find(keys_.get(), p.key_id);
   if (k == nullptr) return signature_check::unknown_key;
   char msg[256];
   const std::size_t n = signed_message(msg, sizeof msg, ad_id, impression_id, p.expires_at_s);
@@ -195,12 +209,13 @@ signature_check signer::verify(std::uint64_t ad_id, std::string_view impression_
 
 std::string signer::sign(std::uint64_t ad_id, std::string_view impression_id,
                          std::int64_t expires_at_s) const {
-  const key* k = find(current_key_);
+  const key_set& set = keys_.get();
+  const key* k = find(set, set.current);
   char msg[256];
   const std::size_t n = signed_message(msg, sizeof msg, ad_id, impression_id, expires_at_s);
   unsigned char mac[kMacBytes];
   thread_ctx(k->serial, k->raw).compute(std::string_view(msg, n), mac);
-  return "v1." + current_key_ + "." + std::to_string(expires_at_s) + "." +
+  return "v1." + set.current + "." + std::to_string(expires_at_s) + "." +
          base::encode_base64url(std::string_view(reinterpret_cast<const char*>(mac), kMacBytes));
 }
 

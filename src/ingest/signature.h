@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/published.h"
+
 namespace adclick::ingest {
 
 enum class signature_check {
@@ -36,8 +38,9 @@ struct parsed_signature {
 // MAC against a key. False if it is malformed.
 [[nodiscard]] bool parse_signature(std::string_view sig, parsed_signature& out);
 
-// The keys, constant after construction; verify() and sign() may be called
-// from any thread at once.
+// The keys. verify() and sign() may be called from any thread at once, and
+// while replace_keys() installs a new set (a config reload): each call sees
+// either the old set or the new one, whole.
 class signer {
  public:
   // keys: kid -> raw key bytes. current_key names the one that signs.
@@ -57,15 +60,27 @@ class signer {
   std::string sign(std::uint64_t ad_id, std::string_view impression_id,
                    std::int64_t expires_at_s) const;
 
-  const std::string& current_key() const { return current_key_; }
+  // Installs a new key set (rotation: add the new key, make it current,
+  // keep the old one until its links expire). False, and nothing changes,
+  // when current_key names none of `keys`.
+  [[nodiscard]] bool replace_keys(const std::map<std::string, std::string>& keys,
+                                  const std::string& current_key);
+
+  // The current key's id; the reference stays valid for the signer's life.
+  const std::string& current_key() const { return keys_.get().current; }
   std::int64_t max_validity_s() const { return max_validity_s_; }
 
  private:
   struct key;
-  const key* find(std::string_view kid) const;
+  struct key_set {
+    std::map<std::string, std::unique_ptr<key>, std::less<>> keys;
+    std::string current;
+  };
+  static key_set make_key_set(const std::map<std::string, std::string>& keys,
+                              const std::string& current_key);
+  static const key* find(const key_set& set, std::string_view kid);
 
-  std::map<std::string, std::unique_ptr<key>, std::less<>> keys_;
-  std::string current_key_;
+  base::published<key_set> keys_;
   std::int64_t max_validity_s_;
 };
 

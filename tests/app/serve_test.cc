@@ -13,7 +13,9 @@
 #include <iterator>
 #include <regex>
 #include <set>
+#include <thread>
 
+#include "ingest/signature.h"
 #include "testutil/click_server.h"
 #include "testutil/config_file.h"
 #include "testutil/doc_metrics.h"
@@ -236,4 +238,88 @@ TEST_CASE("under a service manager (NOTIFY_SOCKET) serve says READY=1 once ready
   CHECK(next_message() == "STOPPING=1");
   CHECK(p.wait() == 0);
   ::close(sock);
+}
+
+TEST_CASE(
+    "SIGHUP reloads signing keys, API tokens and the log level; a bad config is refused whole",
+    "[app]") {
+  temp_dir dir;
+  click_server s(dir.path());
+  INFO(s.proc().output());
+  REQUIRE(s.ready());
+  REQUIRE(s.register_ad(7, "adv-1", "https://shop.example.com/a") == 201);
+  // A second key: links it signs are refused until a reload adds it.
+  const std::string raw2 = "fedcba9876543210fedcba9876543210";
+  const adclick::ingest::signer k2({{"k2", raw2}}, "k2", 86400);
+  auto k2_click = [&](const std::string& imp) {
+    return "/click?adId=7&impressionId=" + imp +
+           "&signature=" + k2.sign(7, imp, unix_now_s() + 3600);
+  };
+  const std::string aggregates =
+      "/api/v1/ads/7/aggregates?from=" + std::to_string(unix_now_s() - 3600) +
+      "&to=" + std::to_string(unix_now_s() + 3600);
+  const std::string old_admin = std::string("Authorization: Bearer ") + kTestAdminToken + "\r\n";
+  const std::string new_admin = "Authorization: Bearer rotated-admin-token-0123456789\r\n";
+  const std::string bad_signature = "adclick_clicks_total{outcome=\"bad_signature\"}";
+  CHECK(http_get(s.port(), k2_click("imp-k2-1")).status == 302);  // redirected, not counted
+  CHECK(s.metric(bad_signature) == 1);
+  CHECK(http_get(s.port(), "/api/v1/ads/7", new_admin).status == 401);
+
+  auto rewrite = [&](const std::string& signing, const std::string& auth, const std::string& tail) {
+    std::ofstream(s.config_path(), std::ios::trunc)
+        << "[server]\nlisten = \"127.0.0.1:0\"\n\n"
+        << "[storage]\ndata_dir = \"" << dir.path() << "/data\"\n\n"
+        << signing << "\n"
+        << auth << "\n"
+        << tail;
+  };
+  // Rotation: k2 signs from now on, k1 links still verify; a new admin
+  // token; an advertiser key for adv-3; debug logging; and a change that
+  // needs a restart (log.partitions).
+  rewrite("[signing]\ncurrent_key = \"k2\"\nkeys = { k1 = \"" + std::string(kTestSigningKey) +
+              "\", k2 = \"ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=\" }\n",
+          "[auth]\nadmin_token = \"rotated-admin-token-0123456789\"\n"
+          "advertiser_keys = { \"adv-1\" = \"test-key-for-adv-1-xyz\", \"adv-3\" = "
+          "\"test-key-for-adv-3-xyz\" }\n",
+          "[log]\npartitions = 4\n\n[logging]\nlevel = \"debug\"\n");
+  s.proc().signal(SIGHUP);
+  REQUIRE(s.proc().wait_for_output("serve: SIGHUP: config reloaded from"));
+  CHECK_THAT(s.proc().output(),
+             Catch::Contains("current k2") &&
+                 Catch::Contains("changed but kept until a restart: log.partitions\n"));
+  CHECK(http_get(s.port(), k2_click("imp-k2-2")).status == 302);
+  CHECK(s.click(7, "imp-k1-1").status == 302);  // k1 still verifies
+  CHECK(s.metric(bad_signature) == 1);
+  CHECK(http_get(s.port(), "/api/v1/ads/7", old_admin).status == 401);
+  CHECK(http_get(s.port(), "/api/v1/ads/7", new_admin).status == 200);
+  CHECK(http_get(s.port(), aggregates,
+                 "Authorization: Bearer test-key-for-adv-3-xyz\r\n")
+            .status == 404);  // known now (401 before), and not adv-3's ad
+  CHECK(http_get(s.port(), aggregates,
+                 "Authorization: Bearer test-key-for-adv-2-xyz\r\n")
+            .status == 401);  // removed
+  // Minted links are signed with the new current key.
+  CHECK_THAT(http_request(s.port(), "POST", "/api/v1/ads/7/click-urls", new_admin).body,
+             Catch::Contains("signature=v1.k2."));
+
+  // A config that fails validation: refused whole, one line naming the key;
+  // the running keys and tokens stay.
+  rewrite(
+      "[signing]\ncurrent_key = \"k9\"\nkeys = { k1 = \"" + std::string(kTestSigningKey) + "\" }\n",
+      "[auth]\nadmin_token = \"another-admin-token-0123456789\"\n", "");
+  s.proc().signal(SIGHUP);
+  REQUIRE(s.proc().wait_for_output("reload refused, keeping the running config"));
+  CHECK_THAT(s.proc().output(), Catch::Contains("signing.current_key"));
+  CHECK(http_get(s.port(), "/api/v1/ads/7", new_admin).status == 200);
+  CHECK(http_get(s.port(), k2_click("imp-k2-3")).status == 302);
+  CHECK(s.metric(bad_signature) == 1);
+  // All three counted (read as adv-1: the test's admin token is gone).
+  std::string body;
+  for (int i = 0; i < 1500 && body.find("\"total\":3") == std::string::npos; ++i) {
+    body = http_get(s.port(), aggregates, "Authorization: Bearer test-key-for-adv-1-xyz\r\n").body;
+    if (body.find("\"total\":3") == std::string::npos)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK_THAT(body, Catch::Contains("\"total\":3"));
+  CHECK(s.stop() == 0);
 }

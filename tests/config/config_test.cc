@@ -849,3 +849,42 @@ TEST_CASE("the kafka backend: its keys, the node's roles, and what each needs", 
     CHECK(starts_with(p.error_line, prefix("kafka.properties.\"sasl.password\"")));
   }
 }
+
+TEST_CASE("reloadable_part takes keys, tokens and the log level, and names every other change",
+          "[config]") {
+  const auto running = parse(make_toml({{"kafka.properties", "{ \"sasl.password\" = \"one\" }"}}));
+  REQUIRE(running.result.has_value());
+  std::vector<std::string> restart;
+  SECTION("only reloadable keys changed: nothing needs a restart") {
+    const auto next =
+        parse(make_toml({{"kafka.properties", "{ \"sasl.password\" = \"one\" }"},
+                         {"signing.current_key", "\"k2\""},
+                         {"signing.keys", "{ k1 = \"" + std::string(kKeyBase64) + "\", k2 = \"" +
+                                              std::string(kKeyBase64) + "\" }"},
+                         {"auth.admin_token", "\"another-admin-token-0123\""},
+                         {"auth.advertiser_keys", "{ a = \"advertiser-a-key-0123\" }"},
+                         {"logging.level", "\"debug\""}}));
+    REQUIRE(next.result.has_value());
+    const config merged = reloadable_part(*running.result, *next.result, restart);
+    CHECK(restart.empty());
+    CHECK(merged.signing.current_key == "k2");
+    CHECK(merged.signing.keys.size() == 2);
+    CHECK(merged.auth.admin_token == "another-admin-token-0123");
+    CHECK(merged.auth.advertiser_keys.count("a") == 1);
+    CHECK(merged.logging.level == log_level::debug);
+  }
+  SECTION("other keys: named, and kept as they run") {
+    const auto next = parse(make_toml({{"kafka.properties", "{ \"sasl.password\" = \"two\" }"},
+                                       {"log.partitions", "4"},
+                                       {"server.tls_cert", "\"/c.pem\""},
+                                       {"server.tls_key", "\"/k.pem\""},
+                                       {"signing.max_validity", "\"2h\""}}));
+    REQUIRE(next.result.has_value());
+    const config merged = reloadable_part(*running.result, *next.result, restart);
+    CHECK(restart == std::vector<std::string>{"log.partitions", "server.tls_cert", "server.tls_key",
+                                              "signing.max_validity", "kafka.properties"});
+    CHECK(merged.log.partitions == running.result->log.partitions);
+    CHECK_FALSE(merged.server.tls_cert.has_value());
+    CHECK(merged.kafka.properties.at("sasl.password") == "one");
+  }
+}

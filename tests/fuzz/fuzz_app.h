@@ -70,8 +70,7 @@ class api_app {
     ctx_.partitioner = &front_->partitions();
     ctx_.signer = &front_->signatures();
     ctx_.query = queries_.get();
-    ctx_.admin_token = kAdminToken;
-    ctx_.advertiser_keys = {{"adv-1", kAdvertiserKey}};
+    ctx_.tokens = &tokens_;
     ctx_.public_base_url = "http://127.0.0.1:8080";
     api::add_routes(routes_, ctx_);
   }
@@ -129,6 +128,8 @@ class api_app {
   std::unique_ptr<ingest::front_end> front_;
   std::unique_ptr<query::query_service> queries_;
   std::unique_ptr<recon::reconciler> recon_;
+  base::published<api::credentials> tokens_{
+      api::credentials{kAdminToken, {{"adv-1", kAdvertiserKey}}}};
   api::api_context ctx_;
   http::router routes_;
 };
