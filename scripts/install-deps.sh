@@ -23,6 +23,7 @@ packages=(
   clang-tidy              # static checks in CI
   openssl                 # test certificates (the openssl command)
   prometheus              # promtool: the tests lint /metrics with Prometheus' own checker
+  dpkg-dev file           # cpack -G DEB: dpkg-shlibdeps derives the package's dependencies
 )
 # The dashboard's build step (npm ci: uPlot) and its browser test need Node.js
 # and npm: Debian's, unless a Node.js with npm is installed already (Debian's

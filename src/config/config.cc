@@ -674,6 +674,20 @@ class parser {
       return;
     }
     if (!check_backend(c)) return;
+    // A config with its secrets left out (the packaged one): one line names
+    // them all.
+    std::vector<std::string_view> unset;
+    if (c.signing.keys.empty()) unset.push_back("signing.keys");
+    if (c.signing.current_key.empty()) unset.push_back("signing.current_key");
+    if (c.auth.admin_token.empty()) unset.push_back("auth.admin_token");
+    if (unset.size() > 1) {
+      fail(config_errc::missing_value, fmt::format("{}", fmt::join(unset, ", ")),
+           fmt::format(
+               "secrets not set; give each a value (or \"env:NAME\"; {} for the admin token) "
+               "and start again",
+               kAdminTokenEnv));
+      return;
+    }
     if (c.signing.keys.empty()) {
       fail(config_errc::missing_value, "signing.keys",
            "at least one key is required, e.g. keys = { k1 = \"<base64 of 32 random bytes>\" }");

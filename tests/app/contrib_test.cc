@@ -107,7 +107,7 @@ TEST_CASE("contrib: the Grafana dashboard's queries parse, and it and the alerts
 
 TEST_CASE("contrib: the systemd unit passes systemd-analyze verify and asks for what the service needs", "[app]") {
   const std::string unit = read_source("contrib/systemd/adclick.service");
-  for (const char* line : {"Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes",
+  for (const char* line : {"Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "User=adclick",
                            "StateDirectory=adclick", "ProtectSystem=strict", "NoNewPrivileges=yes",
                            "AmbientCapabilities=CAP_NET_BIND_SERVICE", "LimitNOFILE="}) {
     INFO(line);

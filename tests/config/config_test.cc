@@ -547,6 +547,11 @@ TEST_CASE("required values", "[config]") {
 
   p = parse("");
   CHECK(p.result.error() == config_errc::missing_value);
+  // Every secret left out: one line names them all.
+  CHECK(p.error_line == prefix("signing.keys, signing.current_key, auth.admin_token") +
+                            "secrets not set; give each a value (or \"env:NAME\"; "
+                            "ADCLICK_ADMIN_TOKEN for the admin token) "
+                            "and start again");
 
   p = parse(make_toml({{"server.tls_cert", "\"cert.pem\""}}));
   CHECK(p.result.error() == config_errc::missing_value);

@@ -114,8 +114,9 @@ std::pair<int, std::string> run(const std::vector<std::string>& argv,
   return {code ? *code : -1, out};
 }
 
-adclick_server::adclick_server(const std::string& config_path, const std::string& output_file)
-    : proc_({ADCLICK_BINARY, "serve", "--config", config_path}, output_file) {
+adclick_server::adclick_server(const std::string& config_path, const std::string& output_file,
+                               const std::string& binary)
+    : proc_({binary, "serve", "--config", config_path}, output_file) {
   if (!proc_.wait_for_output("serve: ready")) return;
   // "serve: listening on HOST:PORT"
   const std::string out = proc_.output();

@@ -46,7 +46,9 @@ std::pair<int, std::string> run(const std::vector<std::string>& argv,
 // port is parsed from its "listening on" line.
 class adclick_server {
  public:
-  explicit adclick_server(const std::string& config_path, const std::string& output_file);
+  // `binary`: another adclick than this build's (e.g. an unpacked package's).
+  adclick_server(const std::string& config_path, const std::string& output_file,
+                 const std::string& binary = ADCLICK_BINARY);
   process& proc() { return proc_; }
   std::uint16_t port() const { return port_; }
   bool ready() const { return port_ != 0; }
