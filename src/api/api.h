@@ -6,6 +6,7 @@
 // context's workers, never on an I/O thread.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -44,6 +45,12 @@ struct credentials {
   std::map<std::string, std::string> advertiser_keys;  // advertiser id -> key
 };
 
+// What POST /api/v1/backups answers.
+struct backup_answer {
+  int status = 0;    // 201, or 400 / 409 / 500
+  std::string body;  // 201: the manifest (JSON); otherwise the reason, one line
+};
+
 // What the routes call. Complete before add_routes(); constant afterwards.
 struct api_context {
   ingest::click_processor* clicks = nullptr;
@@ -57,6 +64,9 @@ struct api_context {
   const log::click_log* log = nullptr;  // may be null: no logHoles in the status
   // Where the handlers that touch disk run; null: inline (tests, fuzzing).
   base::task_queue* workers = nullptr;
+  // Makes a backup into a directory (blocking; run on a worker). Null: the
+  // route answers 503 (a node on Kafka: the log is the topic).
+  std::function<backup_answer(const std::string& path)> backup;
   // The bearer tokens; a config reload publishes new ones. Must be set.
   const base::published<credentials>* tokens = nullptr;
   // Where click URLs point: "http://127.0.0.1:8080" (no trailing slash).

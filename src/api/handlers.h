@@ -35,4 +35,7 @@ void advertiser(const api_context& ctx, const http::request& req, http::responde
 void reconciliations(const api_context& ctx, const http::request& req, http::responder&& respond);
 void reconciliation(const api_context& ctx, const http::request& req, http::responder&& respond);
 
+// backup_routes.cc: POST /api/v1/backups
+void backups(const api_context& ctx, const http::request& req, http::responder&& respond);
+
 }  // namespace adclick::api::handlers

@@ -29,6 +29,14 @@ int sign_click_url(const config::config& cfg, const sign_request& r);
 // snapshot and compacts. 1 if any row was bad.
 int import_ads(const config::config& cfg, const std::string& file);
 
+// `adclick backup verify DIR`: prints what the backup holds; 1 when it does
+// not verify.
+int verify_backup_command(const std::string& dir);
+
+// `adclick restore --from DIR`: fills storage.data_dir (absent or empty)
+// from the backup; 1 when refused or failed.
+int restore_command(const config::config& cfg, const std::string& from);
+
 // `adclick log inspect DIR`: a log dir, a data dir or an archive. 1 when
 // damaged.
 int inspect_log(const std::string& dir);

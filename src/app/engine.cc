@@ -11,8 +11,12 @@
 
 #include "agg/agg_metrics.h"
 #include "agg/aggregator.h"
+#include "agg/partial_sink.h"
+#include "agg/source_writer.h"
 #include "api/live_feed.h"
+#include "app/backup.h"
 #include "app/options.h"
+#include "base/event_clock.h"
 #include "base/metrics.h"
 #include "base/periodic.h"
 #include "base/process_metrics.h"
@@ -20,9 +24,6 @@
 #include "http/http_metrics.h"
 #include "http/server.h"
 #include "ingest/front_end.h"
-#include "agg/partial_sink.h"
-#include "agg/source_writer.h"
-#include "base/event_clock.h"
 #include "kafka/counts_topic.h"
 #include "kafka/group_member.h"
 #include "kafka/kafka_log.h"
@@ -359,6 +360,8 @@ bool engine::serve_api(std::string& error_line) {
   tokens_ = std::make_unique<base::published<api::credentials>>(
       api::credentials{cfg_.auth.admin_token, cfg_.auth.advertiser_keys});
   api_ctx_.tokens = tokens_.get();
+  if (embedded_log_ != nullptr)
+    api_ctx_.backup = [this](const std::string& path) { return backup(path); };
   api_ctx_.public_base_url = std::string(tls() ? "https://" : "http://") +
                              config::to_string(config::endpoint{cfg_.server.listen.host, server_->port()});
   api_ctx_.serves_clicks = cfg_.node.roles.front;
@@ -395,6 +398,24 @@ bool engine::serve_api(std::string& error_line) {
       /*run_at_stop=*/false);
   readiness_->start();
   return true;
+}
+
+api::backup_answer engine::backup(const std::string& path) {
+  if (backup_running_.exchange(true))
+    return {409, "another backup is running; try again when it has finished"};
+  backup_error err;
+  spdlog::info("backup: into {}", path);
+  auto manifest = take_backup(*embedded_log_, *data_->store, path, err);
+  backup_running_.store(false);
+  if (!manifest) {
+    spdlog::error("backup: into {} failed: {}", path, err.line);
+    const int status = err.kind == backup_failure::invalid    ? 400
+                       : err.kind == backup_failure::conflict ? 409
+                                                              : 500;
+    return {status, err.line};
+  }
+  spdlog::info("backup: into {} complete", path);
+  return {201, std::move(*manifest)};
 }
 
 bool engine::reload(const config::config& next, std::string& error_line) {

@@ -78,6 +78,10 @@ class engine {
   // ones: a click or request sees either set whole.
   [[nodiscard]] bool reload(const config::config& next, std::string& error_line);
   bool tls() const;
+  // POST /api/v1/backups (app/backup.h): one at a time (409 while another
+  // runs). Any thread, after start(); the embedded log only.
+  api::backup_answer backup(const std::string& path);
+
   // Whether /readyz answers 200 now. Any thread, after start().
   bool ready() const;
 
@@ -137,6 +141,7 @@ class engine {
   std::unique_ptr<query::query_service> queries_;
   std::unique_ptr<base::task_queue> api_workers_;  // the handlers that touch disk
   std::unique_ptr<api::live_feed> live_;
+  std::atomic<bool> backup_running_{false};
   std::unique_ptr<base::published<api::credentials>> tokens_;  // api_ctx_.tokens
   api::api_context api_ctx_;  // complete before the full routes are served
   // The last stage of the data flow, though opened first (see start()).

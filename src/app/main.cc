@@ -160,6 +160,36 @@ void add_reconcile(CLI::App& app, command& run) {
   });
 }
 
+void add_backup(CLI::App& app, command& run) {
+  auto* cmd = app.add_subcommand(
+      "backup", "Work with backups (a running server makes them: POST /api/v1/backups)");
+  cmd->require_subcommand(1);
+  auto dir = std::make_shared<std::string>();
+  auto* verify = cmd->add_subcommand("verify",
+                                     "Check a backup: its manifest, and every file's size and "
+                                     "XXH3-128; exit 1 if anything differs");
+  verify->add_option("DIR", *dir, "The backup directory")->required();
+  verify->callback(
+      [&run, dir] { run = [dir] { return adclick::app::verify_backup_command(*dir); }; });
+}
+
+void add_restore(CLI::App& app, command& run) {
+  auto* cmd = app.add_subcommand("restore",
+                                 "Fill the config's storage.data_dir, which must be absent or "
+                                 "empty, from a backup (verified first)");
+  auto from = std::make_shared<std::string>();
+  auto path = std::make_shared<std::string>();
+  cmd->add_option("--from", *from, "The backup directory")->required();
+  cmd->add_option("--config", *path,
+                  "TOML config file of the server to restore (default: the embedded one)");
+  cmd->callback([&run, from, path] {
+    run = [from, path] {
+      return with_config(
+          *path, [&](const config& cfg) { return adclick::app::restore_command(cfg, *from); });
+    };
+  });
+}
+
 void add_kafka_mock(CLI::App& app, command& run) {
   auto* cmd = app.add_subcommand(
       "kafka-mock",
@@ -186,6 +216,8 @@ int run(int argc, char** argv) {
   add_sign(app, chosen);
   add_ads(app, chosen);
   add_reconcile(app, chosen);
+  add_backup(app, chosen);
+  add_restore(app, chosen);
   add_kafka_mock(app, chosen);
   try {
     app.parse(argc, argv);

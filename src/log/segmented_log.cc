@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <charconv>
+#include <filesystem>
 #include <future>
 
 #include "base/bytes.h"
@@ -465,6 +468,40 @@ std::vector<segment_info> segmented_log::segments(partition_id p) const {
 
 void segmented_log::set_delete_floor(partition_id p, offset_t offset) {
   if (p < partitions_.size()) partitions_[p]->set_delete_floor(offset);
+}
+
+std::error_code segmented_log::backup_plan(std::vector<backup_file>& files,
+                                           std::vector<partition_cut>& cuts) const {
+  if (fenced()) return log_errc::fenced;
+  files.push_back({options_.dir + "/" + kMetaFile, kMetaFile, 0, true, false});
+  const std::string holes = options_.dir + "/" + format::kHolesFile;
+  if (::access(holes.c_str(), F_OK) == 0)
+    files.push_back({holes, format::kHolesFile, 0, true, false});
+  for (const auto& part : partitions_) {
+    const std::string dir = std::filesystem::path(part->dir()).filename().string();
+    partition_cut cut{part->id(), 0, 0};
+    bool first = true;
+    // Segments in offset order; only the last is unsealed. The cut is the
+    // first one found unsealed: a segment sealed (and followed by another)
+    // after its info was read is taken up to that info's durable end only.
+    for (auto seg = part->find_segment(0); seg != nullptr;
+         seg = part->next_segment(seg->base_offset())) {
+      const segment_info info = seg->info();
+      if (first) cut.start = info.base_offset;
+      first = false;
+      const std::string name = dir + "/" + std::filesystem::path(seg->path()).filename().string();
+      files.push_back({seg->path(), name, info.bytes, false, info.sealed});
+      cut.end = info.end_offset;
+      if (!info.sealed) break;
+      const std::string index = seg->index_path();
+      if (::access(index.c_str(), F_OK) == 0) {
+        files.push_back(
+            {index, dir + "/" + std::filesystem::path(index).filename().string(), 0, true, true});
+      }
+    }
+    cuts.push_back(cut);
+  }
+  return {};
 }
 
 void segmented_log::enforce_retention() {

@@ -30,6 +30,23 @@ class journal;
 class segment;
 struct pending_chunk;
 
+// A file a backup of the log takes: the first `bytes` of `source` (all of
+// it when `whole`), written as `name` (relative to the log's directory).
+struct backup_file {
+  std::string source;
+  std::string name;
+  std::uint64_t bytes = 0;
+  bool whole = false;      // a small metadata file, replaced whole when it changes
+  bool immutable = false;  // a sealed segment or its index: may be hard-linked
+};
+
+// The records of one partition a backup holds: offsets [start, end).
+struct partition_cut {
+  partition_id partition = 0;
+  offset_t start = 0;
+  offset_t end = 0;
+};
+
 class segmented_log final : public click_log {
  public:
   // Opens (creating if needed) the log in options.dir and recovers every
@@ -58,6 +75,17 @@ class segmented_log final : public click_log {
   std::vector<offset_hole> holes(partition_id p) const override;
   std::shared_ptr<void> pin(partition_id p, offset_t from) override;
   void set_delete_floor(partition_id p, offset_t offset) override;
+
+  // What a backup takes of the log now: per partition every segment up to
+  // its durable end at this call (sealed ones whole with their indexes, the
+  // active one up to its durable bytes), plus LOG_META and the holes file;
+  // never the commit journal (what it holds is in the segments' durable
+  // bytes). The caller holds pin(p, 0) on every partition from before this
+  // call until the files are copied, so that retention deletes none of
+  // them. log_errc::fenced once the log is fenced (its page cache may hold
+  // bytes the disk lost: restart it first).
+  [[nodiscard]] std::error_code backup_plan(std::vector<backup_file>& files,
+                                            std::vector<partition_cut>& cuts) const;
 
   // Deletes what retention allows now (the flusher also does this periodically).
   void enforce_retention();

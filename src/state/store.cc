@@ -2,6 +2,7 @@
 
 #include <sys/statvfs.h>
 
+#include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
@@ -12,8 +13,8 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <bit>
@@ -501,6 +502,18 @@ std::error_code compact_family(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf)
   return s.ok() ? std::error_code{} : to_error(s);
 }
 }  // namespace
+
+std::error_code store::checkpoint(const std::string& dir, std::string& error_line) {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // log_size_for_flush 0: the memtables are flushed first, so the copy is
+  // SST files (hard links) plus a short WAL.
+  if (s.ok()) s = cp->CreateCheckpoint(dir, 0);
+  if (s.ok()) return {};
+  error_line = fmt::format("RocksDB checkpoint into {}: {}", dir, s.ToString());
+  return to_error(s);
+}
 
 std::error_code store::compact_dedup() { return compact_family(*impl_->db, impl_->cf(kDedup)); }
 std::error_code store::compact_counts() { return compact_family(*impl_->db, impl_->cf(kCounts)); }

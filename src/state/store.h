@@ -116,6 +116,11 @@ class store {
       std::uint64_t ad_id, std::int64_t from_minute, std::int64_t to_minute,
       const std::function<void(std::int64_t minute, tally_kind kind, std::uint64_t value)>& fn);
 
+  // A consistent copy of the whole database (every family, as of one
+  // moment) in `dir`, which must not exist: SST files hard-linked, the rest
+  // copied, synced (RocksDB's Checkpoint). Writes go on meanwhile.
+  [[nodiscard]] std::error_code checkpoint(const std::string& dir, std::string& error_line);
+
   // Compacts the dedup family now, dropping expired keys (RocksDB also does
   // it in its own compactions).
   [[nodiscard]] std::error_code compact_dedup();
