@@ -250,7 +250,7 @@ std::string seal_manifest(json m) {
 
 // Parses and checks a manifest's shape and own checksum.
 bool read_manifest(const std::string& dir, json& m, std::string& why) {
-  auto text = base::read_file(base::posix_file_system(), dir + "/" + kManifest);
+  auto text = base::read_file(base::posix_file_system(), fmt::format("{}/{}", dir, kManifest));
   if (!text) {
     why = fmt::format("{}/{}: {} (not a backup, or an incomplete one)", dir, kManifest,
                       text.error().message());
@@ -327,7 +327,7 @@ std::optional<std::string> take_backup(log::segmented_log& log, state::store& st
   std::string why;
   std::set<std::string> made_dirs;
   for (const auto& f : plan) {
-    const std::string to = root + "/log/" + f.name;
+    const std::string to = fmt::format("{}/log/{}", root, f.name);
     const std::string dir = fs::path(to).parent_path().string();
     if (made_dirs.insert(dir).second) {
       std::error_code ec;
@@ -398,7 +398,7 @@ bool verify_backup(const std::string& dir, std::string& line) {
   if (!read_manifest(dir, m, line)) return false;
   std::uint64_t bytes = 0;
   for (const auto& f : m["files"]) {
-    const std::string path = dir + "/" + f["path"].get<std::string>();
+    const std::string path = fmt::format("{}/{}", dir, f["path"].get<std::string>());
     file_sum sum;
     std::string why;
     if (!sum_file(path, sum, why)) {
@@ -433,7 +433,7 @@ bool restore_backup(const std::string& from, const std::string& data_dir, std::s
   std::set<std::string> made_dirs;
   for (const auto& f : m["files"]) {
     const std::string name = f["path"].get<std::string>();
-    const std::string to = data_dir + "/" + name;
+    const std::string to = fmt::format("{}/{}", data_dir, name);
     const std::string dir = fs::path(to).parent_path().string();
     if (made_dirs.insert(dir).second) {
       std::error_code ec;
@@ -444,12 +444,12 @@ bool restore_backup(const std::string& from, const std::string& data_dir, std::s
       }
     }
     file_sum sum;
-    if (!copy_file(from + "/" + name, to, std::nullopt, sum, line)) return false;
+    if (!copy_file(fmt::format("{}/{}", from, name), to, std::nullopt, sum, line)) return false;
     // Checked again as written: the backup could change under a restore.
     if (sum.bytes != f["bytes"].get<std::uint64_t>() ||
         sum.xxh3 != f["xxh3_128"].get<std::string>()) {
       line = fmt::format("{}: changed while it was restored (now {} bytes, XXH3-128 {})",
-                         from + "/" + name, sum.bytes, sum.xxh3);
+                         fmt::format("{}/{}", from, name), sum.bytes, sum.xxh3);
       return false;
     }
   }

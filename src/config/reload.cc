@@ -1,5 +1,7 @@
 // What a config reload may change, and which other keys changed.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -33,7 +35,7 @@ std::map<std::string, std::string> keyed_lines(const config& c) {
     } else {
       continue;
     }
-    out[table + "." + key] = line;
+    out[fmt::format("{}.{}", table, key)] = line;
   }
   return out;
 }

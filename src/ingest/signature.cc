@@ -156,7 +156,7 @@ signer::key_set signer::make_key_set(const std::map<std::string, std::string>& k
   return set;
 }
 
-signer::signer(const std::map<std::string, std::string>& keys, std::string current_key,
+signer::signer(const std::map<std::string, std::string>& keys, const std::string& current_key,
                std::int64_t max_validity_s)
     : keys_(make_key_set(keys, current_key)), max_validity_s_(max_validity_s) {
   if (find(keys_.get(), keys_.get().current) == nullptr) {

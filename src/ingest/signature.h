@@ -44,7 +44,7 @@ struct parsed_signature {
 class signer {
  public:
   // keys: kid -> raw key bytes. current_key names the one that signs.
-  signer(const std::map<std::string, std::string>& keys, std::string current_key,
+  signer(const std::map<std::string, std::string>& keys, const std::string& current_key,
          std::int64_t max_validity_s);
   ~signer();
   signer(const signer&) = delete;
