@@ -66,7 +66,8 @@ struct api_context {
   base::task_queue* workers = nullptr;
   // Makes a backup into a directory (blocking; run on a worker). Null: the
   // route answers 503 (a node on Kafka: the log is the topic).
-  std::function<backup_answer(const std::string& path)> backup;
+  // `max_rate`: bytes/s the backup may read and copy (0: no limit).
+  std::function<backup_answer(const std::string& path, std::uint64_t max_rate)> backup;
   // The bearer tokens; a config reload publishes new ones. Must be set.
   const base::published<credentials>* tokens = nullptr;
   // Where click URLs point: "http://127.0.0.1:8080" (no trailing slash).

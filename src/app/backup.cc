@@ -16,6 +16,7 @@
 #include <memory>
 #include <set>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "base/file_system.h"
@@ -38,6 +39,7 @@ constexpr const char* kManifest = "manifest.json";
 constexpr const char* kFormat = "adclick-backup";
 constexpr int kVersion = 1;
 constexpr std::size_t kCopyBuffer = 1 << 20;
+constexpr std::uint64_t kWritebackEvery = 8 << 20;
 
 std::string errno_text(int e) {
   return std::error_code(e, std::generic_category()).message();
@@ -81,17 +83,37 @@ std::string hash_text(std::string_view text) {
   return h.hex();
 }
 
+// Paces a backup's reads and writes to `rate` bytes/s (0: no limit), so that
+// the click path's fdatasyncs are not stuck behind a burst of writeback.
+class pacer {
+ public:
+  explicit pacer(std::uint64_t rate) : rate_(rate), start_(std::chrono::steady_clock::now()) {}
+  void add(std::uint64_t bytes) {
+    if (rate_ == 0) return;
+    done_ += bytes;
+    const auto due = start_ + std::chrono::microseconds(done_ * 1'000'000 / rate_);
+    std::this_thread::sleep_until(due);
+  }
+
+ private:
+  std::uint64_t rate_;
+  std::chrono::steady_clock::time_point start_;
+  std::uint64_t done_ = 0;
+};
+
 struct file_sum {
   std::uint64_t bytes = 0;
   std::string xxh3;
 };
 
 // Reads `fd` from its start: up to `limit` bytes (all when nullopt),
-// hashing them, and writing them to `out` when out >= 0.
-bool pump(int fd, std::optional<std::uint64_t> limit, int out, file_sum& sum, std::string& why) {
+// hashing them, and writing them to `out` when out >= 0, whose writeback
+// starts every few MiB (so the final fsync has little left to write).
+bool pump(int fd, std::optional<std::uint64_t> limit, int out, pacer* pace, file_sum& sum,
+          std::string& why) {
   std::vector<char> buf(kCopyBuffer);
   hasher h;
-  std::uint64_t pos = 0;
+  std::uint64_t pos = 0, written_back = 0;
   for (;;) {
     std::size_t want = buf.size();
     if (limit) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *limit - pos));
@@ -120,6 +142,12 @@ bool pump(int fd, std::optional<std::uint64_t> limit, int out, file_sum& sum, st
       done += w;
     }
     pos += static_cast<std::uint64_t>(n);
+    if (out >= 0 && pos - written_back >= kWritebackEvery) {
+      ::sync_file_range(out, static_cast<off_t>(written_back),
+                        static_cast<off_t>(pos - written_back), SYNC_FILE_RANGE_WRITE);
+      written_back = pos;
+    }
+    if (pace != nullptr) pace->add(static_cast<std::uint64_t>(n));
   }
   sum.bytes = pos;
   sum.xxh3 = h.hex();
@@ -127,13 +155,13 @@ bool pump(int fd, std::optional<std::uint64_t> limit, int out, file_sum& sum, st
 }
 
 // Size and checksum of a whole file.
-bool sum_file(const std::string& path, file_sum& sum, std::string& why) {
+bool sum_file(const std::string& path, file_sum& sum, std::string& why, pacer* pace = nullptr) {
   fd_guard in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.fd < 0) {
     why = "open: " + errno_text(errno);
     return false;
   }
-  return pump(in.fd, std::nullopt, -1, sum, why);
+  return pump(in.fd, std::nullopt, -1, pace, sum, why);
 }
 
 bool fsync_path(const std::string& path, std::string& why) {
@@ -148,7 +176,7 @@ bool fsync_path(const std::string& path, std::string& why) {
 // Copies the first `limit` bytes of `from` (all when nullopt) to the new
 // file `to`, fsynced; `sum` is what was written.
 bool copy_file(const std::string& from, const std::string& to, std::optional<std::uint64_t> limit,
-               file_sum& sum, std::string& why) {
+               file_sum& sum, std::string& why, pacer* pace = nullptr) {
   fd_guard in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.fd < 0) {
     why = fmt::format("open {}: {}", from, errno_text(errno));
@@ -159,7 +187,7 @@ bool copy_file(const std::string& from, const std::string& to, std::optional<std
     why = fmt::format("create {}: {}", to, errno_text(errno));
     return false;
   }
-  if (!pump(in.fd, limit, out.fd, sum, why)) {
+  if (!pump(in.fd, limit, out.fd, pace, sum, why)) {
     why = fmt::format("copy {}: {}", from, why);
     return false;
   }
@@ -173,16 +201,16 @@ bool copy_file(const std::string& from, const std::string& to, std::optional<std
 // Hard-links `from` as `to` (copies it across file systems), fsynced;
 // `linked` says which.
 bool link_or_copy(const std::string& from, const std::string& to, file_sum& sum, bool& linked,
-                  std::string& why) {
+                  std::string& why, pacer* pace) {
   linked = ::link(from.c_str(), to.c_str()) == 0;
   if (!linked) {
     if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP) {
       why = fmt::format("link {} to {}: {}", from, to, errno_text(errno));
       return false;
     }
-    return copy_file(from, to, std::nullopt, sum, why);
+    return copy_file(from, to, std::nullopt, sum, why, pace);
   }
-  if (!sum_file(to, sum, why)) {
+  if (!sum_file(to, sum, why, pace)) {
     why = fmt::format("{}: {}", to, why);
     return false;
   }
@@ -293,7 +321,9 @@ bool read_manifest(const std::string& dir, json& m, std::string& why) {
 }  // namespace
 
 std::optional<std::string> take_backup(log::segmented_log& log, state::store& st,
-                                       const std::string& dest, backup_error& err) {
+                                       const std::string& dest, std::uint64_t max_rate,
+                                       backup_error& err) {
+  pacer pace(max_rate);
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t started_ms = base::wall_now_ms();
   if (dest.empty() || dest.front() != '/') {
@@ -336,10 +366,10 @@ std::optional<std::string> take_backup(log::segmented_log& log, state::store& st
     }
     file_sum sum;
     bool linked = false;
-    const bool ok =
-        f.immutable
-            ? link_or_copy(f.source, to, sum, linked, why)
-            : copy_file(f.source, to, f.whole ? std::nullopt : std::optional(f.bytes), sum, why);
+    const bool ok = f.immutable
+                        ? link_or_copy(f.source, to, sum, linked, why, &pace)
+                        : copy_file(f.source, to, f.whole ? std::nullopt : std::optional(f.bytes),
+                                    sum, why, &pace);
     if (!ok) return fail(why);
     linked_files += linked ? 1 : 0;
     total_bytes += sum.bytes;
@@ -358,7 +388,7 @@ std::optional<std::string> take_backup(log::segmented_log& log, state::store& st
   std::sort(state_files.begin(), state_files.end());
   for (const auto& path : state_files) {
     file_sum sum;
-    if (!sum_file(path, sum, why)) return fail(fmt::format("{}: {}", path, why));
+    if (!sum_file(path, sum, why, &pace)) return fail(fmt::format("{}: {}", path, why));
     if (!fsync_path(path, why)) return fail(why);
     total_bytes += sum.bytes;
     files.push_back(file_entry(path.substr(root.size() + 1), sum));

@@ -25,6 +25,7 @@
 // A hard-linked segment is the live file: a later repair of that segment in
 // the live data dir would change the backup too (verify notices).
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -49,10 +50,11 @@ struct backup_error {
 };
 
 // Backs up a running server's log and state into `dest` (an absolute path
-// to an empty or new directory; its parent must exist). Returns the
-// manifest's JSON text.
+// to an empty or new directory; its parent must exist), reading and copying
+// at most `max_rate` bytes/s (0: no limit). Returns the manifest's JSON text.
 [[nodiscard]] std::optional<std::string> take_backup(log::segmented_log& log, state::store& st,
-                                                     const std::string& dest, backup_error& err);
+                                                     const std::string& dest,
+                                                     std::uint64_t max_rate, backup_error& err);
 
 // Checks a backup: the manifest's own checksum, and every file it lists for
 // its size and checksum. `line` says what was found (or the first problem).

@@ -361,7 +361,9 @@ bool engine::serve_api(std::string& error_line) {
       api::credentials{cfg_.auth.admin_token, cfg_.auth.advertiser_keys});
   api_ctx_.tokens = tokens_.get();
   if (embedded_log_ != nullptr)
-    api_ctx_.backup = [this](const std::string& path) { return backup(path); };
+    api_ctx_.backup = [this](const std::string& path, std::uint64_t max_rate) {
+      return backup(path, max_rate);
+    };
   api_ctx_.public_base_url = std::string(tls() ? "https://" : "http://") +
                              config::to_string(config::endpoint{cfg_.server.listen.host, server_->port()});
   api_ctx_.serves_clicks = cfg_.node.roles.front;
@@ -400,12 +402,12 @@ bool engine::serve_api(std::string& error_line) {
   return true;
 }
 
-api::backup_answer engine::backup(const std::string& path) {
+api::backup_answer engine::backup(const std::string& path, std::uint64_t max_rate) {
   if (backup_running_.exchange(true))
     return {409, "another backup is running; try again when it has finished"};
   backup_error err;
   spdlog::info("backup: into {}", path);
-  auto manifest = take_backup(*embedded_log_, *data_->store, path, err);
+  auto manifest = take_backup(*embedded_log_, *data_->store, path, max_rate, err);
   backup_running_.store(false);
   if (!manifest) {
     spdlog::error("backup: into {} failed: {}", path, err.line);

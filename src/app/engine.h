@@ -80,7 +80,7 @@ class engine {
   bool tls() const;
   // POST /api/v1/backups (app/backup.h): one at a time (409 while another
   // runs). Any thread, after start(); the embedded log only.
-  api::backup_answer backup(const std::string& path);
+  api::backup_answer backup(const std::string& path, std::uint64_t max_rate);
 
   // Whether /readyz answers 200 now. Any thread, after start().
   bool ready() const;
