@@ -17,13 +17,15 @@ void register_metrics(const aggregator& a, base::metrics_registry& m) {
     }
     return out;
   });
-  m.add_gauge_family("adclick_shard_watermark_seconds", "Event-time watermark per shard", [&a] {
-    std::vector<std::pair<std::string, double>> out;
-    for (const auto& s : a.status()) {
-      out.emplace_back(fmt::format("shard=\"{}\"", s.shard), static_cast<double>(s.watermark_ms) / 1000.0);
-    }
-    return out;
-  });
+  m.add_gauge_family("adclick_shard_watermark_timestamp_seconds", "Event-time watermark per shard",
+                     [&a] {
+                       std::vector<std::pair<std::string, double>> out;
+                       for (const auto& s : a.status()) {
+                         out.emplace_back(fmt::format("shard=\"{}\"", s.shard),
+                                          static_cast<double>(s.watermark_ms) / 1000.0);
+                       }
+                       return out;
+                     });
   m.add_counter_fn("adclick_shard_commit_failures_total", "Shard commits that failed (retried)", "", [&a] {
     double n = 0;
     for (const auto& s : a.status()) n += static_cast<double>(s.commit_failures);

@@ -28,7 +28,8 @@ void register_metrics(const reconciler& r, base::metrics_registry& m) {
               [&r] { return static_cast<double>(r.totals().segments_archived); });
   m.add_counter_fn("adclick_archive_failures_total", "Segments whose archiving failed (kept in the log)", "",
               [&r] { return static_cast<double>(r.totals().archive_failures); });
-  m.add_gauge("adclick_reconcile_last_success_seconds", "Unix time of the last reconciliation that finished", "",
+  m.add_gauge("adclick_reconcile_last_success_timestamp_seconds",
+              "Unix time of the last reconciliation that finished", "",
               [&r] { return static_cast<double>(r.totals().last_done_ms) / 1000.0; });
 }
 

@@ -1,5 +1,6 @@
 // The real binary, started and stopped as a user would.
 
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -240,6 +241,27 @@ TEST_CASE("under a service manager (NOTIFY_SOCKET) serve says READY=1 once ready
   ::close(sock);
 }
 
+namespace {
+
+// Sends half a request head and resets the connection (SO_LINGER 0): the
+// server logs the read error at debug level.
+void reset_mid_request(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string half = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  REQUIRE(::send(fd, half.data(), half.size(), 0) == static_cast<ssize_t>(half.size()));
+  linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::close(fd);
+}
+
+}  // namespace
+
 TEST_CASE(
     "SIGHUP reloads signing keys, API tokens and the log level; a bad config is refused whole",
     "[app]") {
@@ -264,6 +286,12 @@ TEST_CASE(
   CHECK(http_get(s.port(), k2_click("imp-k2-1")).status == 302);  // redirected, not counted
   CHECK(s.metric(bad_signature) == 1);
   CHECK(http_get(s.port(), "/api/v1/ads/7", new_admin).status == 401);
+  reset_mid_request(s.port());  // at level info: not logged
+  // ...once the server has seen the reset (only /metrics' own connection open).
+  for (int i = 0; i < 500 && s.metric("adclick_http_connections_open") != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(s.metric("adclick_http_connections_open") == 1);
 
   auto rewrite = [&](const std::string& signing, const std::string& auth, const std::string& tail) {
     std::ofstream(s.config_path(), std::ios::trunc)
@@ -290,6 +318,17 @@ TEST_CASE(
   CHECK(http_get(s.port(), k2_click("imp-k2-2")).status == 302);
   CHECK(s.click(7, "imp-k1-1").status == 302);  // k1 still verifies
   CHECK(s.metric(bad_signature) == 1);
+  reset_mid_request(s.port());  // at level debug: logged
+  CHECK(s.proc().wait_for_output("debug http: read header"));
+  {
+    const std::string out = s.proc().output();
+    std::size_t n = 0;
+    for (auto at = out.find("debug http: read header"); at != std::string::npos;
+         at = out.find("debug http: read header", at + 1)) {
+      ++n;
+    }
+    CHECK(n == 1);  // the reset before the reload was not logged
+  }
   CHECK(http_get(s.port(), "/api/v1/ads/7", old_admin).status == 401);
   CHECK(http_get(s.port(), "/api/v1/ads/7", new_admin).status == 200);
   CHECK(http_get(s.port(), aggregates,
