@@ -11,6 +11,8 @@
 namespace adclick::api::handlers {
 namespace {
 constexpr std::uint64_t kDefaultRate = 64ULL << 20;  // bytes/s: see README, "Backup and restore"
+// Slower would hold the log's segments (the backup pins them) for hours.
+constexpr std::uint64_t kMinRate = 1ULL << 20;
 }  // namespace
 
 // {"path": "/abs/dir", "maxRate": "64MiB"}: 201 with the manifest once the
@@ -31,9 +33,10 @@ void backups(const api_context& ctx, const http::request& req, http::responder&&
     if (body["maxRate"].is_string()) {
       if (auto r = base::parse_size(body["maxRate"].get<std::string>())) rate = *r;
     }
-    if (!rate)
-      return respond(
-          bad_request("maxRate must be a size per second, e.g. \"64MiB\" (\"0B\": no limit)"));
+    if (!rate || (*rate != 0 && *rate < kMinRate)) {
+      return respond(bad_request(
+          "maxRate must be a size per second from \"1MiB\", e.g. \"64MiB\" (\"0B\": no limit)"));
+    }
     max_rate = *rate;
   }
   if (!ctx.backup) {

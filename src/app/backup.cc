@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -19,7 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "app/data_dir.h"
 #include "base/file_system.h"
+#include "base/lock_file.h"
 #include "base/rfc3339.h"
 #include "base/wall_time.h"
 #include "log/segmented_log.h"
@@ -85,18 +88,29 @@ std::string hash_text(std::string_view text) {
 
 // Paces a backup's reads and writes to `rate` bytes/s (0: no limit), so that
 // the click path's fdatasyncs are not stuck behind a burst of writeback.
+// It also carries the cancellation of a stopping server.
 class pacer {
  public:
-  explicit pacer(std::uint64_t rate) : rate_(rate), start_(std::chrono::steady_clock::now()) {}
-  void add(std::uint64_t bytes) {
-    if (rate_ == 0) return;
-    done_ += bytes;
-    const auto due = start_ + std::chrono::microseconds(done_ * 1'000'000 / rate_);
-    std::this_thread::sleep_until(due);
+  pacer(std::uint64_t rate, const std::atomic<bool>* cancel)
+      : rate_(rate), cancel_(cancel), start_(std::chrono::steady_clock::now()) {}
+  // False once cancelled.
+  bool add(std::uint64_t bytes) {
+    if (rate_ != 0) {
+      done_ += bytes;
+      const auto due = start_ + std::chrono::microseconds(done_ * 1'000'000 / rate_);
+      // In slices, so that a cancellation is seen within 100 ms.
+      while (!cancelled() && std::chrono::steady_clock::now() < due) {
+        std::this_thread::sleep_until(
+            std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+      }
+    }
+    return !cancelled();
   }
+  bool cancelled() const { return cancel_ != nullptr && cancel_->load(std::memory_order_relaxed); }
 
  private:
   std::uint64_t rate_;
+  const std::atomic<bool>* cancel_;
   std::chrono::steady_clock::time_point start_;
   std::uint64_t done_ = 0;
 };
@@ -147,7 +161,10 @@ bool pump(int fd, std::optional<std::uint64_t> limit, int out, pacer* pace, file
                         static_cast<off_t>(pos - written_back), SYNC_FILE_RANGE_WRITE);
       written_back = pos;
     }
-    if (pace != nullptr) pace->add(static_cast<std::uint64_t>(n));
+    if (pace != nullptr && !pace->add(static_cast<std::uint64_t>(n))) {
+      why = "cancelled: the server is stopping";
+      return false;
+    }
   }
   sum.bytes = pos;
   sum.xxh3 = h.hex();
@@ -156,7 +173,7 @@ bool pump(int fd, std::optional<std::uint64_t> limit, int out, pacer* pace, file
 
 // Size and checksum of a whole file.
 bool sum_file(const std::string& path, file_sum& sum, std::string& why, pacer* pace = nullptr) {
-  fd_guard in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  fd_guard in(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (in.fd < 0) {
     why = "open: " + errno_text(errno);
     return false;
@@ -177,7 +194,7 @@ bool fsync_path(const std::string& path, std::string& why) {
 // file `to`, fsynced; `sum` is what was written.
 bool copy_file(const std::string& from, const std::string& to, std::optional<std::uint64_t> limit,
                file_sum& sum, std::string& why, pacer* pace = nullptr) {
-  fd_guard in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  fd_guard in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (in.fd < 0) {
     why = fmt::format("open {}: {}", from, errno_text(errno));
     return false;
@@ -222,7 +239,7 @@ bool sync_dirs(const std::string& root, std::string& why) {
   std::vector<std::string> dirs{root};
   std::error_code ec;
   for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_directory()) dirs.push_back(it->path().string());
+    if (it->is_directory(ec)) dirs.push_back(it->path().string());
   }
   if (ec) {
     why = fmt::format("list {}: {}", root, ec.message());
@@ -233,6 +250,14 @@ bool sync_dirs(const std::string& root, std::string& why) {
     if (!fsync_path(d, why)) return false;
   }
   return true;
+}
+
+// `dir` without "." or ".." steps and without a trailing slash (so that its
+// parent_path() is its parent).
+std::string clean_dir(const std::string& dir) {
+  fs::path p = fs::path(dir).lexically_normal();
+  if (!p.has_filename() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();
+  return p.string();
 }
 
 // An absent directory is created; an existing one must be empty.
@@ -276,6 +301,16 @@ std::string seal_manifest(json m) {
   return m.dump(2) + "\n";
 }
 
+// A manifest's field, or the fallback when it is missing or of another type.
+std::string str_field(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::uint64_t uint_field(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
 // Parses and checks a manifest's shape and own checksum.
 bool read_manifest(const std::string& dir, json& m, std::string& why) {
   auto text = base::read_file(base::posix_file_system(), fmt::format("{}/{}", dir, kManifest));
@@ -285,16 +320,16 @@ bool read_manifest(const std::string& dir, json& m, std::string& why) {
     return false;
   }
   m = json::parse(*text, nullptr, false);
-  if (m.is_discarded() || !m.is_object() || m.value("format", "") != kFormat) {
+  if (m.is_discarded() || !m.is_object() || str_field(m, "format") != kFormat) {
     why = fmt::format("{}/{}: not an adclick backup manifest", dir, kManifest);
     return false;
   }
-  if (m.value("version", 0) != kVersion) {
+  if (uint_field(m, "version") != static_cast<std::uint64_t>(kVersion)) {
     why = fmt::format("{}/{}: backup format version {} (this build reads {})", dir, kManifest,
-                      m.value("version", 0), kVersion);
+                      uint_field(m, "version"), kVersion);
     return false;
   }
-  const std::string want = m.value("manifestXxh3_128", "");
+  const std::string want = str_field(m, "manifestXxh3_128");
   json rest = m;
   rest.erase("manifestXxh3_128");
   if (want.empty() || hash_text(rest.dump()) != want) {
@@ -307,10 +342,13 @@ bool read_manifest(const std::string& dir, json& m, std::string& why) {
     return false;
   }
   for (const auto& f : m["files"]) {
-    const std::string path = f.value("path", "");
-    if (!f.is_object() || path.empty() || path.front() == '/' ||
-        path.find("..") != std::string::npos || !f.contains("bytes") ||
-        !f["bytes"].is_number_unsigned() || f.value("xxh3_128", "").size() != 32) {
+    // Only regular names under log/ and state/: a manifest may come from
+    // anywhere, and a restore must not write (or read) outside them.
+    const std::string path = f.is_object() ? str_field(f, "path") : std::string();
+    const bool known_dir = path.rfind("log/", 0) == 0 || path.rfind("state/", 0) == 0;
+    if (!f.is_object() || !known_dir || path.find("..") != std::string::npos ||
+        path.find("//") != std::string::npos || path.back() == '/' || !f.contains("bytes") ||
+        !f["bytes"].is_number_unsigned() || str_field(f, "xxh3_128").size() != 32) {
       why = fmt::format("{}/{}: a malformed file entry ({})", dir, kManifest, f.dump());
       return false;
     }
@@ -321,9 +359,10 @@ bool read_manifest(const std::string& dir, json& m, std::string& why) {
 }  // namespace
 
 std::optional<std::string> take_backup(log::segmented_log& log, state::store& st,
-                                       const std::string& dest, std::uint64_t max_rate,
+                                       const std::string& data_dir, const std::string& dest,
+                                       std::uint64_t max_rate, const std::atomic<bool>* cancel,
                                        backup_error& err) {
-  pacer pace(max_rate);
+  pacer pace(max_rate, cancel);
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t started_ms = base::wall_now_ms();
   if (dest.empty() || dest.front() != '/') {
@@ -331,7 +370,22 @@ std::optional<std::string> take_backup(log::segmented_log& log, state::store& st
            fmt::format("path must be an absolute directory path (got \"{}\")", dest)};
     return std::nullopt;
   }
-  const std::string root = fs::path(dest).lexically_normal().string();
+  const std::string root = clean_dir(dest);
+  // Inside the data dir it would become part of what it copies (and a
+  // directory among a partition's segments stops the log from opening).
+  {
+    std::error_code ec;
+    const fs::path live = fs::weakly_canonical(fs::absolute(data_dir, ec), ec);
+    const fs::path target = fs::weakly_canonical(root, ec);
+    const auto [end, unused] =
+        std::mismatch(live.begin(), live.end(), target.begin(), target.end());
+    if (!ec && end == live.end()) {
+      err = {backup_failure::invalid,
+             fmt::format("path {} is inside the data dir {}: choose a directory outside it", root,
+                         live.string())};
+      return std::nullopt;
+    }
+  }
   if (!prepare_empty_dir(root, "backup directory", err.kind, err.line)) return std::nullopt;
   auto fail = [&](std::string line) {
     err = {backup_failure::failed, std::move(line)};
@@ -382,7 +436,7 @@ std::optional<std::string> take_backup(log::segmented_log& log, state::store& st
   std::error_code ec;
   for (fs::recursive_directory_iterator it(root + "/state", ec), end; !ec && it != end;
        it.increment(ec)) {
-    if (it->is_regular_file()) state_files.push_back(it->path().string());
+    if (it->is_regular_file(ec)) state_files.push_back(it->path().string());
   }
   if (ec) return fail(fmt::format("list {}/state: {}", root, ec.message()));
   std::sort(state_files.begin(), state_files.end());
@@ -400,6 +454,11 @@ std::optional<std::string> take_backup(log::segmented_log& log, state::store& st
   for (const auto& c : cuts) {
     cut.push_back({{"partition", c.partition}, {"start", c.start}, {"end", c.end}});
     records += c.end - c.start;
+    // Offsets the log lost (recorded holes) hold no record.
+    for (const auto& h : log.holes(c.partition)) {
+      const auto from = std::max(h.from, c.start), to = std::min(h.to, c.end);
+      if (from < to) records -= to - from;
+    }
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
@@ -445,8 +504,8 @@ bool verify_backup(const std::string& dir, std::string& line) {
     bytes += sum.bytes;
   }
   line = fmt::format("backup {}: ok: {} files, {} bytes, {} partitions, {} records, taken {}", dir,
-                     m["files"].size(), bytes, m.value("partitions", 0), m.value("records", 0),
-                     m.value("createdAt", "?"));
+                     m["files"].size(), bytes, uint_field(m, "partitions"),
+                     uint_field(m, "records"), str_field(m, "createdAt"));
   return true;
 }
 
@@ -457,13 +516,28 @@ bool restore_backup(const std::string& from, const std::string& data_dir, std::s
     return false;
   }
   backup_failure kind{};
-  if (!prepare_empty_dir(data_dir, "data dir", kind, line)) return false;
+  const std::string root = clean_dir(data_dir);
+  if (!prepare_empty_dir(root, "data dir", kind, line)) return false;
   json m;
   if (!read_manifest(from, m, line)) return false;
+  // The data dir's lock keeps a server out while the files go in, and the
+  // marker keeps one from starting on a restore that did not finish.
+  long holder = 0;
+  auto lock = base::lock_file::acquire(root + "/LOCK", &holder);
+  if (!lock) {
+    line = fmt::format("cannot lock {}/LOCK: {}", root, lock.error().message());
+    return false;
+  }
+  const std::string marker = fmt::format("{}/{}", root, kRestoringMarker);
+  if (auto ec = base::write_file_durably(base::posix_file_system(), root, kRestoringMarker,
+                                         fmt::format("restoring from {}\n", from))) {
+    line = fmt::format("write {}: {}", marker, ec.message());
+    return false;
+  }
   std::set<std::string> made_dirs;
   for (const auto& f : m["files"]) {
     const std::string name = f["path"].get<std::string>();
-    const std::string to = fmt::format("{}/{}", data_dir, name);
+    const std::string to = fmt::format("{}/{}", root, name);
     const std::string dir = fs::path(to).parent_path().string();
     if (made_dirs.insert(dir).second) {
       std::error_code ec;
@@ -483,10 +557,16 @@ bool restore_backup(const std::string& from, const std::string& data_dir, std::s
       return false;
     }
   }
-  if (!sync_dirs(data_dir, line)) return false;
+  if (!sync_dirs(root, line)) return false;
+  // Complete: the marker goes last, durably.
+  if (::unlink(marker.c_str()) != 0) {
+    line = fmt::format("remove {}: {}", marker, errno_text(errno));
+    return false;
+  }
+  if (!fsync_path(root, line)) return false;
   line = fmt::format("restored {} into {}: {} files, {} partitions, {} records (the cut of {})",
-                     from, data_dir, m["files"].size(), m.value("partitions", 0),
-                     m.value("records", 0), m.value("createdAt", "?"));
+                     from, root, m["files"].size(), uint_field(m, "partitions"),
+                     uint_field(m, "records"), str_field(m, "createdAt"));
   return true;
 }
 

@@ -25,6 +25,7 @@
 // A hard-linked segment is the live file: a later repair of that segment in
 // the live data dir would change the backup too (verify notices).
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -50,11 +51,13 @@ struct backup_error {
 };
 
 // Backs up a running server's log and state into `dest` (an absolute path
-// to an empty or new directory; its parent must exist), reading and copying
-// at most `max_rate` bytes/s (0: no limit). Returns the manifest's JSON text.
-[[nodiscard]] std::optional<std::string> take_backup(log::segmented_log& log, state::store& st,
-                                                     const std::string& dest,
-                                                     std::uint64_t max_rate, backup_error& err);
+// to an empty or new directory outside `data_dir`; its parent must exist),
+// reading and copying at most `max_rate` bytes/s (0: no limit). Gives up
+// when *cancel turns true (a stopping server). Returns the manifest's JSON
+// text.
+[[nodiscard]] std::optional<std::string> take_backup(
+    log::segmented_log& log, state::store& st, const std::string& data_dir, const std::string& dest,
+    std::uint64_t max_rate, const std::atomic<bool>* cancel, backup_error& err);
 
 // Checks a backup: the manifest's own checksum, and every file it lists for
 // its size and checksum. `line` says what was found (or the first problem).
@@ -62,6 +65,10 @@ struct backup_error {
 
 // Fills `data_dir` (absent or empty) from the backup in `from`, verified
 // first: every file copied and checked again, fsynced, with its directory.
+// The data dir's LOCK is held meanwhile, and a RESTORING marker
+// (kRestoringMarker) stays until the end, so a server refuses a data dir
+// whose restore did not finish. Only manifest entries under log/ and state/
+// are accepted, and no symbolic link is followed.
 // `line` says what was restored, or why not.
 [[nodiscard]] bool restore_backup(const std::string& from, const std::string& data_dir,
                                   std::string& line);

@@ -28,6 +28,15 @@ result<held_data_dir> hold_data_dir(const std::string& dir, if_missing missing, 
     }
     return lock.error();
   }
+  // A restore that did not finish leaves its marker: the dir holds part of
+  // a backup, which must not be served (or RocksDB would start empty).
+  if (std::filesystem::exists(dir + "/" + kRestoringMarker, ec)) {
+    error_line = fmt::format(
+        "data dir {} holds an unfinished restore ({} is there): empty it and run adclick restore "
+        "again",
+        dir, kRestoringMarker);
+    return std::make_error_code(std::errc::device_or_resource_busy);
+  }
   auto store = state::store::open(dir + "/state", error_line);
   if (!store) return store.error();
   return held_data_dir{std::move(*lock), std::move(*store)};

@@ -18,6 +18,10 @@ struct held_data_dir {
 
 enum class if_missing { create, fail };
 
+// Present in a data dir while `adclick restore` fills it (app/backup.h);
+// hold_data_dir refuses such a dir.
+inline constexpr const char* kRestoringMarker = "RESTORING";
+
 // Locks `dir` (created first if missing and asked to) and opens <dir>/state.
 // On failure `error_line` says why in one line; when another process holds
 // the lock it names its pid and ends with `if_in_use` ("stop it first").

@@ -405,10 +405,19 @@ bool engine::serve_api(std::string& error_line) {
 api::backup_answer engine::backup(const std::string& path, std::uint64_t max_rate) {
   if (backup_running_.exchange(true))
     return {409, "another backup is running; try again when it has finished"};
+  struct release {
+    std::atomic<bool>& flag;
+    ~release() { flag.store(false); }
+  } running{backup_running_};
   backup_error err;
   spdlog::info("backup: into {}", path);
-  auto manifest = take_backup(*embedded_log_, *data_->store, path, max_rate, err);
-  backup_running_.store(false);
+  std::optional<std::string> manifest;
+  try {
+    manifest = take_backup(*embedded_log_, *data_->store, cfg_.storage.data_dir, path, max_rate,
+                           &stopping_backup_, err);
+  } catch (const std::exception& e) {
+    err = {backup_failure::failed, e.what()};
+  }
   if (!manifest) {
     spdlog::error("backup: into {} failed: {}", path, err.line);
     const int status = err.kind == backup_failure::invalid    ? 400
@@ -439,6 +448,7 @@ bool engine::ready() const { return server_ != nullptr && server_->ready(); }
 // stops (it would wait for them), and the log stops before the shards, so
 // that they apply every record it writes while stopping.
 void engine::stop() {
+  stopping_backup_.store(true);  // a backup in progress gives up, freeing its worker
   if (live_) live_->stop();
   if (readiness_) readiness_->stop();
   if (redirector_) redirector_->stop();

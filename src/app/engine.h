@@ -142,6 +142,7 @@ class engine {
   std::unique_ptr<base::task_queue> api_workers_;  // the handlers that touch disk
   std::unique_ptr<api::live_feed> live_;
   std::atomic<bool> backup_running_{false};
+  std::atomic<bool> stopping_backup_{false};  // set by stop(): a running backup gives up
   std::unique_ptr<base::published<api::credentials>> tokens_;  // api_ctx_.tokens
   api::api_context api_ctx_;  // complete before the full routes are served
   // The last stage of the data flow, though opened first (see start()).

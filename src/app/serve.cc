@@ -68,6 +68,11 @@ void reload(const std::string& config_path, engine& e, config::config& running) 
     return;
   }
   spdlog::set_level(to_spdlog(merged.logging.level));
+  if (config::uses_demo_secrets(merged) && !config::uses_demo_secrets(running)) {
+    spdlog::warn(
+        "serve: SIGHUP: the reloaded config uses demo secrets; replace them before exposing this "
+        "server");
+  }
   running = std::move(merged);
   std::string line = fmt::format(
       "serve: SIGHUP: config reloaded from {}: signing keys ({}, current {}), admin token, {} "

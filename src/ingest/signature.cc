@@ -143,14 +143,17 @@ struct signer::key {
 };
 
 signer::key_set signer::make_key_set(const std::map<std::string, std::string>& keys,
-                                     const std::string& current_key) {
+                                     const std::string& current_key, const key_set* before) {
   key_set set;
   set.current = current_key;
   for (const auto& [kid, raw] : keys) {
     static std::atomic<std::uint64_t> next_serial{1};
     auto k = std::make_unique<key>();
     k->raw = raw;
-    k->serial = next_serial.fetch_add(1);
+    // A key kept across a reload keeps its serial, and so each thread's
+    // HMAC context for it.
+    const key* same = before != nullptr ? find(*before, kid) : nullptr;
+    k->serial = same != nullptr && same->raw == raw ? same->serial : next_serial.fetch_add(1);
     set.keys.emplace(kid, std::move(k));
   }
   return set;
@@ -158,7 +161,7 @@ signer::key_set signer::make_key_set(const std::map<std::string, std::string>& k
 
 signer::signer(const std::map<std::string, std::string>& keys, const std::string& current_key,
                std::int64_t max_validity_s)
-    : keys_(make_key_set(keys, current_key)), max_validity_s_(max_validity_s) {
+    : keys_(make_key_set(keys, current_key, nullptr)), max_validity_s_(max_validity_s) {
   if (find(keys_.get(), keys_.get().current) == nullptr) {
     throw std::invalid_argument("signing.current_key names no configured key");
   }
@@ -169,7 +172,7 @@ signer::~signer() = default;
 bool signer::replace_keys(const std::map<std::string, std::string>& keys,
                           const std::string& current_key) {
   if (keys.count(current_key) == 0) return false;
-  keys_.publish(make_key_set(keys, current_key));
+  keys_.publish(make_key_set(keys, current_key, &keys_.get()));
   return true;
 }
 

@@ -76,8 +76,9 @@ class signer {
     std::map<std::string, std::unique_ptr<key>, std::less<>> keys;
     std::string current;
   };
+  // `before`: the set being replaced, whose unchanged keys keep their serials.
   static key_set make_key_set(const std::map<std::string, std::string>& keys,
-                              const std::string& current_key);
+                              const std::string& current_key, const key_set* before);
   static const key* find(const key_set& set, std::string_view kid);
 
   base::published<key_set> keys_;

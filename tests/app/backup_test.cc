@@ -81,6 +81,13 @@ TEST_CASE(
   // A second backup into the same directory, a relative path: refused.
   CHECK(post_backup(s, dir / "b1").status == 409);
   CHECK(post_backup(s, "relative/dir").status == 400);
+  CHECK_THAT(post_backup(s, dir / "live/data/log/inside").body,
+             Catch::Contains("inside the data dir"));
+  CHECK_FALSE(std::filesystem::exists(dir / "live/data/log/inside"));
+  CHECK(http_request(s.port(), "POST", "/api/v1/backups",
+                     std::string("Authorization: Bearer ") + kTestAdminToken + "\r\n",
+                     json{{"path", dir / "b3"}, {"maxRate", "1KiB"}}.dump())
+            .status == 400);  // slower than 1MiB/s would hold the segments for hours
   CHECK(http_request(s.port(), "POST", "/api/v1/backups", "", json{{"path", dir / "b2"}}.dump())
             .status == 401);
 
@@ -149,4 +156,11 @@ TEST_CASE(
   CHECK(refused_rc == 1);
   CHECK_THAT(refused, Catch::Contains("does not verify"));
   CHECK_FALSE(std::filesystem::exists(dir / "other/data"));
+
+  // A restore that did not finish leaves its marker: serve refuses the dir.
+  std::filesystem::create_directories(dir / "other/data");
+  std::ofstream(dir / "other/data/RESTORING") << "restoring from " << (dir / "b1") << "\n";
+  const auto [serve_rc, serve_out] = run({ADCLICK_BINARY, "serve", "--config", other_cfg}, 30s);
+  CHECK(serve_rc == 1);
+  CHECK_THAT(serve_out, Catch::Contains("unfinished restore"));
 }
