@@ -32,7 +32,7 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 TEST_CASE(
-    "the .deb: contents, dependencies, conffile; the packaged binary serves on the packaged config",
+    "the .deb: contents, dependencies, conffile, and the packaged binary serving on the packaged config",
     "[app]") {
   temp_dir dir;
   const auto [pack_rc, pack_out] =

@@ -263,7 +263,7 @@ void reset_mid_request(std::uint16_t port) {
 }  // namespace
 
 TEST_CASE(
-    "SIGHUP reloads signing keys, API tokens and the log level; a bad config is refused whole",
+    "SIGHUP reloads signing keys, API tokens and the log level, and refuses a bad config whole",
     "[app]") {
   temp_dir dir;
   click_server s(dir.path());
