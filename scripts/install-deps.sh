@@ -16,6 +16,7 @@ packages=(
   libfmt-dev libspdlog-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   librdkafka-dev          # the Kafka log backend and its mock cluster (tests, demo)
   libsystemd-dev          # sd_notify: readiness for a systemd unit of Type=notify
+  libre2-dev              # RE2::Set: known crawlers and link-preview fetchers by User-Agent
   systemd                 # systemd-analyze: the tests verify contrib/systemd/adclick.service
   libbenchmark-dev        # bench/
   chromium                # the dashboard's browser test (headless)
