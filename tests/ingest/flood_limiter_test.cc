@@ -58,7 +58,7 @@ TEST_CASE("flood: more than max_clicks_per_ip over all ads in a minute is a floo
   CHECK(f.admit(a, 121, 8) == flood_verdict::ok);
 }
 
-TEST_CASE("flood: a full table admits the click and counts the overflow; the next minute frees it",
+TEST_CASE("flood: a full table admits the click and counts the overflow, and the next minute frees it",
           "[ingest]") {
   flood_limiter f({10, 120, 64});
   std::uint32_t overflowed = 0;
