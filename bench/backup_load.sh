@@ -19,17 +19,10 @@ port=18181
 token="$BENCH_TOKEN"
 
 echo "backup_load: filling $records records (recon_bench) ..."
-bench_config main "$port"
-"$BUILD/bench/recon_bench" --dir "$BENCH_TMP/main-data" --records "$records" --keep >/dev/null
-bench_start main
-"$BUILD/bench/loadgen" --port $port --register --admin-token $token --duration 0 >/dev/null
-sleep 2
+bench_start_filled main "$port" "$records"
 echo "data dir: $(du -sh "$BENCH_TMP/main-data" | cut -f1)"
 
-run_load() {
-  "$BUILD/bench/loadgen" --port $port --rate "$rate" --duration "$seconds" --connections 64 |
-    grep -E "requests/s|latency p(50|99|999)|status 302"
-}
+run_load() { bench_open_loop "$port" "$rate" "$seconds"; }
 
 echo "== clicks alone: $rate/s open loop, $seconds s, 64 connections"
 run_load

@@ -84,3 +84,22 @@ bench_wait_counted() {
   done
   echo "$counted $total"
 }
+
+# bench_start_filled NAME PORT RECORDS: a log filled with RECORDS old clicks
+# (recon_bench), served as NAME on PORT with loadgen's ads registered; waits
+# until every shard has committed a watermark.
+bench_start_filled() {
+  local name=$1 port=$2 records=$3
+  bench_config "$name" "$port"
+  "$BUILD/bench/recon_bench" --dir "$BENCH_TMP/$name-data" --records "$records" --keep >/dev/null
+  bench_start "$name"
+  "$BUILD/bench/loadgen" --port "$port" --register --admin-token "$BENCH_TOKEN" --duration 0 >/dev/null
+  sleep 2
+}
+
+# bench_open_loop PORT RATE SECONDS: loadgen at RATE clicks/s over 64
+# connections; prints the rate, the latency percentiles and the 302 count.
+bench_open_loop() {
+  "$BUILD/bench/loadgen" --port "$1" --rate "$2" --duration "$3" --connections 64 |
+    grep -E "requests/s|latency p(50|99|999)|status 302"
+}

@@ -181,6 +181,15 @@ bool sum_file(const std::string& path, file_sum& sum, std::string& why, pacer* p
   return pump(in.fd, std::nullopt, -1, pace, sum, why);
 }
 
+// A directory's fsync (file_system::sync_dir), with the one-line error.
+bool sync_dir(const std::string& dir, std::string& why) {
+  if (auto ec = base::posix_file_system().sync_dir(dir)) {
+    why = fmt::format("fsync {}: {}", dir, ec.message());
+    return false;
+  }
+  return true;
+}
+
 bool fsync_path(const std::string& path, std::string& why) {
   fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.fd < 0 || ::fsync(fd.fd) != 0) {
@@ -247,7 +256,7 @@ bool sync_dirs(const std::string& root, std::string& why) {
   }
   std::reverse(dirs.begin(), dirs.end());
   for (const auto& d : dirs) {
-    if (!fsync_path(d, why)) return false;
+    if (!sync_dir(d, why)) return false;
   }
   return true;
 }
@@ -287,7 +296,7 @@ bool prepare_empty_dir(const std::string& dir, std::string_view what, backup_fai
     return false;
   }
   const std::string parent = fs::path(dir).parent_path().string();
-  return fsync_path(parent.empty() ? "/" : parent, why);
+  return sync_dir(parent.empty() ? "/" : parent, why);
 }
 
 json file_entry(const std::string& name, const file_sum& sum) {
@@ -563,7 +572,7 @@ bool restore_backup(const std::string& from, const std::string& data_dir, std::s
     line = fmt::format("remove {}: {}", marker, errno_text(errno));
     return false;
   }
-  if (!fsync_path(root, line)) return false;
+  if (!sync_dir(root, line)) return false;
   line = fmt::format("restored {} into {}: {} files, {} partitions, {} records (the cut of {})",
                      from, root, m["files"].size(), uint_field(m, "partitions"),
                      uint_field(m, "records"), str_field(m, "createdAt"));
